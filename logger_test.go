@@ -1,0 +1,30 @@
+package servicebus
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/sirupsen/logrus"
+)
+
+func TestLogrusLoggerCarriesFieldsAndErrors(t *testing.T) {
+	var buf bytes.Buffer
+	l := logrus.New()
+	l.SetOutput(&buf)
+	l.SetFormatter(&logrus.JSONFormatter{})
+	l.SetLevel(logrus.TraceLevel)
+
+	log := LogrusLogger(l).With(watermill.LogFields{"node": "NODE-01"})
+	log.Error("reply failed", errors.New("boom"), watermill.LogFields{"id": "7"})
+	log.Info("started", nil)
+
+	out := buf.String()
+	for _, want := range []string{`"node":"NODE-01"`, `"id":"7"`, `"error":"boom"`, `"msg":"reply failed"`, `"msg":"started"`, `"level":"error"`, `"level":"info"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log output lacks %s:\n%s", want, out)
+		}
+	}
+}
