@@ -1,0 +1,318 @@
+package servicebus
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/go-servicebus/servicebus/pkg/failover"
+)
+
+// TokenMode selects how calls are authenticated.
+type TokenMode string
+
+const (
+	// TokenDaily is py-servicebus's token: sha1 of the secret and the date,
+	// valid for three days and not tied to the message. Needed with Python peers.
+	TokenDaily TokenMode = "daily"
+	// TokenHMAC signs every call (HMAC-SHA256 with timestamp and replay cache).
+	// Python agents cannot check it.
+	TokenHMAC TokenMode = "hmac"
+	// TokenOff sends no token and accepts every call. Only for closed brokers.
+	TokenOff TokenMode = "off"
+)
+
+// ReplyMode selects where RPC replies come back to the sender.
+type ReplyMode string
+
+const (
+	// ReplyQueue is one long-lived reply queue per sender (works with Python agents).
+	ReplyQueue ReplyMode = "queue"
+	// ReplyDirect is RabbitMQ direct reply-to (amq.rabbitmq.reply-to).
+	ReplyDirect ReplyMode = "direct"
+)
+
+// TLSConfig is the certificate material of amqps connections. Certificates
+// and host names are verified unless InsecureSkipVerify says otherwise.
+type TLSConfig struct {
+	// CAFile is a PEM file of the CAs that sign the brokers' certificates;
+	// empty means the system roots.
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// CertFile and KeyFile are the client certificate for mutual TLS.
+	CertFile string `yaml:"cert_file" json:"cert_file"`
+	KeyFile  string `yaml:"key_file" json:"key_file"`
+	// ServerName is the name checked in the broker certificate; empty means
+	// each host's own name.
+	ServerName string `yaml:"server_name" json:"server_name"`
+	// InsecureSkipVerify turns certificate verification off. Every connect
+	// then logs a warning.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify" json:"insecure_skip_verify"`
+}
+
+// Config is the configuration of agents, senders and the CLI. The keys of
+// py-servicebus keep their names and defaults; every key can be overridden by
+// the environment variable SERVICEBUS_<KEY> (nested keys joined with "_":
+// SERVICEBUS_TLS_CA_FILE). Durations accept Go duration strings ("1.5s") and
+// plain numbers of seconds, as py-servicebus used.
+//
+// Printing a Config (String, GoString, any fmt verb, JSON, YAML) never shows
+// the password or the secret token.
+type Config struct {
+	// Hosts are the brokers, tried in order by senders and all consumed by
+	// agents: "host", "host:port", "[::1]:port", "amqp://host:port" or
+	// "amqps://host:port". Without a port, Port (or SSLPort with UseSSL) applies.
+	Hosts   []string `yaml:"hosts" json:"hosts"`
+	Port    int      `yaml:"port" json:"port"`
+	SSLPort int      `yaml:"ssl_port" json:"ssl_port"`
+	// UseSSL connects with TLS (amqps) to hosts given without a scheme.
+	UseSSL   bool   `yaml:"use_ssl" json:"use_ssl"`
+	User     string `yaml:"user" json:"user"`
+	Password Secret `yaml:"password" json:"password"`
+	VHost    string `yaml:"vhost" json:"vhost"`
+	// NodeName is the agent's node: its queue name and routing key.
+	NodeName     string `yaml:"node_name" json:"node_name"`
+	ExchangeName string `yaml:"exchange_name" json:"exchange_name"`
+	// SecretToken is the shared secret of daily and hmac tokens.
+	SecretToken Secret    `yaml:"secret_token" json:"secret_token"`
+	TokenMode   TokenMode `yaml:"token_mode" json:"token_mode"`
+	// TokenTimezone is the zone of the daily token's date: "local" (as
+	// py-servicebus), "UTC" or an IANA name.
+	TokenTimezone string `yaml:"token_timezone" json:"token_timezone"`
+	// TopologyKind is the "topology" key: "compat" or "durable".
+	TopologyKind failover.TopologyKind `yaml:"topology" json:"topology"`
+	// SocketTimeout bounds connect and handshake (py-servicebus socket_timeout).
+	SocketTimeout     time.Duration `yaml:"socket_timeout" json:"socket_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval"`
+	// ProbeInterval is the period of the active health probe of every broker.
+	ProbeInterval time.Duration `yaml:"probe_interval" json:"probe_interval"`
+	// ReconnectMax is the longest wait between reconnect attempts.
+	ReconnectMax time.Duration `yaml:"reconnect_max" json:"reconnect_max"`
+	// Concurrency is how many deliveries an agent works on at once.
+	Concurrency int `yaml:"concurrency" json:"concurrency"`
+	// CallTimeout is the deadline of a call whose context has none.
+	CallTimeout time.Duration `yaml:"call_timeout" json:"call_timeout"`
+	// DrainTimeout bounds how long Close waits for in-flight work.
+	DrainTimeout time.Duration `yaml:"drain_timeout" json:"drain_timeout"`
+	// MaxBodySize is the largest message body accepted, in bytes.
+	MaxBodySize int       `yaml:"max_body_size" json:"max_body_size"`
+	ReplyMode   ReplyMode `yaml:"reply_mode" json:"reply_mode"`
+	TLS         TLSConfig `yaml:"tls" json:"tls"`
+}
+
+// Defaults of the keys. The py-servicebus keys have py-servicebus's values.
+const (
+	DefaultHost              = "127.0.0.1"
+	DefaultPort              = 5672
+	DefaultSSLPort           = 5671
+	DefaultUser              = "guest"
+	DefaultPassword          = "guest"
+	DefaultVHost             = "/"
+	DefaultSocketTimeout     = 5 * time.Second
+	DefaultHeartbeatInterval = 10 * time.Second
+	DefaultProbeInterval     = 5 * time.Second
+	DefaultReconnectMax      = 2 * time.Second
+	DefaultConcurrency       = 64
+	DefaultCallTimeout       = 30 * time.Second
+	DefaultDrainTimeout      = 30 * time.Second
+	DefaultMaxBodySize       = 1 << 20
+	DefaultTokenTimezone     = "local"
+
+	// maxBodyLimit is RabbitMQ's own largest message size (max_message_size).
+	maxBodyLimit = 512 << 20
+)
+
+// DefaultConfig is the configuration with every default filled in. Its node
+// name is the host name. Its secret token is empty, so it does not validate
+// until a secret is set or TokenMode is TokenOff.
+func DefaultConfig() Config {
+	node, err := os.Hostname()
+	if err != nil || node == "" {
+		node = "localhost"
+	}
+	return Config{
+		Hosts:             []string{DefaultHost},
+		Port:              DefaultPort,
+		SSLPort:           DefaultSSLPort,
+		User:              DefaultUser,
+		Password:          DefaultPassword,
+		VHost:             DefaultVHost,
+		NodeName:          node,
+		ExchangeName:      failover.DefaultExchange,
+		TokenMode:         TokenDaily,
+		TokenTimezone:     DefaultTokenTimezone,
+		TopologyKind:      failover.TopologyCompat,
+		SocketTimeout:     DefaultSocketTimeout,
+		HeartbeatInterval: DefaultHeartbeatInterval,
+		ProbeInterval:     DefaultProbeInterval,
+		ReconnectMax:      DefaultReconnectMax,
+		Concurrency:       DefaultConcurrency,
+		CallTimeout:       DefaultCallTimeout,
+		DrainTimeout:      DefaultDrainTimeout,
+		MaxBodySize:       DefaultMaxBodySize,
+		ReplyMode:         ReplyQueue,
+	}
+}
+
+// LoadConfig reads the YAML file at path over DefaultConfig, applies the
+// SERVICEBUS_* environment, and validates the result. An empty path means
+// defaults and environment only. Unknown keys are errors. The error names
+// every problem at once.
+func LoadConfig(path string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
+			return Config{}, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		if path != "" {
+			return Config{}, fmt.Errorf("config %s: invalid: %w", path, err)
+		}
+		return Config{}, fmt.Errorf("config: invalid: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate reports every problem of the config at once (joined with
+// errors.Join), each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	brokers, err := c.brokers()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	anyTLS := false
+	for _, b := range brokers {
+		anyTLS = anyTLS || b.tls
+	}
+	checkPort := func(key string, p int) {
+		if p < 1 || p > 65535 {
+			bad(key, "%d is not a TCP port (1-65535)", p)
+		}
+	}
+	checkPort("port", c.Port)
+	checkPort("ssl_port", c.SSLPort)
+	if c.User == "" {
+		bad("user", "is empty")
+	}
+	if c.VHost == "" {
+		bad("vhost", "is empty (the default vhost is \"/\")")
+	}
+	checkName := func(key, name string) {
+		switch {
+		case name == "":
+			bad(key, "is empty")
+		case len(name) > 255:
+			bad(key, "is %d bytes long; AMQP names have at most 255", len(name))
+		case len(name) >= 4 && name[:4] == "amq.":
+			bad(key, "%q: names starting with \"amq.\" are reserved by RabbitMQ", name)
+		}
+	}
+	checkName("node_name", c.NodeName)
+	checkName("exchange_name", c.ExchangeName)
+
+	switch c.TokenMode {
+	case TokenDaily, TokenHMAC:
+		if c.SecretToken == "" {
+			bad("secret_token", "is empty: set it, or set token_mode: off to run without tokens")
+		}
+	case TokenOff:
+	default:
+		bad("token_mode", "%q is not one of daily, hmac, off", string(c.TokenMode))
+	}
+	if _, err := c.TokenLocation(); err != nil {
+		bad("token_timezone", "%q: want \"local\", \"UTC\" or an IANA zone name", c.TokenTimezone)
+	}
+	switch c.TopologyKind {
+	case failover.TopologyCompat, failover.TopologyDurable:
+	default:
+		bad("topology", "%q is not one of compat, durable", string(c.TopologyKind))
+	}
+	switch c.ReplyMode {
+	case ReplyQueue, ReplyDirect:
+	default:
+		bad("reply_mode", "%q is not one of queue, direct", string(c.ReplyMode))
+	}
+
+	positive := func(key string, d time.Duration) {
+		if d <= 0 {
+			bad(key, "%v must be positive", d)
+		}
+	}
+	positive("socket_timeout", c.SocketTimeout)
+	positive("probe_interval", c.ProbeInterval)
+	positive("reconnect_max", c.ReconnectMax)
+	positive("call_timeout", c.CallTimeout)
+	// AMQP negotiates heartbeats in whole seconds; less than 1s would turn them off.
+	if c.HeartbeatInterval < time.Second || c.HeartbeatInterval > 65535*time.Second {
+		bad("heartbeat_interval", "%v is outside 1s..65535s (AMQP heartbeats are whole seconds)", c.HeartbeatInterval)
+	}
+	if c.DrainTimeout < 0 {
+		bad("drain_timeout", "%v is negative", c.DrainTimeout)
+	}
+	if c.Concurrency < 1 {
+		bad("concurrency", "%d must be at least 1", c.Concurrency)
+	}
+	if c.MaxBodySize < 1 || c.MaxBodySize > maxBodyLimit {
+		bad("max_body_size", "%d is outside 1..%d bytes", c.MaxBodySize, maxBodyLimit)
+	}
+
+	t := c.TLS
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		bad("tls.cert_file", "tls.cert_file and tls.key_file must be set together")
+	}
+	for _, f := range []struct{ key, path string }{
+		{"tls.ca_file", t.CAFile}, {"tls.cert_file", t.CertFile}, {"tls.key_file", t.KeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if st, err := os.Stat(f.path); err != nil {
+			bad(f.key, "%v", err)
+		} else if st.IsDir() {
+			bad(f.key, "%s is a directory", f.path)
+		}
+	}
+	// TLS settings without a TLS broker would silently connect in plain text.
+	if !anyTLS && (t.CAFile != "" || t.CertFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+		bad("tls", "TLS settings are given but no broker uses TLS: set use_ssl: true or give amqps:// hosts")
+	}
+	return errors.Join(errs...)
+}
+
+// Topology is the broker topology of the config (topology, exchange_name).
+func (c Config) Topology() failover.Topology {
+	return failover.Topology{Kind: c.TopologyKind, Exchange: c.ExchangeName}
+}
+
+// Backoff is the reconnect backoff: the default backoff capped at reconnect_max.
+func (c Config) Backoff() failover.Backoff {
+	b := failover.DefaultBackoff()
+	if c.ReconnectMax > 0 {
+		b.Max = c.ReconnectMax
+	}
+	return b
+}
+
+// TokenLocation is the time zone of daily tokens (token_timezone).
+func (c Config) TokenLocation() (*time.Location, error) {
+	switch c.TokenTimezone {
+	case "", "local", "Local":
+		return time.Local, nil
+	case "utc", "UTC":
+		return time.UTC, nil
+	}
+	return time.LoadLocation(c.TokenTimezone)
+}
