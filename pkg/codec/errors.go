@@ -1,0 +1,40 @@
+package codec
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. Every error of DecodeEvent and DecodeResponse wraps exactly
+// one of the first four; every rejection of a TokenValidator wraps ErrBadToken.
+var (
+	// ErrMalformed: the body is not a well-formed envelope (not XML, wrong
+	// root, a missing or duplicated field, params that are not JSON, ...).
+	ErrMalformed = errors.New("malformed envelope")
+	// ErrTooLarge: the body is longer than Options.MaxBodySize.
+	ErrTooLarge = errors.New("envelope too large")
+	// ErrInvalidUTF8: the body is not valid UTF-8.
+	ErrInvalidUTF8 = errors.New("envelope is not valid UTF-8")
+	// ErrForbiddenMarkup: the body carries a DOCTYPE or an entity
+	// declaration; we never expand entities, so we never accept their
+	// declarations (billion laughs, external entities).
+	ErrForbiddenMarkup = errors.New("forbidden XML markup")
+	// ErrBadToken: the credentials of an event (daily token, HMAC signature,
+	// timestamp, replay check) do not prove that a holder of the secret sent it.
+	ErrBadToken = errors.New("bad token")
+)
+
+// DecodeError says why and where a body was rejected. It wraps one of the
+// sentinel errors, so callers test it with errors.Is.
+type DecodeError struct {
+	Offset int    // byte offset in the body where the problem was seen
+	Reason string // what is wrong, for humans; never echoes field values
+	Err    error  // ErrMalformed, ErrTooLarge, ErrInvalidUTF8 or ErrForbiddenMarkup
+}
+
+func (e *DecodeError) Error() string {
+	return "codec: " + e.Err.Error() + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
+}
+
+// Unwrap returns the sentinel error.
+func (e *DecodeError) Unwrap() error { return e.Err }

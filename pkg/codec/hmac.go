@@ -1,0 +1,273 @@
+package codec
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// HMACOptions tune HMACTokens. Zero values take the defaults.
+type HMACOptions struct {
+	// Skew is how far the signer's clock may be from ours, either way
+	// (default 2m).
+	Skew time.Duration
+	// ReplayWindow is how long an accepted event id is remembered (default
+	// and minimum: 2×Skew, long enough that a replay is either remembered or
+	// outside the skew window).
+	ReplayWindow time.Duration
+	// ReplayCacheSize bounds the remembered ids (default 100000). When it is
+	// full the oldest id is forgotten and events signed no later than that
+	// id's timestamp are refused: the window shrinks, replays stay refused.
+	ReplayCacheSize int
+	// Compat also sets the daily token on signed events, so py-servicebus
+	// agents (which cannot check the signature) accept them.
+	Compat bool
+	// Location is the time zone of the Compat daily token (nil: time.Local).
+	Location *time.Location
+}
+
+// HMACTokens signs an event with HMAC-SHA256 over its id, category, service,
+// params and a timestamp, carried in the headers x-sb-ts (Unix milliseconds)
+// and x-sb-sig (hex). The validator refuses a timestamp outside the skew
+// window and an id it has seen within the replay window. It is safe for
+// concurrent use.
+type HMACTokens struct {
+	key    redacted
+	opt    HMACOptions
+	pool   sync.Pool // of hash.Hash keyed with key
+	replay replayCache
+}
+
+// NewHMACTokens returns the HMAC signer and validator for secret.
+func NewHMACTokens(secret string, opt HMACOptions) *HMACTokens {
+	if opt.Skew <= 0 {
+		opt.Skew = 2 * time.Minute
+	}
+	if opt.ReplayWindow < 2*opt.Skew {
+		opt.ReplayWindow = 2 * opt.Skew
+	}
+	if opt.ReplayCacheSize <= 0 {
+		opt.ReplayCacheSize = 100000
+	}
+	if opt.Location == nil {
+		opt.Location = time.Local
+	}
+	t := &HMACTokens{key: redacted(secret), opt: opt}
+	t.pool.New = func() any { return hmac.New(sha256.New, t.key) }
+	t.replay.init(opt.ReplayCacheSize)
+	return t
+}
+
+// hmacDomain separates our signatures from any other use of the secret.
+const hmacDomain = "servicebus/hmac-sha256/v1"
+
+// sign returns the signature of ev at timestamp ts (Unix ms). Every field is
+// written with its length first, so no two events share an input. Fields are
+// taken as the decoder will return them after an encode (params trimmed, empty
+// params as null, unencodable characters as U+FFFD).
+func (t *HMACTokens) sign(ev *Event, ts int64) [sha256.Size]byte {
+	h := t.pool.Get().(hash.Hash)
+	h.Reset()
+	var buf [256]byte
+	b := buf[:0]
+	field := func(s []byte) {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		b = append(b, s...)
+		if len(b) > len(buf)/2 {
+			h.Write(b)
+			b = buf[:0]
+		}
+	}
+	field([]byte(hmacDomain))
+	field(canonicalText(ev.ID))
+	field(canonicalText(ev.Category))
+	field(canonicalText(ev.Service))
+	params := trimSpace(ev.Params)
+	if len(params) == 0 {
+		params = nullParams
+	}
+	field(canonicalCDATA(params))
+	field(strconv.AppendInt(nil, ts, 10))
+	h.Write(b)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	t.pool.Put(h)
+	return sum
+}
+
+// canonicalText is s as it reads after an encode and decode: unencodable
+// characters become U+FFFD, "\r" survives (as a character reference).
+func canonicalText(s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if !plainText[s[i]] && s[i] != '\r' {
+			return appendSanitized(nil, s)
+		}
+	}
+	return []byte(s)
+}
+
+func canonicalCDATA(s []byte) []byte {
+	for _, c := range s {
+		if !plainText[c] && c != '\r' {
+			return appendSanitized(nil, s)
+		}
+	}
+	return s
+}
+
+// appendSanitized appends s with invalid UTF-8 and non-XML characters
+// replaced by U+FFFD, as the encoder writes them.
+func appendSanitized[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s[i:])
+		if isXMLChar(r) && !(r == '\uFFFD' && size == 1) {
+			dst = append(dst, s[i:i+size]...)
+		} else {
+			dst = append(dst, "\uFFFD"...)
+		}
+		i += size
+	}
+	return dst
+}
+
+// Sign sets the timestamp and signature headers (and, with Compat, the daily
+// token; otherwise the token is cleared).
+func (t *HMACTokens) Sign(ev *Event, now time.Time) (map[string]string, error) {
+	ts := now.UnixMilli()
+	sum := t.sign(ev, ts)
+	if t.opt.Compat {
+		ev.Token = dailyToken(t.key, now.In(t.opt.Location))
+	} else {
+		ev.Token = ""
+	}
+	return map[string]string{
+		HeaderTimestamp: strconv.FormatInt(ts, 10),
+		HeaderSignature: hex.EncodeToString(sum[:]),
+	}, nil
+}
+
+// Validate checks the signature, then the timestamp against the skew window,
+// then that the id was not seen before.
+func (t *HMACTokens) Validate(_ context.Context, ev *Event, headers map[string]string, now time.Time) error {
+	tsText, sigText := headers[HeaderTimestamp], headers[HeaderSignature]
+	if tsText == "" || sigText == "" {
+		return fmt.Errorf("codec: %w: the %s or %s header is missing", ErrBadToken, HeaderTimestamp, HeaderSignature)
+	}
+	ts, err := strconv.ParseInt(tsText, 10, 64)
+	if err != nil {
+		return fmt.Errorf("codec: %w: the %s header is not Unix milliseconds", ErrBadToken, HeaderTimestamp)
+	}
+	var sig [sha256.Size]byte
+	if len(sigText) != hex.EncodedLen(len(sig)) {
+		return fmt.Errorf("codec: %w: the %s header is not a hex HMAC-SHA256", ErrBadToken, HeaderSignature)
+	}
+	if _, err := hex.Decode(sig[:], []byte(sigText)); err != nil {
+		return fmt.Errorf("codec: %w: the %s header is not a hex HMAC-SHA256", ErrBadToken, HeaderSignature)
+	}
+	want := t.sign(ev, ts)
+	if !hmac.Equal(sig[:], want[:]) {
+		return fmt.Errorf("codec: %w: the signature does not match the event", ErrBadToken)
+	}
+	nowMs := now.UnixMilli()
+	if d := nowMs - ts; d > t.opt.Skew.Milliseconds() || -d > t.opt.Skew.Milliseconds() {
+		return fmt.Errorf("codec: %w: the timestamp is %v away from our clock, more than the allowed skew %v",
+			ErrBadToken, time.Duration(d)*time.Millisecond, t.opt.Skew)
+	}
+	if ev.ID == "" {
+		return fmt.Errorf("codec: %w: an event without id cannot be checked for replay", ErrBadToken)
+	}
+	expires := max(nowMs+t.opt.ReplayWindow.Milliseconds(), ts+t.opt.Skew.Milliseconds())
+	if reason := t.replay.admit(ev.ID, ts, nowMs, expires); reason != "" {
+		return fmt.Errorf("codec: %w: %s", ErrBadToken, reason)
+	}
+	return nil
+}
+
+// String describes the scheme without its secret.
+func (t *HMACTokens) String() string {
+	return fmt.Sprintf("codec.HMACTokens{secret: [redacted], skew: %v, replay window: %v, replay cache: %d, compat: %v}",
+		t.opt.Skew, t.opt.ReplayWindow, t.opt.ReplayCacheSize, t.opt.Compat)
+}
+
+// GoString is String: %#v must not print the secret either.
+func (t *HMACTokens) GoString() string { return t.String() }
+
+// replayCache remembers accepted ids until they expire, at most size of them.
+type replayCache struct {
+	mu    sync.Mutex
+	size  int
+	seen  map[string]int64 // id -> expiry (Unix ms)
+	order []replayEntry    // ring of ids in the order admitted
+	head  int              // index of the oldest entry in order
+	n     int              // entries in order
+	floor int64            // highest timestamp of an id forgotten before it expired
+}
+
+type replayEntry struct {
+	id      string
+	ts      int64
+	expires int64
+}
+
+func (c *replayCache) init(size int) {
+	c.size = size
+	c.seen = make(map[string]int64)
+	c.floor = -1 << 63
+}
+
+// admit records id, or returns why it is refused.
+func (c *replayCache) admit(id string, ts, now, expires int64) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Forget expired ids from the oldest on; an id that outlives its
+	// successors in the ring is forgotten a little late, which is safe.
+	for c.n > 0 {
+		e := &c.order[c.head]
+		if e.expires > now {
+			break
+		}
+		if c.seen[e.id] == e.expires {
+			delete(c.seen, e.id)
+		}
+		c.pop()
+	}
+	if exp, ok := c.seen[id]; ok && exp > now {
+		return "the event id was seen before (replay)"
+	}
+	if ts <= c.floor {
+		return "the timestamp is older than the replay cache still covers (cache full)"
+	}
+	if c.n == c.size {
+		e := c.order[c.head]
+		if c.seen[e.id] == e.expires {
+			delete(c.seen, e.id)
+		}
+		c.floor = max(c.floor, e.ts)
+		c.pop()
+	}
+	if len(c.order) < c.size && c.n == len(c.order) {
+		// Grow the ring lazily, unwrapping it.
+		grown := make([]replayEntry, min(c.size, max(64, 2*len(c.order))))
+		for i := 0; i < c.n; i++ {
+			grown[i] = c.order[(c.head+i)%len(c.order)]
+		}
+		c.order, c.head = grown, 0
+	}
+	c.order[(c.head+c.n)%len(c.order)] = replayEntry{id: id, ts: ts, expires: expires}
+	c.n++
+	c.seen[id] = expires
+	return ""
+}
+
+func (c *replayCache) pop() {
+	c.order[c.head] = replayEntry{}
+	c.head = (c.head + 1) % len(c.order)
+	c.n--
+}

@@ -1,0 +1,570 @@
+package codec
+
+import (
+	"bytes"
+	"strconv"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of elements we skip; deeper input is rejected
+// rather than tracked.
+const maxDepth = 64
+
+// maxAttrs bounds the attributes of one element (duplicate detection is
+// quadratic in their number).
+const maxAttrs = 32
+
+// decoder is a scanner for the small, well-formed XML subset the envelopes
+// use: a prolog of an XML declaration, comments and processing instructions;
+// one root element; elements with attributes; text with the five predefined
+// entities and character references; CDATA sections; comments. It rejects
+// DOCTYPE and entity declarations, and never expands anything else.
+type decoder struct {
+	b           []byte
+	pos         int
+	tagStart    int // offset of the '<' of the last tag read
+	rootStart   int
+	selfClosing bool // the last start tag ended in "/>"
+	hasVersion  bool
+	version     [2]int // offsets of the root's version attribute in scratch
+	scratch     []byte // decoded text of the fields
+	buf         [256]byte
+}
+
+func (d *decoder) errAt(kind error, off int, reason string) error {
+	return &DecodeError{Offset: off, Reason: reason, Err: kind}
+}
+
+func (d *decoder) err(kind error, reason string) error {
+	return d.errAt(kind, d.pos, reason)
+}
+
+// begin checks size and characters of the whole body, then reads the prolog
+// up to the '<' of the root element.
+func (d *decoder) begin(opt Options) error {
+	d.scratch = d.buf[:0]
+	if max := opt.maxBodySize(); len(d.b) > max {
+		return d.errAt(ErrTooLarge, max, "the body is "+strconv.Itoa(len(d.b))+" bytes, the limit is "+strconv.Itoa(max))
+	}
+	if err := checkChars(d.b); err != nil {
+		return err
+	}
+	if bytes.HasPrefix(d.b, []byte("\xEF\xBB\xBF")) {
+		d.pos = 3
+	}
+	if d.hasPrefix("<?xml") && d.pos+5 < len(d.b) && (isSpace(d.b[d.pos+5]) || d.b[d.pos+5] == '?') {
+		if err := d.xmlDecl(); err != nil {
+			return err
+		}
+	}
+	if err := d.misc(); err != nil {
+		return err
+	}
+	if d.pos >= len(d.b) {
+		return d.err(ErrMalformed, "no root element")
+	}
+	d.rootStart = d.pos
+	return nil
+}
+
+// end reads what may follow the root element: white space, comments and
+// processing instructions.
+func (d *decoder) end() error {
+	if err := d.misc(); err != nil {
+		return err
+	}
+	if d.pos < len(d.b) {
+		return d.err(ErrMalformed, "content after the root element")
+	}
+	return nil
+}
+
+// misc skips white space, comments and processing instructions, and stops at
+// the end or at a '<' that starts an element.
+func (d *decoder) misc() error {
+	for {
+		d.skipSpace()
+		switch {
+		case d.pos >= len(d.b):
+			return nil
+		case d.hasPrefix("<!--"):
+			if err := d.comment(); err != nil {
+				return err
+			}
+		case d.hasPrefix("<?"):
+			if err := d.pi(); err != nil {
+				return err
+			}
+		case d.hasPrefix("<!"):
+			return d.bang()
+		case d.b[d.pos] == '<':
+			return nil
+		default:
+			return d.err(ErrMalformed, "text outside the root element (not XML?)")
+		}
+	}
+}
+
+// bang rejects "<!" markup other than comments and CDATA.
+func (d *decoder) bang() error {
+	if d.hasPrefix("<!DOCTYPE") || d.hasPrefix("<!ENTITY") || d.hasPrefix("<!ATTLIST") ||
+		d.hasPrefix("<!ELEMENT") || d.hasPrefix("<!NOTATION") {
+		return d.err(ErrForbiddenMarkup, "DOCTYPE and entity declarations are not accepted")
+	}
+	return d.err(ErrMalformed, "unknown <! markup")
+}
+
+func (d *decoder) hasPrefix(p string) bool {
+	return len(d.b)-d.pos >= len(p) && string(d.b[d.pos:d.pos+len(p)]) == p
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func (d *decoder) skipSpace() {
+	for d.pos < len(d.b) && isSpace(d.b[d.pos]) {
+		d.pos++
+	}
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// xmlDecl reads <?xml ...?> and refuses encodings other than UTF-8.
+func (d *decoder) xmlDecl() error {
+	start := d.pos
+	end := bytes.Index(d.b[d.pos:], []byte("?>"))
+	if end < 0 {
+		return d.err(ErrMalformed, "unterminated XML declaration")
+	}
+	decl := d.b[d.pos+5 : d.pos+end]
+	d.pos += end + 2
+	if i := bytes.Index(decl, []byte("encoding")); i >= 0 {
+		rest := trimSpace(decl[i+len("encoding"):])
+		if len(rest) == 0 || rest[0] != '=' {
+			return d.errAt(ErrMalformed, start, "bad encoding in the XML declaration")
+		}
+		rest = trimSpace(rest[1:])
+		if len(rest) < 2 || (rest[0] != '"' && rest[0] != '\'') {
+			return d.errAt(ErrMalformed, start, "bad encoding in the XML declaration")
+		}
+		q := bytes.IndexByte(rest[1:], rest[0])
+		if q < 0 {
+			return d.errAt(ErrMalformed, start, "bad encoding in the XML declaration")
+		}
+		enc := rest[1 : 1+q]
+		if !bytes.EqualFold(enc, []byte("utf-8")) && !bytes.EqualFold(enc, []byte("utf8")) &&
+			!bytes.EqualFold(enc, []byte("us-ascii")) {
+			return d.errAt(ErrMalformed, start, "the XML declaration names an encoding other than UTF-8")
+		}
+	}
+	return nil
+}
+
+func (d *decoder) comment() error {
+	end := bytes.Index(d.b[d.pos+4:], []byte("-->"))
+	if end < 0 {
+		return d.err(ErrMalformed, "unterminated comment")
+	}
+	d.pos += 4 + end + 3
+	return nil
+}
+
+func (d *decoder) pi() error {
+	end := bytes.Index(d.b[d.pos+2:], []byte("?>"))
+	if end < 0 {
+		return d.err(ErrMalformed, "unterminated processing instruction")
+	}
+	target := d.b[d.pos+2 : d.pos+2+end]
+	if i := bytes.IndexAny(target, " \t\r\n"); i >= 0 {
+		target = target[:i]
+	}
+	if len(target) == 0 {
+		return d.err(ErrMalformed, "processing instruction without a target")
+	}
+	if bytes.EqualFold(target, []byte("xml")) {
+		return d.err(ErrMalformed, "misplaced XML declaration")
+	}
+	d.pos += 2 + end + 2
+	return nil
+}
+
+// isNameByte reports whether c may be part of an element or attribute name.
+// Names are compared as bytes, so non-ASCII letters are simply accepted.
+func isNameByte(c byte) bool {
+	switch c {
+	case ' ', '\t', '\n', '\r', '/', '>', '<', '=', '"', '\'', '?', '!', '&', ';':
+		return false
+	}
+	return true
+}
+
+func (d *decoder) name() []byte {
+	start := d.pos
+	for d.pos < len(d.b) && isNameByte(d.b[d.pos]) {
+		d.pos++
+	}
+	return d.b[start:d.pos]
+}
+
+// startTag reads a start tag at d.pos (which is at '<'). With root set it
+// records the version attribute in scratch.
+func (d *decoder) startTag(root bool) ([]byte, error) {
+	d.tagStart = d.pos
+	d.pos++
+	name := d.name()
+	if len(name) == 0 {
+		return nil, d.err(ErrMalformed, "element without a name")
+	}
+	var attrs [maxAttrs][]byte
+	n := 0
+	for {
+		hadSpace := d.pos < len(d.b) && isSpace(d.b[d.pos])
+		d.skipSpace()
+		if d.pos >= len(d.b) {
+			return nil, d.err(ErrMalformed, "unterminated start tag")
+		}
+		switch c := d.b[d.pos]; {
+		case c == '>':
+			d.pos++
+			d.selfClosing = false
+			return name, nil
+		case c == '/':
+			if !d.hasPrefix("/>") {
+				return nil, d.err(ErrMalformed, "stray '/' in a start tag")
+			}
+			d.pos += 2
+			d.selfClosing = true
+			return name, nil
+		case !hadSpace:
+			return nil, d.err(ErrMalformed, "attributes must be separated by white space")
+		}
+		aname := d.name()
+		if len(aname) == 0 {
+			return nil, d.err(ErrMalformed, "bad attribute")
+		}
+		for _, prev := range attrs[:n] {
+			if bytes.Equal(prev, aname) {
+				return nil, d.err(ErrMalformed, "duplicate attribute")
+			}
+		}
+		if n == maxAttrs {
+			return nil, d.err(ErrMalformed, "too many attributes")
+		}
+		attrs[n] = aname
+		n++
+		d.skipSpace()
+		if d.pos >= len(d.b) || d.b[d.pos] != '=' {
+			return nil, d.err(ErrMalformed, "attribute without a value")
+		}
+		d.pos++
+		d.skipSpace()
+		if d.pos >= len(d.b) || (d.b[d.pos] != '"' && d.b[d.pos] != '\'') {
+			return nil, d.err(ErrMalformed, "attribute value not quoted")
+		}
+		q := d.b[d.pos]
+		d.pos++
+		keep := root && string(aname) == "version"
+		start := len(d.scratch)
+		var err error
+		if d.scratch, err = d.text(d.scratch, q, keep); err != nil {
+			return nil, err
+		}
+		d.pos++ // the closing quote
+		if keep {
+			d.hasVersion = true
+			d.version = [2]int{start, len(d.scratch)}
+		} else {
+			d.scratch = d.scratch[:start]
+		}
+	}
+}
+
+// nextChild skips to the next child element or end tag of the current
+// element and reads it. It returns the tag's name and whether it is an end
+// tag. Text between children is checked and dropped.
+func (d *decoder) nextChild() ([]byte, bool, error) {
+	for {
+		if d.pos >= len(d.b) {
+			return nil, false, d.err(ErrMalformed, "unexpected end of the body")
+		}
+		if d.b[d.pos] != '<' {
+			var err error
+			mark := len(d.scratch)
+			if d.scratch, err = d.text(d.scratch, '<', false); err != nil {
+				return nil, false, err
+			}
+			d.scratch = d.scratch[:mark]
+			continue
+		}
+		switch {
+		case d.hasPrefix("</"):
+			name, err := d.endTag()
+			return name, true, err
+		case d.hasPrefix("<!--"):
+			if err := d.comment(); err != nil {
+				return nil, false, err
+			}
+		case d.hasPrefix("<![CDATA["):
+			if _, err := d.cdata(nil, false); err != nil {
+				return nil, false, err
+			}
+		case d.hasPrefix("<?"):
+			if err := d.pi(); err != nil {
+				return nil, false, err
+			}
+		case d.hasPrefix("<!"):
+			return nil, false, d.bang()
+		default:
+			name, err := d.startTag(false)
+			return name, false, err
+		}
+	}
+}
+
+func (d *decoder) endTag() ([]byte, error) {
+	d.tagStart = d.pos
+	d.pos += 2
+	name := d.name()
+	d.skipSpace()
+	if d.pos >= len(d.b) || d.b[d.pos] != '>' {
+		return nil, d.err(ErrMalformed, "bad end tag")
+	}
+	d.pos++
+	return name, nil
+}
+
+// skipElement skips the content of the element just opened (unless it was
+// self-closing) up to and including its end tag, checking well-formedness.
+func (d *decoder) skipElement(name []byte) error {
+	if d.selfClosing {
+		return nil
+	}
+	var stackBuf [8][]byte
+	stack := append(stackBuf[:0], name)
+	for len(stack) > 0 {
+		child, end, err := d.nextChild()
+		if err != nil {
+			return err
+		}
+		if end {
+			if !bytes.Equal(child, stack[len(stack)-1]) {
+				return d.errAt(ErrMalformed, d.tagStart, "mismatched end tag")
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if !d.selfClosing {
+			if len(stack) >= maxDepth {
+				return d.errAt(ErrMalformed, d.tagStart, "elements nested too deep")
+			}
+			stack = append(stack, child)
+		}
+	}
+	return nil
+}
+
+// content appends the character data of a field element (text and CDATA
+// sections; comments and processing instructions dropped) up to its end tag.
+// A field holding an element is malformed.
+func (d *decoder) content(name []byte, dst []byte) ([]byte, error) {
+	if d.selfClosing {
+		return dst, nil
+	}
+	for {
+		if d.pos >= len(d.b) {
+			return dst, d.err(ErrMalformed, "unexpected end of the body inside <"+string(name)+">")
+		}
+		var err error
+		switch {
+		case d.b[d.pos] != '<':
+			dst, err = d.text(dst, '<', true)
+		case d.hasPrefix("<![CDATA["):
+			dst, err = d.cdata(dst, true)
+		case d.hasPrefix("</"):
+			end, err := d.endTag()
+			if err != nil {
+				return dst, err
+			}
+			if !bytes.Equal(end, name) {
+				return dst, d.errAt(ErrMalformed, d.tagStart, "mismatched end tag in <"+string(name)+">")
+			}
+			return dst, nil
+		case d.hasPrefix("<!--"):
+			err = d.comment()
+		case d.hasPrefix("<?"):
+			err = d.pi()
+		case d.hasPrefix("<!"):
+			err = d.bang()
+		default:
+			err = d.err(ErrMalformed, "an element inside <"+string(name)+">")
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}
+
+// cdata reads a CDATA section at d.pos, appending its data with line ends
+// normalized when keep is set.
+func (d *decoder) cdata(dst []byte, keep bool) ([]byte, error) {
+	start := d.pos + len(cdataOpen)
+	end := bytes.Index(d.b[start:], []byte(cdataEnd))
+	if end < 0 {
+		return dst, d.err(ErrMalformed, "unterminated CDATA section")
+	}
+	d.pos = start + end + len(cdataEnd)
+	if keep {
+		dst = appendNormalized(dst, d.b[start:start+end])
+	}
+	return dst, nil
+}
+
+// appendNormalized appends s with "\r\n" and "\r" turned into "\n", as XML
+// requires of a parser.
+func appendNormalized(dst, s []byte) []byte {
+	for {
+		i := bytes.IndexByte(s, '\r')
+		if i < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:i]...)
+		dst = append(dst, '\n')
+		s = s[i+1:]
+		if len(s) > 0 && s[0] == '\n' {
+			s = s[1:]
+		}
+	}
+}
+
+// text reads character data up to the byte stop ('<' in content, the quote
+// in an attribute value), decoding references and normalizing line ends
+// (and, in attribute values, white space). It leaves d.pos at stop.
+func (d *decoder) text(dst []byte, stop byte, keep bool) ([]byte, error) {
+	attr := stop != '<'
+	start := d.pos
+	for d.pos < len(d.b) {
+		c := d.b[d.pos]
+		switch {
+		case c == stop:
+			if keep {
+				dst = append(dst, d.b[start:d.pos]...)
+			}
+			return dst, nil
+		case c == '<':
+			return dst, d.err(ErrMalformed, "'<' in an attribute value")
+		case c == ']' && !attr && d.hasPrefix("]]>"):
+			return dst, d.err(ErrMalformed, "']]>' in text")
+		case c == '&':
+			if keep {
+				dst = append(dst, d.b[start:d.pos]...)
+			}
+			r, err := d.reference()
+			if err != nil {
+				return dst, err
+			}
+			if keep {
+				dst = appendRune(dst, r)
+			}
+			start = d.pos
+		case c == '\r' || (attr && (c == '\n' || c == '\t')):
+			if keep {
+				dst = append(dst, d.b[start:d.pos]...)
+				if attr {
+					dst = append(dst, ' ')
+				} else {
+					dst = append(dst, '\n')
+				}
+			}
+			d.pos++
+			if c == '\r' && d.pos < len(d.b) && d.b[d.pos] == '\n' {
+				d.pos++
+			}
+			start = d.pos
+		default:
+			d.pos++
+		}
+	}
+	if attr {
+		return dst, d.err(ErrMalformed, "unterminated attribute value")
+	}
+	if keep {
+		dst = append(dst, d.b[start:]...)
+	}
+	return dst, nil
+}
+
+func appendRune(dst []byte, r rune) []byte {
+	if r < 0x80 {
+		return append(dst, byte(r))
+	}
+	return utf8.AppendRune(dst, r)
+}
+
+// reference reads an entity or character reference at d.pos ('&').
+func (d *decoder) reference() (rune, error) {
+	start := d.pos
+	end := bytes.IndexByte(d.b[start:min(len(d.b), start+12)], ';')
+	if end < 0 {
+		return 0, d.err(ErrMalformed, "'&' that does not start a reference")
+	}
+	ref := d.b[start+1 : start+end]
+	d.pos = start + end + 1
+	switch string(ref) {
+	case "lt":
+		return '<', nil
+	case "gt":
+		return '>', nil
+	case "amp":
+		return '&', nil
+	case "quot":
+		return '"', nil
+	case "apos":
+		return '\'', nil
+	}
+	if len(ref) < 2 || ref[0] != '#' {
+		return 0, d.errAt(ErrMalformed, start, "undefined entity reference")
+	}
+	digits, base := ref[1:], 10
+	if digits[0] == 'x' {
+		digits, base = digits[1:], 16
+	}
+	if len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
+		return 0, d.errAt(ErrMalformed, start, "bad character reference")
+	}
+	n, err := strconv.ParseUint(string(digits), base, 32)
+	if err != nil || !isXMLChar(rune(n)) {
+		return 0, d.errAt(ErrMalformed, start, "bad character reference")
+	}
+	return rune(n), nil
+}
+
+// checkChars rejects invalid UTF-8 and characters that XML 1.0 forbids (NUL
+// and other C0 controls but tab, newline and carriage return; U+FFFE, U+FFFF).
+func checkChars(b []byte) error {
+	for i := 0; i < len(b); {
+		c := b[i]
+		if c < 0x80 {
+			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				return &DecodeError{Offset: i, Reason: "control character 0x" + strconv.FormatUint(uint64(c), 16), Err: ErrMalformed}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return &DecodeError{Offset: i, Reason: "invalid UTF-8 sequence", Err: ErrInvalidUTF8}
+		}
+		if !isXMLChar(r) {
+			return &DecodeError{Offset: i, Reason: "character U+" + strconv.FormatUint(uint64(r), 16) + " is not allowed in XML", Err: ErrMalformed}
+		}
+		i += size
+	}
+	return nil
+}
