@@ -68,7 +68,7 @@ func EnvName(key string) string {
 type ConfigKey struct {
 	Key     string // YAML path, "tls.ca_file"
 	Env     string // SERVICEBUS_TLS_CA_FILE
-	Default string // the default as it would be written in YAML; secrets ""
+	Default string // the default as it would be written in YAML
 }
 
 // ConfigKeys lists every key with its environment variable and default.
@@ -77,6 +77,7 @@ func ConfigKeys() []ConfigKey {
 	d.NodeName = "(host name)"
 	var out []ConfigKey
 	for _, f := range configFields(&d) {
+		f.secret = false // the defaults of secrets are no secret
 		out = append(out, ConfigKey{Key: f.key, Env: f.env, Default: f.show()})
 	}
 	return out
@@ -85,7 +86,10 @@ func ConfigKeys() []ConfigKey {
 // show is the value for printing; secrets are redacted.
 func (f configField) show() string {
 	if f.secret {
-		return Secret(f.v.String()).shown()
+		if f.v.String() == "" {
+			return `""`
+		}
+		return redacted
 	}
 	switch f.v.Type() {
 	case durationType:

@@ -461,7 +461,8 @@ func TestConfigKeys(t *testing.T) {
 		{"hosts", "SERVICEBUS_HOSTS", "[127.0.0.1]"},
 		{"tls.ca_file", "SERVICEBUS_TLS_CA_FILE", `""`},
 		{"socket_timeout", "SERVICEBUS_SOCKET_TIMEOUT", "5s"},
-		{"password", "SERVICEBUS_PASSWORD", "[REDACTED]"},
+		{"password", "SERVICEBUS_PASSWORD", "guest"},
+		{"secret_token", "SERVICEBUS_SECRET_TOKEN", `""`},
 		{"node_name", "SERVICEBUS_NODE_NAME", `"(host name)"`},
 	} {
 		if !slices.Contains(keys, want) {
