@@ -1,0 +1,536 @@
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// StartTimeout bounds how long StartNode and Start wait for a node to accept
+// AMQP connections. Boot takes ~4 s on an idle machine, much more on a busy
+// 2-core one.
+const StartTimeout = 90 * time.Second
+
+// TLSListener asks a node for an amqps listener. The files are copied into
+// the node's directory, so they need only be readable by the test.
+type TLSListener struct {
+	Port       int // 0 = a free port
+	CACertFile string
+	CertFile   string
+	KeyFile    string
+	// VerifyPeer asks clients for a certificate (ssl_options.verify = verify_peer).
+	VerifyPeer bool
+	// FailIfNoPeerCert rejects clients without one (ssl_options.fail_if_no_peer_cert).
+	FailIfNoPeerCert bool
+}
+
+// NodeOptions configures a throwaway node.
+type NodeOptions struct {
+	Name        string // "" = generated (sbtest-XXXXXXXX@localhost); "@localhost" is added when missing
+	Port        int    // AMQP port; 0 = a free port
+	TLS         *TLSListener
+	ExtraConfig []string // extra rabbitmq.conf lines
+}
+
+// Node is a throwaway RabbitMQ node on 127.0.0.1.
+type Node struct {
+	name     string
+	dir      string
+	port     int
+	tlsPort  int
+	distPort int
+	bin      string
+	home     string
+	cred     *syscall.Credential
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd     // the rabbitmq-server script; nil when not started
+	exited chan struct{} // closed once cmd has exited
+}
+
+// StartNode starts a throwaway node, waits until it accepts AMQP
+// connections, and registers a cleanup that ends it and removes its
+// directories whatever the test's outcome. Without RabbitMQ installed or the
+// rights to run it, the test fails under CI=true and is skipped otherwise.
+func StartNode(t testing.TB, opts NodeOptions) *Node {
+	t.Helper()
+	n, err := newNode(t, opts)
+	if err != nil {
+		t.Fatalf("brokertest: prepare node: %v", err)
+	}
+	t.Cleanup(func() { n.cleanup(t) })
+	if err := n.start(); err != nil {
+		t.Fatalf("brokertest: start node %s: %v", n.name, err)
+	}
+	n.WaitReady(t, StartTimeout)
+	t.Logf("brokertest: node %s up at %s (dir %s)", n.name, n.URL(), n.dir)
+	return n
+}
+
+// Name is the Erlang node name, NAME@localhost.
+func (n *Node) Name() string { return n.name }
+
+// Port is the AMQP port.
+func (n *Node) Port() int { return n.port }
+
+// URL is amqp://guest:guest@127.0.0.1:PORT/.
+func (n *Node) URL() string { return fmt.Sprintf("amqp://guest:guest@127.0.0.1:%d/", n.port) }
+
+// TLSPort is the amqps port, 0 without a TLS listener.
+func (n *Node) TLSPort() int { return n.tlsPort }
+
+// TLSURL is amqps://guest:guest@127.0.0.1:TLSPORT/, "" without a TLS listener.
+func (n *Node) TLSURL() string {
+	if n.tlsPort == 0 {
+		return ""
+	}
+	return fmt.Sprintf("amqps://guest:guest@127.0.0.1:%d/", n.tlsPort)
+}
+
+// Dir is the node's directory (config, data, logs).
+func (n *Node) Dir() string { return n.dir }
+
+// Running reports whether the node's process is alive.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
+// Start starts a stopped or killed node again on the same ports with its
+// data, and waits until it is ready.
+func (n *Node) Start(t testing.TB) {
+	t.Helper()
+	if n.Running() {
+		t.Fatalf("brokertest: node %s is already running", n.name)
+	}
+	if err := n.start(); err != nil {
+		t.Fatalf("brokertest: restart node %s: %v", n.name, err)
+	}
+	n.WaitReady(t, StartTimeout)
+}
+
+// Stop shuts the node down cleanly (SIGTERM to the Erlang VM) and waits
+// until it is gone; after a minute it kills it.
+func (n *Node) Stop(t testing.TB) {
+	t.Helper()
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if pid := n.beamPid(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	} else {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+	}
+	select {
+	case <-exited:
+		n.waitPortClosed(10 * time.Second)
+	case <-time.After(time.Minute):
+		t.Logf("brokertest: node %s did not stop within a minute; killing it", n.name)
+		n.kill()
+	}
+}
+
+// Kill ends the node's Erlang VM with SIGKILL, as a crash would, without
+// going through epmd or rabbitmqctl, and waits until its ports are closed.
+func (n *Node) Kill(t testing.TB) {
+	t.Helper()
+	if !n.kill() {
+		t.Fatalf("brokertest: node %s did not die after SIGKILL", n.name)
+	}
+}
+
+// WaitReady waits until the node accepts AMQP connections (and TCP
+// connections on its TLS port), failing the test after timeout or if the
+// node's process exits.
+func (n *Node) WaitReady(t testing.TB, timeout time.Duration) {
+	t.Helper()
+	n.mu.Lock()
+	exited := n.exited
+	n.mu.Unlock()
+	if exited == nil {
+		t.Fatalf("brokertest: node %s was never started", n.name)
+	}
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for {
+		select {
+		case <-exited:
+			t.Fatalf("brokertest: node %s exited while starting; log tail:\n%s", n.name, n.logTail(40))
+		default:
+		}
+		lastErr = ping(n.URL(), 2*time.Second)
+		if lastErr == nil && n.tlsPort != 0 {
+			var c net.Conn
+			c, lastErr = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.tlsPort), 2*time.Second)
+			if c != nil {
+				c.Close()
+			}
+		}
+		if lastErr == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("brokertest: node %s not ready within %s: %v; log tail:\n%s", n.name, timeout, lastErr, n.logTail(40))
+		}
+		select {
+		case <-exited:
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Ctl runs rabbitmqctl -n NAME ARGS... against this node and returns its
+// combined output.
+func (n *Node) Ctl(args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, "rabbitmqctl"), append([]string{"-n", n.name}, args...)...)
+	cmd.Dir = n.dir
+	cmd.Env = n.env()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cred}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("rabbitmqctl -n %s %s: %w: %s", n.name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+func newNode(t testing.TB, opts NodeOptions) (*Node, error) {
+	bin := os.Getenv("SERVICEBUS_RABBITMQ_BIN")
+	if bin == "" {
+		bin = "/usr/lib/rabbitmq/bin"
+	}
+	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
+		unavailable(t, fmt.Sprintf("brokertest: RabbitMQ is not installed (%v)", err))
+	}
+	u, err := user.Lookup("rabbitmq")
+	if err != nil {
+		unavailable(t, fmt.Sprintf("brokertest: no user rabbitmq to run a node as (%v)", err))
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	n := &Node{bin: bin, home: u.HomeDir}
+	switch os.Getuid() {
+	case 0:
+		n.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
+	case uid:
+	default:
+		unavailable(t, "brokertest: starting a node needs root or user rabbitmq")
+	}
+	sweepOnce.Do(sweepStale)
+
+	id := randomHex(4)
+	n.name = "sbtest-" + id + "@localhost"
+	if opts.Name != "" {
+		n.name = opts.Name
+		if !strings.Contains(n.name, "@") {
+			n.name += "@localhost"
+		}
+	}
+	n.dir = filepath.Join(baseDir, "sbtest-"+id)
+	if n.port = opts.Port; n.port == 0 {
+		if n.port, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if n.distPort, err = freePort(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{n.dir, filepath.Join(n.dir, "mnesia"), filepath.Join(n.dir, "log"), filepath.Join(n.dir, "tls")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, err
+		}
+	}
+	conf := []string{
+		fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d", n.port),
+		"log.console = false",
+		"log.file.level = info",
+	}
+	if opts.TLS != nil {
+		if n.tlsPort = opts.TLS.Port; n.tlsPort == 0 {
+			if n.tlsPort, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+		files := map[string]string{"ca.pem": opts.TLS.CACertFile, "cert.pem": opts.TLS.CertFile, "key.pem": opts.TLS.KeyFile}
+		for dst, src := range files {
+			if src == "" {
+				return nil, fmt.Errorf("TLS listener needs CACertFile, CertFile and KeyFile")
+			}
+			if err := copyFile(src, filepath.Join(n.dir, "tls", dst)); err != nil {
+				return nil, err
+			}
+		}
+		verify := "verify_none"
+		if opts.TLS.VerifyPeer {
+			verify = "verify_peer"
+		}
+		conf = append(conf,
+			fmt.Sprintf("listeners.ssl.default = 127.0.0.1:%d", n.tlsPort),
+			"ssl_options.cacertfile = "+filepath.Join(n.dir, "tls", "ca.pem"),
+			"ssl_options.certfile = "+filepath.Join(n.dir, "tls", "cert.pem"),
+			"ssl_options.keyfile = "+filepath.Join(n.dir, "tls", "key.pem"),
+			"ssl_options.verify = "+verify,
+			"ssl_options.fail_if_no_peer_cert = "+strconv.FormatBool(opts.TLS.FailIfNoPeerCert),
+		)
+	}
+	conf = append(conf, opts.ExtraConfig...)
+	writes := map[string]string{
+		"rabbitmq.conf":     strings.Join(conf, "\n") + "\n",
+		"enabled_plugins":   "[].\n",
+		"rabbitmq-env.conf": "",
+		"owner":             strconv.Itoa(os.Getpid()) + "\n",
+	}
+	for name, content := range writes {
+		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o640); err != nil {
+			return nil, err
+		}
+	}
+	if n.cred != nil {
+		if err := chownTree(n.dir, uid, gid); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// env is the whole environment of the node's scripts: nothing of the test's
+// environment (or /etc/rabbitmq/rabbitmq-env.conf) leaks in.
+func (n *Node) env() []string {
+	return []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=" + n.home, // its .erlang.cookie is the system node's
+		"LANG=C.UTF-8",
+		"LC_ALL=C.UTF-8",
+		"RABBITMQ_NODENAME=" + n.name,
+		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODE_PORT=" + strconv.Itoa(n.port),
+		"RABBITMQ_DIST_PORT=" + strconv.Itoa(n.distPort),
+		"RABBITMQ_MNESIA_BASE=" + filepath.Join(n.dir, "mnesia"),
+		"RABBITMQ_LOG_BASE=" + filepath.Join(n.dir, "log"),
+		"RABBITMQ_PID_FILE=" + n.pidFile(),
+		"RABBITMQ_CONFIG_FILE=" + filepath.Join(n.dir, "rabbitmq.conf"),
+		"RABBITMQ_ADVANCED_CONFIG_FILE=" + filepath.Join(n.dir, "advanced.config"),
+		"RABBITMQ_ENABLED_PLUGINS_FILE=" + filepath.Join(n.dir, "enabled_plugins"),
+		"RABBITMQ_CONF_ENV_FILE=" + filepath.Join(n.dir, "rabbitmq-env.conf"),
+		"ERL_EPMD_ADDRESS=127.0.0.1",
+		"ERL_FLAGS=-kernel inet_dist_use_interface {127,0,0,1}",
+	}
+}
+
+func (n *Node) pidFile() string { return filepath.Join(n.dir, "node.pid") }
+
+func (n *Node) start() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	_ = os.Remove(n.pidFile())
+	logf, err := os.OpenFile(filepath.Join(n.dir, "log", "console.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(n.bin, "rabbitmq-server"))
+	cmd.Dir = n.dir
+	cmd.Env = n.env()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Pdeathsig: if the test binary dies without cleaning up, the script
+	// gets SIGTERM and stops the VM. Setpgid keeps ^C of the terminal away.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cred, Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	n.cmd, n.exited = cmd, exited
+	return nil
+}
+
+// kill SIGKILLs the VM, then the script, and waits for both and for the
+// ports to close. It reports whether the node is gone.
+func (n *Node) kill() bool {
+	n.mu.Lock()
+	cmd, exited := n.cmd, n.exited
+	n.mu.Unlock()
+	if cmd == nil {
+		return true
+	}
+	if pid := n.beamPid(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		// The script should have returned once its VM died; end it and
+		// whatever is left in its process group (not epmd: it has its own session).
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			return false
+		}
+	}
+	return n.waitPortClosed(10 * time.Second)
+}
+
+// beamPid is the pid of the node's Erlang VM, 0 if it is not running: from
+// the pid file, else the script's child.
+func (n *Node) beamPid() int {
+	if b, err := os.ReadFile(n.pidFile()); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && isBeam(pid) {
+			return pid
+		}
+	}
+	n.mu.Lock()
+	cmd := n.cmd
+	n.mu.Unlock()
+	if cmd == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil && isBeam(pid) {
+			return pid
+		}
+	}
+	return 0
+}
+
+func isBeam(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return err == nil && strings.HasPrefix(strings.TrimSpace(string(b)), "beam")
+}
+
+// waitPortClosed waits until nothing accepts on the node's AMQP port.
+func (n *Node) waitPortClosed(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.port), time.Second)
+		if err != nil {
+			return true
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (n *Node) cleanup(t testing.TB) {
+	if !n.kill() {
+		t.Errorf("brokertest: node %s (dir %s) could not be killed", n.name, n.dir)
+		return
+	}
+	if t.Failed() {
+		t.Logf("brokertest: log tail of node %s:\n%s", n.name, n.logTail(30))
+		if os.Getenv("SERVICEBUS_KEEP_NODES") != "" {
+			t.Logf("brokertest: kept %s", n.dir)
+			return
+		}
+	}
+	if err := os.RemoveAll(n.dir); err != nil {
+		t.Errorf("brokertest: remove %s: %v", n.dir, err)
+	}
+}
+
+// logTail is the end of the node's log files, for failure messages.
+func (n *Node) logTail(lines int) string {
+	var out strings.Builder
+	files, _ := filepath.Glob(filepath.Join(n.dir, "log", "*.log"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		ls := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+		if len(ls) > lines {
+			ls = ls[len(ls)-lines:]
+		}
+		fmt.Fprintf(&out, "== %s\n%s\n", f, strings.Join(ls, "\n"))
+	}
+	return out.String()
+}
+
+const baseDir = "/tmp"
+
+var sweepOnce sync.Once
+
+// sweepStale kills the nodes and removes the directories of test binaries
+// that died without cleaning up.
+func sweepStale() {
+	dirs, _ := filepath.Glob(filepath.Join(baseDir, "sbtest-*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, "owner"))
+		if err != nil {
+			continue
+		}
+		owner, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || owner == os.Getpid() || !errors.Is(syscall.Kill(owner, 0), syscall.ESRCH) {
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "node.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+			if pid > 0 && isBeam(pid) && bytes.Contains(env, []byte("RABBITMQ_MNESIA_BASE="+filepath.Join(dir, "mnesia"))) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		_ = os.RemoveAll(dir)
+	}
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+func chownTree(root string, uid, gid int) error {
+	return filepath.Walk(root, func(path string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(path, uid, gid)
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
