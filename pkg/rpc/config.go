@@ -1,0 +1,101 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+)
+
+// ReplyMode selects where replies come back.
+type ReplyMode string
+
+const (
+	// ReplyQueue: one exclusive, server-named reply queue per broker
+	// connection, declared at connect and again after every reconnect.
+	ReplyQueue ReplyMode = "queue"
+	// ReplyDirect: RabbitMQ direct reply-to (amq.rabbitmq.reply-to),
+	// consumed no-ack on the publishing channel. No queue at all, but a reply
+	// is lost if that channel dies (the call then fails with
+	// ErrConnectionLost, as in queue mode).
+	ReplyDirect ReplyMode = "direct-reply-to"
+)
+
+// DefaultCallTimeout is the deadline of a call whose context has none
+// (py-servicebus call_timeout).
+const DefaultCallTimeout = 30 * time.Second
+
+// Config configures a Sender.
+type Config struct {
+	// Endpoints are the brokers in order of preference.
+	Endpoints []failover.Endpoint
+	Topology  failover.Topology
+	// CallTimeout is the deadline of calls, sends and pings whose context
+	// has none. 0 means DefaultCallTimeout.
+	CallTimeout time.Duration
+	// Signer sets each call's token (and headers). Required: use
+	// codec.NoTokens when the deployment has tokens off.
+	Signer codec.TokenSigner
+	// ReplyMode is ReplyQueue ("" too) or ReplyDirect.
+	ReplyMode ReplyMode
+	// ConfirmTimeout bounds the wait for a broker's publisher confirm; then
+	// the connection counts as broken. 0 means failover.DefaultConfirmTimeout.
+	ConfirmTimeout time.Duration
+	// PreferPrimary sends every publish to the first healthy broker in
+	// config order; false stays on the broker that last worked until it
+	// fails.
+	PreferPrimary bool
+	// Backoff, ProbeInterval: see failover.PathConfig.
+	Backoff       failover.Backoff
+	ProbeInterval time.Duration
+	// Codec limits the decoding of replies.
+	Codec codec.Options
+	// Logger is used when NewSender gets a nil logger.
+	Logger watermill.LoggerAdapter
+}
+
+func (c *Config) setDefaults() {
+	if c.CallTimeout == 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.ReplyMode == "" {
+		c.ReplyMode = ReplyQueue
+	}
+	if c.ConfirmTimeout == 0 {
+		c.ConfirmTimeout = failover.DefaultConfirmTimeout
+	}
+}
+
+// Validate reports every problem of the config at once, each naming its field.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Endpoints) == 0 {
+		errs = append(errs, errors.New("rpc: Endpoints: at least one broker is required"))
+	}
+	for i, ep := range c.Endpoints {
+		if ep.URL == "" {
+			errs = append(errs, fmt.Errorf("rpc: Endpoints[%d].URL: empty", i))
+		}
+	}
+	if err := c.Topology.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("rpc: Topology: %w", err))
+	}
+	if c.CallTimeout < 0 {
+		errs = append(errs, fmt.Errorf("rpc: CallTimeout: must be positive, got %s", c.CallTimeout))
+	}
+	if c.ConfirmTimeout < 0 {
+		errs = append(errs, fmt.Errorf("rpc: ConfirmTimeout: must be positive, got %s", c.ConfirmTimeout))
+	}
+	if c.Signer == nil {
+		errs = append(errs, errors.New("rpc: Signer: required (codec.NoTokens when tokens are off)"))
+	}
+	switch c.ReplyMode {
+	case ReplyQueue, ReplyDirect, "":
+	default:
+		errs = append(errs, fmt.Errorf("rpc: ReplyMode: unknown %q (want %q or %q)", c.ReplyMode, ReplyQueue, ReplyDirect))
+	}
+	return errors.Join(errs...)
+}

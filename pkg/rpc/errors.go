@@ -1,0 +1,89 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+)
+
+// Errors a caller branches on with errors.Is.
+var (
+	// ErrTimeout means the call's deadline passed before a reply came. The
+	// error also matches context.DeadlineExceeded. The agent may or may not
+	// have run the call.
+	ErrTimeout = errors.New("rpc: call timed out")
+	// ErrNoRoute means no queue serves the target's node on any reachable
+	// broker: the broker returned the mandatory publish. It comes back at
+	// once, not after the timeout. Nothing was delivered.
+	ErrNoRoute = failover.ErrNoRoute
+	// ErrUnavailable means no broker took the message before the deadline.
+	// Nothing was delivered; retrying later is safe.
+	ErrUnavailable = failover.ErrUnavailable
+	// ErrConnectionLost means the connection that a call's reply would come
+	// back on died while the call waited. The call was delivered and may
+	// have run; it is retryable only for idempotent services. It also
+	// matches ErrUnavailable.
+	ErrConnectionLost = fmt.Errorf("%w: connection lost while waiting for the reply", ErrUnavailable)
+	// ErrClosed means the sender was closed.
+	ErrClosed = errors.New("rpc: sender closed")
+	// ErrBadTarget means a target is not NODE.CATEGORY.NAME.
+	ErrBadTarget = errors.New("rpc: malformed target")
+)
+
+// RemoteError is a failure the agent reported in its reply: the service
+// raised an error, the service or token was refused, and so on. It is the
+// remote side's answer, distinct from local failures such as ErrTimeout.
+type RemoteError struct {
+	Code    codec.ErrorCode
+	Message string
+}
+
+func (e *RemoteError) Error() string {
+	if e.Message == "" {
+		return "rpc: remote error " + string(e.Code)
+	}
+	return "rpc: remote error " + string(e.Code) + ": " + e.Message
+}
+
+// Is matches another *RemoteError with the same code (or an empty code), so
+// errors.Is(err, &RemoteError{Code: codec.CodeBadToken}) works.
+func (e *RemoteError) Is(target error) bool {
+	t, ok := target.(*RemoteError)
+	if !ok {
+		return false
+	}
+	return t.Code == "" || t.Code == e.Code
+}
+
+// timeoutError is ErrTimeout that also matches context.DeadlineExceeded.
+type timeoutError struct{ detail string }
+
+func (e *timeoutError) Error() string {
+	if e.detail == "" {
+		return ErrTimeout.Error()
+	}
+	return ErrTimeout.Error() + ": " + e.detail
+}
+
+func (e *timeoutError) Unwrap() []error { return []error{ErrTimeout, context.DeadlineExceeded} }
+
+// IsRetryable reports whether err leaves the call safe to try again later as
+// far as transport goes: no broker was reachable, or the connection was lost
+// while waiting (for the latter, only if the service is idempotent).
+// ErrNoRoute, ErrTimeout and remote errors are not retryable.
+func IsRetryable(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrNoRoute) || errors.Is(err, ErrClosed) {
+		return false
+	}
+	var re *RemoteError
+	if errors.As(err, &re) {
+		return re.Code == codec.CodeUnavailable
+	}
+	return errors.Is(err, ErrUnavailable)
+}

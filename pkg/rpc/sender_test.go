@@ -1,0 +1,72 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+func newSender(t *testing.T, mode rpc.ReplyMode, signer codec.TokenSigner, urls ...string) *rpc.Sender {
+	t.Helper()
+	cfg := rpc.Config{Signer: signer, ReplyMode: mode, PreferPrimary: true, CallTimeout: 10 * time.Second}
+	for _, u := range urls {
+		cfg.Endpoints = append(cfg.Endpoints, failover.Endpoint{URL: u})
+	}
+	s, err := rpc.NewSender(cfg, nil)
+	if err != nil {
+		t.Fatalf("NewSender: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+func TestCallReturnsTheAgentsResult(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	for _, mode := range []rpc.ReplyMode{rpc.ReplyQueue, rpc.ReplyDirect} {
+		t.Run(string(mode), func(t *testing.T) {
+			node := randomName("sbtest-rpc")
+			startStandIn(t, url, node, false, "")
+			s := newSender(t, mode, codec.NoTokens, url)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			reply, err := s.Call(ctx, node+".math.add", []int{1, 2})
+			if err != nil {
+				t.Fatalf("Call: %v", err)
+			}
+			var sum int
+			if err := reply.Decode(&sum); err != nil || sum != 3 {
+				t.Fatalf("reply %q: sum %d, err %v", reply.Raw, sum, err)
+			}
+		})
+	}
+}
+
+func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	// Warm up: the first call also waits for the connection.
+	node := randomName("sbtest-rpc")
+	startStandIn(t, url, node, false, "")
+	ctx := context.Background()
+	if _, err := s.Call(ctx, node+".math.add", []int{1}); err != nil {
+		t.Fatalf("warm-up Call: %v", err)
+	}
+	start := time.Now()
+	_, err := s.Call(ctx, randomName("sbtest-nobody")+".math.add", []int{1, 2})
+	took := time.Since(start)
+	if !errors.Is(err, rpc.ErrNoRoute) {
+		t.Fatalf("err = %v, want ErrNoRoute", err)
+	}
+	if took > 100*time.Millisecond {
+		t.Fatalf("ErrNoRoute took %s, want < 100ms", took)
+	}
+	if rpc.IsRetryable(err) {
+		t.Fatalf("ErrNoRoute must not be retryable")
+	}
+}

@@ -1,0 +1,173 @@
+package rpc_test
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+)
+
+// standIn is a test agent written with raw amqp091-go (pkg/rpc must not
+// import pkg/router): it consumes a node queue and answers calls like our
+// agent (error headers) or like a py-servicebus agent (plain texts only).
+type standIn struct {
+	t      *testing.T
+	node   string
+	python bool   // answer like py-servicebus: no error headers
+	token  string // expected token; "" accepts any
+
+	conn *amqp.Connection
+	wg   sync.WaitGroup
+
+	mu  sync.Mutex
+	ran map[string]int // service name -> times run
+}
+
+func randomName(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// startStandIn declares node's queue on url and serves it until the test ends.
+func startStandIn(t *testing.T, url, node string, python bool, token string) *standIn {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("stand-in: dial: %v", err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("stand-in: channel: %v", err)
+	}
+	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+		t.Fatalf("stand-in: declare: %v", err)
+	}
+	if err := ch.Qos(256, 0, false); err != nil {
+		t.Fatalf("stand-in: qos: %v", err)
+	}
+	deliveries, err := ch.Consume(node, "", false, true, false, false, nil)
+	if err != nil {
+		t.Fatalf("stand-in: consume: %v", err)
+	}
+	pubCh, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("stand-in: channel: %v", err)
+	}
+	a := &standIn{t: t, node: node, python: python, token: token, conn: conn, ran: map[string]int{}}
+	var pubMu sync.Mutex
+	sem := make(chan struct{}, 64)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		var inner sync.WaitGroup
+		defer inner.Wait()
+		for d := range deliveries {
+			sem <- struct{}{}
+			inner.Add(1)
+			go func() {
+				defer inner.Done()
+				defer func() { <-sem }()
+				out, ok := a.answer(d)
+				if ok && d.ReplyTo != "" {
+					out.CorrelationId = d.CorrelationId
+					pubMu.Lock()
+					err := pubCh.Publish("", d.ReplyTo, false, false, out)
+					pubMu.Unlock()
+					if err != nil {
+						t.Logf("stand-in: reply: %v", err)
+					}
+				}
+				_ = d.Ack(false)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		if c, err := conn.Channel(); err == nil {
+			_, _ = c.QueueDelete(node, false, false, false)
+		}
+		_ = conn.Close()
+		a.wg.Wait()
+	})
+	return a
+}
+
+func (a *standIn) runs(service string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.ran[service]
+}
+
+// answer runs the call in d; false means no reply is sent.
+func (a *standIn) answer(d amqp.Delivery) (amqp.Publishing, bool) {
+	if codec.IsPing(d.Body) {
+		return amqp.Publishing{Body: codec.PongBody}, true
+	}
+	ev, err := codec.DecodeEvent(d.Body, codec.Options{})
+	if err != nil {
+		return a.fail(ev, codec.CodeBadRequest, err.Error()), true
+	}
+	if dl, ok := d.Headers[codec.HeaderDeadline].(string); ok {
+		ms, _ := strconv.ParseInt(dl, 10, 64)
+		if time.Now().UnixMilli() > ms {
+			return amqp.Publishing{}, false // nobody waits: do not run
+		}
+	}
+	if a.token != "" && ev.Token != a.token {
+		return a.fail(ev, codec.CodeBadToken, codec.TextTokenNotValid), true
+	}
+	a.mu.Lock()
+	a.ran[ev.Service]++
+	a.mu.Unlock()
+	switch ev.Category + "." + ev.Service {
+	case "math.add":
+		var xs []float64
+		if err := json.Unmarshal(ev.Params, &xs); err != nil {
+			return a.fail(ev, codec.CodeServiceError, err.Error()), true
+		}
+		sum := 0.0
+		for _, x := range xs {
+			sum += x
+		}
+		return a.ok(ev, strconv.FormatFloat(sum, 'f', -1, 64)), true
+	case "py.dict":
+		return a.ok(ev, "{'a': 1}"), true
+	case "py.none":
+		return a.ok(ev, "None"), true
+	case "util.echo":
+		return a.ok(ev, string(ev.Params)), true
+	case "util.fail":
+		return a.fail(ev, codec.CodeServiceError, "boom"), true
+	case "util.sleep":
+		var ms int
+		_ = json.Unmarshal(ev.Params, &ms)
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		return a.ok(ev, "null"), true
+	}
+	return a.fail(ev, codec.CodeUnknownService, codec.UnknownServiceText(ev.Category, ev.Service)), true
+}
+
+func (a *standIn) ok(ev codec.Event, msg string) amqp.Publishing {
+	return amqp.Publishing{Body: codec.EncodeResponse(&codec.Response{ID: ev.ID, Message: msg})}
+}
+
+func (a *standIn) fail(ev codec.Event, code codec.ErrorCode, msg string) amqp.Publishing {
+	p := amqp.Publishing{Body: codec.EncodeResponse(&codec.Response{ID: ev.ID, Message: msg})}
+	if !a.python {
+		p.Headers = amqp.Table{codec.HeaderErrorCode: string(code), codec.HeaderErrorMessage: msg}
+	}
+	if a.python && code == codec.CodeServiceError {
+		// py-servicebus sends nothing for a service exception; keep the
+		// text so tests can see it if they ask.
+		p.Headers = nil
+	}
+	return p
+}
