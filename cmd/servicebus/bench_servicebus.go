@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// benchSecret signs the daily tokens of the servicebus side; the agent
+// checks every call as in production.
+const benchSecret = "servicebus-bench-secret"
+
+func benchTokens() *codec.DailyTokens { return codec.NewDailyTokens(benchSecret, time.UTC) }
+
+// benchSum is the service of both sides: the sum of a JSON list.
+func benchSum(_ context.Context, nums []float64) (float64, error) {
+	var sum float64
+	for _, n := range nums {
+		sum += n
+	}
+	return sum, nil
+}
+
+// newRPCTargets starts the floor pair and a servicebus agent and sender on
+// one broker, each side on its own queue.
+func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
+	topo := failover.Topology{}
+	f, err := newFloorRPC(url, topo, "bench-floor-rpc-"+suffix)
+	if err != nil {
+		return floor, sb, fmt.Errorf("floor: %w", err)
+	}
+	floor = benchTarget{impl: "amqp091", call: f.call, close: f.close}
+
+	node := "bench-sb-rpc-" + suffix
+	eps := []failover.Endpoint{{URL: url}}
+	agent, err := router.NewAgent(router.Config{
+		Endpoints: eps,
+		Topology:  topo,
+		NodeName:  node,
+		Tokens:    benchTokens(),
+	}, nil)
+	if err != nil {
+		f.close()
+		return floor, sb, err
+	}
+	agent.AddRPCService("math", "add", router.RPC(benchSum))
+	if err := agent.Start(context.Background()); err != nil {
+		agent.Close()
+		f.close()
+		return floor, sb, err
+	}
+	sender, err := rpc.NewSender(rpc.Config{Endpoints: eps, Topology: topo, Signer: benchTokens()}, nil)
+	if err != nil {
+		agent.Close()
+		f.close()
+		return floor, sb, err
+	}
+	cleanup := func() {
+		sender.Close()
+		agent.Close()
+		deleteQueues(url, node)
+	}
+	// The agent consumes once its path is up; the first call needs that.
+	deadline := time.Now().Add(15 * time.Second)
+	for agent.Consuming() == 0 {
+		if time.Now().After(deadline) {
+			cleanup()
+			f.close()
+			return floor, sb, errors.New("servicebus agent did not start consuming within 15s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	target := node + ".math.add"
+	params := json.RawMessage(benchParams)
+	sb = benchTarget{impl: "servicebus", close: cleanup, call: func(ctx context.Context) error {
+		reply, err := sender.Call(ctx, target, params)
+		if err != nil {
+			return err
+		}
+		if reply.Raw != "3" {
+			return fmt.Errorf("servicebus: got %q, want 3", reply.Raw)
+		}
+		return nil
+	}}
+	return floor, sb, nil
+}
+
+// newSendTargets prepares two node queues with no consumer: the floor
+// publishes the same XML envelope that Send publishes, persistent and
+// mandatory, on a confirm-mode channel.
+func newSendTargets(url, suffix string) (floor, sb benchTarget, err error) {
+	topo := failover.Topology{}
+	ev := codec.Event{Version: "1", ID: "0123456789abcdef-1", Category: "math", Service: "add", Params: benchParams}
+	if _, err := benchTokens().Sign(&ev, time.Now()); err != nil {
+		return floor, sb, err
+	}
+	f, err := newFloorSend(url, topo, "bench-floor-send-"+suffix, codec.EncodeEvent(&ev))
+	if err != nil {
+		return floor, sb, fmt.Errorf("floor: %w", err)
+	}
+	floor = benchTarget{impl: "amqp091", call: f.send, close: f.close}
+
+	node := "bench-sb-send-" + suffix
+	if err := declareQueue(url, topo, node); err != nil {
+		f.close()
+		return floor, sb, err
+	}
+	sender, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
+	if err != nil {
+		f.close()
+		deleteQueues(url, node)
+		return floor, sb, err
+	}
+	target := node + ".math.add"
+	params := json.RawMessage(benchParams)
+	sb = benchTarget{impl: "servicebus",
+		call: func(ctx context.Context) error { return sender.Send(ctx, target, params) },
+		close: func() {
+			sender.Close()
+			deleteQueues(url, node)
+		}}
+	return floor, sb, nil
+}
+
+func declareQueue(url string, topo failover.Topology, node string) error {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return err
+	}
+	return topo.DeclareNodeQueue(ch, node)
+}
+
+// deleteQueues removes the bench's queues; failures are ignored (the broker
+// may be gone, and there is nothing left to do about it).
+func deleteQueues(url string, names ...string) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	for _, n := range names {
+		ch, err := conn.Channel()
+		if err != nil {
+			return
+		}
+		ch.QueueDelete(n, false, false, false)
+		ch.Close()
+	}
+}

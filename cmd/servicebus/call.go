@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+const callHelp = `Calls an RPC service and prints its result: as JSON when the agent answered
+with JSON (servicebus agents do), as the raw text otherwise (py-servicebus
+agents answer with Python's str() of the result). PARAMS_JSON defaults to null;
+"-" reads it from standard input.
+
+Exit codes: 0 ok, 1 the service answered with an error, 2 usage or config
+error (bad flag, bad JSON, bad target), 3 timeout, no route to the node or no
+broker reachable.`
+
+func runCall(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("call", "call [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", callHelp)
+	conn := addConnFlags(fs)
+	timeout := fs.Duration("timeout", 0, "deadline of the call (default: config call_timeout, 30s)")
+	asJSON := fs.Bool("json", false, `print {"id": EVENT_ID, "result": RESULT} (RESULT a string when the answer is not JSON)`)
+	pos, code := parseArgs(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	target, params, err := targetAndParams(pos)
+	if err != nil {
+		return usageErr(stderr, "call", err)
+	}
+	cfg, err := conn.load(*timeout)
+	if err != nil {
+		return usageErr(stderr, "call", err)
+	}
+	sender, err := newSender(cfg, *conn.verbose, stderr)
+	if err != nil {
+		return usageErr(stderr, "call", err)
+	}
+	defer sender.Close()
+
+	ctx, stop := signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	defer cancel()
+	reply, err := sender.Call(ctx, target, params)
+	if err != nil {
+		return fail(stderr, "call", err)
+	}
+	if *asJSON {
+		var result any = reply.Raw
+		if reply.IsJSON() {
+			result = json.RawMessage(reply.Raw)
+		}
+		out, err := json.Marshal(struct {
+			ID     string `json:"id"`
+			Result any    `json:"result"`
+		}{reply.ID, result})
+		if err != nil { // cannot happen: Raw was checked to be JSON
+			return fail(stderr, "call", err)
+		}
+		fmt.Fprintf(stdout, "%s\n", out)
+		return exitOK
+	}
+	raw := reply.Raw
+	if reply.IsJSON() {
+		raw = strings.TrimSpace(raw)
+	}
+	fmt.Fprintln(stdout, raw)
+	return exitOK
+}
+
+// targetAndParams reads TARGET [PARAMS_JSON] and checks the JSON.
+func targetAndParams(pos []string) (string, json.RawMessage, error) {
+	switch len(pos) {
+	case 0:
+		return "", nil, fmt.Errorf("missing NODE.CATEGORY.NAME")
+	case 1, 2:
+	default:
+		return "", nil, fmt.Errorf("too many arguments: %q (quote the params JSON as one argument)", pos[2:])
+	}
+	text := "null"
+	if len(pos) == 2 {
+		text = pos[1]
+	}
+	if text == "-" {
+		data, err := io.ReadAll(io.LimitReader(os.Stdin, 64<<20))
+		if err != nil {
+			return "", nil, fmt.Errorf("reading params from standard input: %w", err)
+		}
+		text = string(data)
+	}
+	if !json.Valid([]byte(text)) {
+		var v any
+		err := json.Unmarshal([]byte(text), &v)
+		return "", nil, fmt.Errorf("params are not JSON: %v (%s)", err, abbreviate(text, 40))
+	}
+	if _, err := rpc.ParseTarget(pos[0]); err != nil {
+		return "", nil, err
+	}
+	return pos[0], json.RawMessage(strings.TrimSpace(text)), nil
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}

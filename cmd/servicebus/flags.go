@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-servicebus/servicebus"
+)
+
+// newFlagSet is a FlagSet that reports nothing itself: parseArgs prints help
+// to stdout on --help and one error line to stderr on a bad flag.
+func newFlagSet(name, synopsis, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: servicebus %s\n\n%s\n", synopsis, description)
+		hasFlags := false
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+		if hasFlags {
+			fmt.Fprintf(w, "\nFlags:\n")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// parseArgs parses flags anywhere on the command line (before, between and
+// after the positional arguments; everything after "--" is positional). It
+// returns the positional arguments and -1, or an exit code when the command
+// is done: 0 after printing help, 2 after a usage error.
+func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
+	var pos []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return nil, exitOK
+		}
+		if err != nil {
+			return nil, usageErr(stderr, fs.Name(), err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, -1
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), -1
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// usageErr prints a usage error in one line and returns exitUsage.
+func usageErr(stderr io.Writer, cmd string, err error) int {
+	fmt.Fprintf(stderr, "servicebus %s: %v (run 'servicebus help %s')\n", cmd, oneLine(err), cmd)
+	return exitUsage
+}
+
+// oneLine joins the lines of a multi-line error (errors.Join) with "; ".
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// connFlags are the config flags of the commands that talk to a broker.
+// Precedence: --config FILE < SERVICEBUS_* environment < these flags.
+type connFlags struct {
+	fs       *flag.FlagSet
+	config   *string
+	verbose  *bool
+	fromFlag map[string]string // flag name -> config key
+}
+
+func addConnFlags(fs *flag.FlagSet) *connFlags {
+	c := &connFlags{fs: fs, fromFlag: map[string]string{}}
+	c.config = fs.String("config", os.Getenv("SERVICEBUS_CONFIG"), "YAML config `FILE` (default $SERVICEBUS_CONFIG)")
+	c.verbose = fs.Bool("verbose", false, "log connection events to stderr")
+	str := func(name, key, usage string) {
+		fs.String(name, "", usage+" (config "+key+", env "+servicebus.EnvName(key)+")")
+		c.fromFlag[name] = key
+	}
+	str("hosts", "hosts", "comma-separated brokers: host, host:port or amqp(s)://host:port")
+	fs.Int("port", 0, "broker port for hosts without one (config port, env SERVICEBUS_PORT)")
+	c.fromFlag["port"] = "port"
+	str("user", "user", "broker user")
+	str("password", "password", "broker password (prefer the environment: flags show in ps)")
+	str("vhost", "vhost", "broker virtual host")
+	str("exchange", "exchange_name", "exchange of the calls")
+	str("token-mode", "token_mode", "daily, hmac or off; the secret comes from secret_token")
+	str("topology", "topology", "compat or durable")
+	return c
+}
+
+// load builds the config: defaults, then the --config file, then the
+// environment, then the flags that were given; then validates it.
+func (c *connFlags) load(timeout time.Duration) (servicebus.Config, error) {
+	cfg := servicebus.DefaultConfig()
+	if *c.config != "" {
+		data, err := os.ReadFile(*c.config)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", *c.config, err)
+		}
+	}
+	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
+		return cfg, fmt.Errorf("config: environment: %w", err)
+	}
+	// Flags go through the same parser as the environment, keyed by the
+	// variable of their config key.
+	set := map[string]string{}
+	var errs []error
+	c.fs.Visit(func(f *flag.Flag) {
+		key, ok := c.fromFlag[f.Name]
+		if !ok {
+			return
+		}
+		set[servicebus.EnvName(key)] = f.Value.String()
+	})
+	if timeout > 0 {
+		set[servicebus.EnvName("call_timeout")] = timeout.String()
+	}
+	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := set[k]; return v, ok }); err != nil {
+		errs = append(errs, fmt.Errorf("flags: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: invalid: %w", err)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+const pingHelp = `Sends PING to the node's queue and prints the round-trip time of its PONG
+(servicebus and py-servicebus agents both answer). With --all the node is
+pinged over every configured broker at once, one line per broker.
+
+Exit codes: 0 the node answered (with --all: over every broker), 2 usage or
+config error, 3 no answer (timeout, no route to the node, no broker reachable;
+with --all: over at least one broker).`
+
+func runPing(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("ping", "ping [flags] NODE", pingHelp)
+	conn := addConnFlags(fs)
+	timeout := fs.Duration("timeout", 5*time.Second, "deadline of the ping")
+	all := fs.Bool("all", false, "ping over every broker and print one line per broker")
+	pos, code := parseArgs(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		return usageErr(stderr, "ping", errors.New("want exactly one NODE"))
+	}
+	node := pos[0]
+	cfg, err := conn.load(*timeout)
+	if err != nil {
+		return usageErr(stderr, "ping", err)
+	}
+	sender, err := newSender(cfg, *conn.verbose, stderr)
+	if err != nil {
+		return usageErr(stderr, "ping", err)
+	}
+	defer sender.Close()
+
+	ctx, stop := signalContext()
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	defer cancel()
+	if !*all {
+		rtt, err := sender.Ping(ctx, node)
+		if err != nil {
+			return fail(stderr, "ping", err)
+		}
+		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
+		return exitOK
+	}
+	res, err := sender.PingAll(ctx, node)
+	for _, p := range res.Paths {
+		if p.Err != nil {
+			fmt.Fprintf(stdout, "%s: no answer: %s\n", p.Endpoint, oneLine(p.Err))
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: PONG from %s in %s\n", p.Endpoint, node, roundRTT(p.RTT))
+	}
+	if err != nil && res.Brokers == 0 {
+		return fail(stderr, "ping", err)
+	}
+	fmt.Fprintf(stdout, "%d of %d brokers answered\n", res.Answered, res.Brokers)
+	if res.Answered < res.Brokers {
+		if err == nil {
+			err = fmt.Errorf("%d of %d brokers did not answer", res.Brokers-res.Answered, res.Brokers)
+			fmt.Fprintf(stderr, "servicebus ping: %s\n", err)
+			return exitUnavailable
+		}
+		return fail(stderr, "ping", err)
+	}
+	return exitOK
+}
+
+// roundRTT keeps three significant figures or so.
+func roundRTT(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}

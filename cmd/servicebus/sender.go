@@ -1,0 +1,50 @@
+package main
+
+import (
+	"io"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/sirupsen/logrus"
+
+	"github.com/go-servicebus/servicebus"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// cliLogger logs nothing unless --verbose: the CLI reports its outcome in one
+// line on stderr, connection events only on request.
+func cliLogger(verbose bool, stderr io.Writer) watermill.LoggerAdapter {
+	if !verbose {
+		return watermill.NopLogger{}
+	}
+	l := logrus.New()
+	l.SetOutput(stderr)
+	l.SetLevel(logrus.DebugLevel)
+	return servicebus.LogrusLogger(l)
+}
+
+// newSender builds the sender of a validated config.
+func newSender(cfg servicebus.Config, verbose bool, stderr io.Writer) (*rpc.Sender, error) {
+	logger := cliLogger(verbose, stderr)
+	eps, err := cfg.Endpoints(logger)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cfg.TokenSigner()
+	if err != nil {
+		return nil, err
+	}
+	mode := rpc.ReplyQueue
+	if cfg.ReplyMode == servicebus.ReplyDirect {
+		mode = rpc.ReplyDirect
+	}
+	return rpc.NewSender(rpc.Config{
+		Endpoints:     eps,
+		Topology:      cfg.Topology(),
+		CallTimeout:   cfg.CallTimeout,
+		Signer:        signer,
+		ReplyMode:     mode,
+		Backoff:       cfg.Backoff(),
+		ProbeInterval: cfg.ProbeInterval,
+		Codec:         cfg.CodecOptions(),
+	}, logger)
+}
