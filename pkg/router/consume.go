@@ -1,0 +1,215 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// errConsumerGone is the reason a path is reconnected when the broker
+// cancelled its consumer (queue deleted, leader moved) or its channel died.
+var errConsumerGone = errors.New("router: consumer cancelled by the broker")
+
+// pathConn is one live connection of a path: the channel that consumes the
+// node queue (and acks on it) and the long-lived channel replies go out on.
+type pathConn struct {
+	index  int
+	broker string
+	conn   *amqp.Connection
+	ch     *amqp.Channel
+	tag    string
+	down   chan struct{} // closed by OnDown: the connection is gone
+	done   chan struct{} // closed when the consume loop ended
+
+	replyMu sync.Mutex // one publish at a time keeps confirms in order
+	replyCh *amqp.Channel
+}
+
+// delivery is kept with every message handed to the router so that its
+// ack and its reply go to the broker and channel it came from.
+type delivery struct {
+	amqp.Delivery
+	pc      *pathConn
+	requeue atomic.Bool // a nack gives it back to the broker instead of rejecting it
+}
+
+type deliveryKey struct{}
+
+func deliveryFrom(msg *message.Message) *delivery {
+	dl, _ := msg.Context().Value(deliveryKey{}).(*delivery)
+	return dl
+}
+
+// onUp declares the topology, sets the prefetch, opens the reply channel and
+// starts consuming; it runs on every (re)connect of path i.
+func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
+	return func(conn *amqp.Connection) error {
+		ch, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("open consumer channel: %w", err)
+		}
+		if err := a.cfg.Topology.DeclareNodeQueue(ch, a.cfg.NodeName); err != nil {
+			return err
+		}
+		if err := ch.Qos(a.cfg.Concurrency, 0, false); err != nil {
+			return fmt.Errorf("set prefetch %d: %w", a.cfg.Concurrency, err)
+		}
+		replyCh, err := conn.Channel()
+		if err != nil {
+			return fmt.Errorf("open reply channel: %w", err)
+		}
+		if err := replyCh.Confirm(false); err != nil {
+			return fmt.Errorf("confirm mode on reply channel: %w", err)
+		}
+		pc := &pathConn{
+			index:   i,
+			broker:  broker,
+			conn:    conn,
+			ch:      ch,
+			tag:     fmt.Sprintf("servicebus.%s.%d.%s", a.cfg.NodeName, i, watermill.NewShortUUID()),
+			down:    make(chan struct{}),
+			done:    make(chan struct{}),
+			replyCh: replyCh,
+		}
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.stopping {
+			return nil // Close is under way: connected, but consuming nothing
+		}
+		deliveries, err := ch.Consume(a.cfg.NodeName, pc.tag, false, false, false, false, nil)
+		if err != nil {
+			return fmt.Errorf("consume %q: %w", a.cfg.NodeName, err)
+		}
+		a.conns[i] = pc
+		a.consumeWG.Add(1)
+		go a.consume(pc, deliveries)
+		a.logger.Info("Consuming node queue", watermill.LogFields{"broker": broker, "queue": a.cfg.NodeName, "prefetch": a.cfg.Concurrency})
+		return nil
+	}
+}
+
+// onDown stops the consume loop of path i; deliveries still in flight on
+// that connection cannot be acked any more and the broker redelivers them.
+func (a *Agent) onDown(i int) func(error) {
+	return func(error) {
+		a.mu.Lock()
+		pc := a.conns[i]
+		a.conns[i] = nil
+		a.mu.Unlock()
+		if pc == nil {
+			return
+		}
+		close(pc.down)
+		<-pc.done
+	}
+}
+
+// consume hands deliveries to the router, at most Concurrency in flight
+// across all paths.
+func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
+	defer a.consumeWG.Done()
+	defer close(pc.done)
+	for {
+		var d amqp.Delivery
+		var ok bool
+		select {
+		case d, ok = <-deliveries:
+		case <-pc.down:
+			return
+		case <-a.stopFeed:
+			return
+		}
+		if !ok {
+			select {
+			case <-pc.down:
+			case <-a.stopFeed:
+			default:
+				if pc.conn.IsClosed() {
+					break // the path sees it and reconnects by itself
+				}
+				// The connection lives but the consumer does not: reconnect,
+				// which declares the queue again and consumes anew.
+				a.logger.Info("Consumer gone, reconnecting", watermill.LogFields{"broker": pc.broker})
+				a.path(pc.index).Kill(errConsumerGone)
+			}
+			return
+		}
+		select {
+		case a.sem <- struct{}{}:
+		case <-pc.down:
+			return
+		case <-a.stopFeed:
+			_ = d.Nack(false, true)
+			return
+		}
+		dl := &delivery{Delivery: d, pc: pc}
+		msg := a.newMessage(dl)
+		out := a.msgCh
+		if d.ReplyTo != "" {
+			out = a.rpcCh
+		}
+		a.inflight.Add(1)
+		select {
+		case out <- msg:
+			a.stats.received.Add(1)
+			go a.settle(msg, dl)
+		case <-pc.down:
+			a.release()
+			return
+		case <-a.stopFeed:
+			_ = d.Nack(false, true)
+			a.release()
+			return
+		}
+	}
+}
+
+func (a *Agent) newMessage(dl *delivery) *message.Message {
+	msg, err := a.marshaler.Unmarshal(dl.Delivery)
+	if err != nil || msg == nil {
+		// The codec's marshaler tolerates any header; this is a safety net.
+		msg = message.NewMessage(watermill.NewUUID(), dl.Body)
+	}
+	msg.SetContext(context.WithValue(a.baseCtx, deliveryKey{}, dl))
+	return msg
+}
+
+// settle acks or rejects a delivery once the router acked or nacked its
+// message: ack after the work, never before.
+func (a *Agent) settle(msg *message.Message, dl *delivery) {
+	defer a.release()
+	var err error
+	select {
+	case <-msg.Acked():
+		err = dl.Ack(false)
+		if err == nil {
+			a.stats.acked.Add(1)
+		}
+	case <-msg.Nacked():
+		requeue := dl.requeue.Load() || a.aborted.Load()
+		err = dl.Nack(false, requeue)
+		if err == nil {
+			if requeue {
+				a.stats.requeued.Add(1)
+			} else {
+				a.stats.rejected.Add(1)
+			}
+		}
+	case <-a.abandon:
+		return // Close gave up on it; the broker requeues it when the channel closes
+	}
+	if err != nil {
+		a.logger.Debug("Could not settle delivery; the broker will redeliver it", watermill.LogFields{"broker": dl.pc.broker, "err": err})
+	}
+}
+
+func (a *Agent) release() {
+	<-a.sem
+	a.inflight.Done()
+}

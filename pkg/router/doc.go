@@ -1,0 +1,87 @@
+// Package router is the agent of servicebus (py-servicebus's Agent Server):
+// it consumes a node's queue on every configured broker at once and runs the
+// node's RPC and message services as handlers on a Watermill message.Router.
+//
+// # Nomenclature
+//
+//	router / servicebus     py-servicebus              AMQP
+//	Agent                   Agent Server               consumer of the node queue on every broker
+//	node (Config.NodeName)  node_name                  queue name and routing key
+//	path                    host connection            one connection per broker (failover.Path)
+//	RPCService              add_rpc_service            delivery with reply_to; reply to exchange "" key reply_to
+//	MessageService          add_message_service        delivery without reply_to
+//	Request.Sender          request.get_sender()       —
+//	Concurrency             —                          prefetch (basic.qos) per broker, and the in-flight bound
+//
+// # Flow of a delivery
+//
+// Each path (one per broker, reconnecting by itself with backoff) declares
+// the topology on every connect (failover.Topology.DeclareNodeQueue), sets the
+// prefetch to Concurrency and consumes the node queue. The consume loop of
+// every path hands deliveries to the Watermill router through one subscriber
+// of our own, after taking a token of a semaphore of Concurrency tokens shared
+// by all paths: at most Concurrency deliveries are in flight per agent. (The
+// watermill-amqp subscriber would hand over one delivery at a time.) The
+// router runs each message's handler in a goroutine of its own, so
+// deliveries run concurrently. Deliveries with reply_to go to the RPC handler
+// (HandlerRPC), the others to the message handler (HandlerMessage).
+//
+// Each message keeps a reference to its delivery and path: once the router
+// acks or nacks the message, the delivery is acked or rejected on the channel
+// it came on, and an RPC's reply goes out on the broker the call came from.
+//
+// # Middleware
+//
+// In order of execution:
+//
+//	answer (RPC) / recover (message)   a panic becomes an error (CodePanic), logged with its stack;
+//	                                   for RPCs every error becomes an error reply
+//	decode                             PING with reply_to -> PONG; codec.DecodeEvent with Config.Codec
+//	token                              Config.Tokens.Validate with the delivery's headers
+//	deadline                           x-sb-deadline, else AMQP timestamp+expiration (+1 s, the
+//	                                   timestamp has whole seconds): passed -> not run; the
+//	                                   deadline becomes the service context's deadline
+//	retry (message only)               watermill middleware.Retry, Config.MessageRetry (default 3
+//	                                   retries, 100 ms doubling to 2 s, ±50 % jitter); permanent
+//	                                   errors (IsPermanent) are not retried. RPCs are not retried.
+//	user middleware                    AddMiddleware, AddRPCMiddleware, AddMessageMiddleware:
+//	                                   watermill's Timeout, CircuitBreaker, Throttle, ... work here
+//	dispatch                           the service by category and name
+//
+// # Acks and replies
+//
+// An RPC is acked after its reply was published and confirmed by the broker
+// (publisher confirms on a long-lived reply channel per connection, guarded
+// by a mutex; never a channel per message). Replies go to exchange "" with
+// routing key reply_to and the call's correlation_id; the body is the
+// py-servicebus response envelope holding the result as JSON. Every RPC is
+// answered, errors included: the body then holds the text a py-servicebus
+// caller knows ("Token not valid!", "Cannot Find RPC Service: CAT.NAME",
+// else the error's text) and the headers x-sb-error-code and
+// x-sb-error-message carry code and text for our own sender. A service picks
+// the code by returning an *Error (NewError, Errorf); other errors are
+// CodeServiceError. A call whose deadline had passed is answered with
+// CodeDeadlineExceeded: the caller may still wait (clocks differ) and our
+// sender drops replies it no longer expects, so an answer costs nothing.
+//
+// A message is acked after its service returned nil. A service error (after
+// the retries), a panic, an unknown service, an undecodable or over-limit
+// body, a bad token or a passed deadline rejects it without requeue: the
+// broker drops it in compat topology and dead-letters it in durable topology.
+// If a reply cannot be published the call is requeued once (not when it was
+// already redelivered). Undecodable input never stops the agent; Stats counts
+// every outcome.
+//
+// A message sent to a node that has no message service of that name but an
+// RPC service runs the RPC service and drops its result.
+//
+// # Close
+//
+// Close stops handing over deliveries, cancels the consumer on every broker
+// (basic.cancel), waits up to DrainTimeout for the work in flight to finish
+// (and be acked), then closes the router and the connections. Work still
+// running after DrainTimeout gets its context cancelled; what does not end
+// within a second after that is left behind and its delivery returns to the
+// broker when the connection closes (never lost, maybe run twice). Close is
+// idempotent and no goroutine of the agent outlives it.
+package router

@@ -1,0 +1,87 @@
+package router
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+)
+
+// ErrClosed is returned by Start on an agent that was closed.
+var ErrClosed = errors.New("router: agent closed")
+
+// ErrStarted is returned by Start on an agent that already runs.
+var ErrStarted = errors.New("router: agent already started")
+
+// Error is a failure with a code that an RPC caller receives: the reply body
+// carries Message (the text a py-servicebus caller reads), the headers
+// x-sb-error-code and x-sb-error-message carry Code and Message for our own
+// sender. A service returns one to choose the code; any other error becomes
+// CodeServiceError with the error's text.
+type Error struct {
+	Code    codec.ErrorCode
+	Message string
+	Err     error // the cause, not sent to the caller
+}
+
+// NewError returns an *Error with the given code and text.
+func NewError(code codec.ErrorCode, message string) *Error {
+	return &Error{Code: code, Message: message}
+}
+
+// Errorf returns an *Error with the given code and formatted text; a %w verb
+// keeps the wrapped error as the cause.
+func Errorf(code codec.ErrorCode, format string, args ...any) *Error {
+	err := fmt.Errorf(format, args...)
+	return &Error{Code: code, Message: err.Error(), Err: errors.Unwrap(err)}
+}
+
+func (e *Error) Error() string {
+	return string(e.Code) + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// permanent reports whether retrying cannot help: a bad request, a bad token,
+// an unknown service or a passed deadline fail the same way every time.
+func (e *Error) permanent() bool {
+	switch e.Code {
+	case codec.CodeBadRequest, codec.CodeBadToken, codec.CodeUnknownService, codec.CodeDeadlineExceeded, codec.CodePanic:
+		return true
+	}
+	return false
+}
+
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as one that a retry cannot fix: the message retry
+// middleware gives up at once and the message is rejected (dead-lettered).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err was marked with Permanent or is an *Error
+// whose code no retry can change.
+func IsPermanent(err error) bool {
+	var p permanentError
+	if errors.As(err, &p) {
+		return true
+	}
+	var e *Error
+	return errors.As(err, &e) && e.permanent()
+}
+
+// asError turns any error into the *Error that is sent to an RPC caller.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return &Error{Code: codec.CodeServiceError, Message: err.Error(), Err: err}
+}

@@ -1,0 +1,75 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+)
+
+// Caller calls other services from inside a service (py-servicebus
+// request.get_sender()). *rpc.Sender satisfies it; the root package wires it.
+type Caller interface {
+	// Call runs the RPC target ("NODE.CATEGORY.NAME") and returns its reply.
+	Call(ctx context.Context, target string, params any) (*codec.Reply, error)
+	// Send publishes a message to target and returns once a broker took it.
+	Send(ctx context.Context, target string, params any) error
+}
+
+// Request is one call or message as a service sees it.
+type Request struct {
+	ID       string // the event id the sender chose
+	Category string
+	Service  string
+	Token    string          // the daily token of the envelope ("" in other token modes)
+	Params   json.RawMessage // the JSON text of the params
+	Meta     Metadata
+
+	caller Caller
+	event  codec.Event // as decoded, for the token validator
+}
+
+// Metadata is what the delivery said beyond the envelope.
+type Metadata struct {
+	Broker        string // the broker the request came from, without credentials
+	Redelivered   bool   // the broker delivered it before (an earlier attempt may have run)
+	ReplyTo       string // "" for a message
+	CorrelationID string
+	Deadline      time.Time // zero when the sender set none
+	// Headers holds every AMQP header and the AMQP properties under the
+	// codec's amqp.* keys, as text.
+	Headers map[string]string
+}
+
+// IsRPC reports whether the sender waits for a reply.
+func (r *Request) IsRPC() bool { return r.Meta.ReplyTo != "" }
+
+// Target is "CATEGORY.NAME".
+func (r *Request) Target() string { return r.Category + "." + r.Service }
+
+// Decode unmarshals the params into v. A failure is a bad request: the
+// caller gets CodeBadRequest and the service is not retried.
+func (r *Request) Decode(v any) error {
+	params := r.Params
+	if len(params) == 0 {
+		params = json.RawMessage("null")
+	}
+	if err := json.Unmarshal(params, v); err != nil {
+		return &Error{Code: codec.CodeBadRequest, Message: fmt.Sprintf("params of %s: %v", r.Target(), err), Err: err}
+	}
+	return nil
+}
+
+// Sender returns the agent's Caller, nil when the agent has none.
+func (r *Request) Sender() Caller { return r.caller }
+
+type requestKey struct{}
+
+// RequestFromContext returns the request a service or a middleware placed
+// after the decode step runs for.
+func RequestFromContext(ctx context.Context) (*Request, bool) {
+	r, ok := ctx.Value(requestKey{}).(*Request)
+	return r, ok
+}
