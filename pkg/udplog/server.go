@@ -1,0 +1,343 @@
+package udplog
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+)
+
+// DefaultAddr is where the collector listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:9999"
+
+// ServerConfig configures a collector.
+type ServerConfig struct {
+	// Addr is the UDP address to listen on; default DefaultAddr.
+	Addr string
+	// File is the log file. Required.
+	File string
+	// Keep is how many rotated files to keep; 0 means 15 (py-servicebus's
+	// default), a negative number keeps all.
+	Keep int
+	// MaxSize, when > 0, also rotates the file once it would pass this many bytes.
+	MaxSize int64
+	// Format is the line layout; default FormatText.
+	Format Format
+	// PIDFile, when set, is written with the process id at start and
+	// removed at Close.
+	PIDFile string
+	// OnStart runs once the socket is bound and the file open, before the
+	// first datagram is read (py-servicebus passed a callback here).
+	OnStart func(addr net.Addr) error
+	// ReadBuffer is the socket receive buffer asked for; default 16 MiB.
+	ReadBuffer int
+	// FlushInterval bounds how long a written record waits in memory; default 200 ms.
+	FlushInterval time.Duration
+	// StatsInterval is how often dropped-datagram counts are logged; default 1 min.
+	StatsInterval time.Duration
+	// Now and Location are the clock and zone of rotation; defaults
+	// time.Now and time.Local. Tests inject a clock here.
+	Now      func() time.Time
+	Location *time.Location
+}
+
+func (c *ServerConfig) setDefaults() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Keep == 0 {
+		c.Keep = 15
+	}
+	if c.Format == "" {
+		c.Format = FormatText
+	}
+	if c.ReadBuffer == 0 {
+		c.ReadBuffer = 16 << 20
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = 200 * time.Millisecond
+	}
+	if c.StatsInterval == 0 {
+		c.StatsInterval = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Location == nil {
+		c.Location = time.Local
+	}
+}
+
+// Validate reports every problem of the config at once.
+func (c ServerConfig) Validate() error {
+	var errs []error
+	if c.File == "" {
+		errs = append(errs, errors.New("File: required"))
+	}
+	if c.Format != FormatText && c.Format != FormatJSON {
+		errs = append(errs, fmt.Errorf("Format: %q is neither %q nor %q", c.Format, FormatText, FormatJSON))
+	}
+	if c.MaxSize < 0 {
+		errs = append(errs, errors.New("MaxSize: negative"))
+	}
+	if c.ReadBuffer < 0 {
+		errs = append(errs, errors.New("ReadBuffer: negative"))
+	}
+	if c.FlushInterval < 0 || c.StatsInterval < 0 {
+		errs = append(errs, errors.New("FlushInterval, StatsInterval: negative"))
+	}
+	if _, err := net.ResolveUDPAddr("udp", c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("Addr: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats counts what a collector saw.
+type Stats struct {
+	Received    uint64 // datagrams read from the socket
+	Written     uint64 // lines handed to the file
+	Bad         uint64 // datagrams dropped as bad input (sum of the next four)
+	TooLarge    uint64
+	NotJSON     uint64 // not a JSON object, missing level or msg, or invalid UTF-8
+	BadPickle   uint64 // Python datagrams that were malformed or unsafe
+	WriteErrors uint64
+	KernelDrops uint64 // datagrams the kernel dropped (receive buffer full), when known
+	ReadBuffer  int    // receive buffer the kernel granted, bytes
+	KernelKnown bool   // KernelDrops is meaningful
+}
+
+// Server is a UDP log collector: every datagram is one record, written as
+// one line to one file that it rotates.
+type Server struct {
+	cfg    ServerConfig
+	logger watermill.LoggerAdapter
+	conn   *net.UDPConn
+	rcvbuf int
+
+	mu   sync.Mutex // guards file
+	file *rotatingFile
+
+	received, written, tooLarge, notJSON, badPickle, writeErrors atomic.Uint64
+
+	closing   chan struct{}
+	drainEnd  time.Time     // set before closing is closed
+	readDone  chan struct{} // closed when the reader returned
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+}
+
+// NewServer binds the socket, opens the file, writes the pid file, runs
+// OnStart and starts collecting. A nil logger logs nothing.
+func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
+	}
+	addr, _ := net.ResolveUDPAddr("udp", cfg.Addr)
+	conn, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, logger: logger, conn: conn, closing: make(chan struct{}), readDone: make(chan struct{})}
+	s.rcvbuf, err = setReadBuffer(conn, cfg.ReadBuffer)
+	if err != nil {
+		logger.Error("udplog: cannot set receive buffer", err, watermill.LogFields{"asked": cfg.ReadBuffer})
+	}
+	s.file = &rotatingFile{path: cfg.File, keep: cfg.Keep, maxSize: cfg.MaxSize, now: cfg.Now, loc: cfg.Location}
+	if err := s.file.open(); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if cfg.PIDFile != "" {
+		if err := os.WriteFile(cfg.PIDFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+			conn.Close()
+			s.file.close()
+			return nil, err
+		}
+	}
+	if cfg.OnStart != nil {
+		if err := cfg.OnStart(conn.LocalAddr()); err != nil {
+			close(s.readDone)
+			s.shutdown()
+			return nil, fmt.Errorf("udplog: start hook: %w", err)
+		}
+	}
+	logger.Info("udplog: collecting", watermill.LogFields{"addr": conn.LocalAddr().String(), "file": cfg.File, "rcvbuf": s.rcvbuf})
+	s.wg.Add(1)
+	go s.read()
+	go s.tick()
+	return s, nil
+}
+
+// Addr is the address the collector listens on.
+func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
+
+func (s *Server) read() {
+	defer close(s.readDone)
+	buf := make([]byte, 64<<10) // above MaxRecordSize, so oversize is seen
+	line := make([]byte, 0, 4<<10)
+	for {
+		n, err := s.conn.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
+				return
+			}
+			continue // e.g. ICMP errors reported on the socket
+		}
+		s.received.Add(1)
+		select {
+		case <-s.closing:
+			// Draining at Close: read on while datagrams keep coming, within bounds.
+			if time.Now().After(s.drainEnd) {
+				return
+			}
+			s.conn.SetReadDeadline(time.Now().Add(drainQuiet))
+		default:
+		}
+		rec, err := DecodeDatagram(buf[:n], s.cfg.Now())
+		if err != nil {
+			s.countBad(err)
+			continue
+		}
+		line = AppendLine(line[:0], &rec, s.cfg.Format, s.cfg.Location)
+		s.mu.Lock()
+		err = s.file.writeLine(line)
+		s.mu.Unlock()
+		s.written.Add(1)
+		if err != nil {
+			s.writeErrors.Add(1)
+			s.logger.Error("udplog: write", err, nil)
+		}
+		if cap(line) > 64<<10 {
+			line = make([]byte, 0, 4<<10)
+		}
+	}
+}
+
+func (s *Server) countBad(err error) {
+	switch {
+	case errors.Is(err, ErrTooLarge):
+		s.tooLarge.Add(1)
+	case errors.Is(err, ErrBadPickle):
+		s.badPickle.Add(1)
+	default:
+		s.notJSON.Add(1)
+	}
+}
+
+// tick flushes the file regularly and logs the drop counts.
+func (s *Server) tick() {
+	defer s.wg.Done()
+	flush := time.NewTicker(s.cfg.FlushInterval)
+	defer flush.Stop()
+	stats := time.NewTicker(s.cfg.StatsInterval)
+	defer stats.Stop()
+	var lastBad, lastKernel uint64
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-flush.C:
+			if err := s.Flush(); err != nil {
+				s.logger.Error("udplog: flush", err, nil)
+			}
+		case <-stats.C:
+			st := s.Stats()
+			if st.Bad != lastBad || st.KernelDrops != lastKernel {
+				s.logger.Info("udplog: dropped datagrams", watermill.LogFields{
+					"bad": st.Bad - lastBad, "too_large": st.TooLarge, "not_json": st.NotJSON,
+					"bad_pickle": st.BadPickle, "kernel_drops": st.KernelDrops - lastKernel,
+					"bad_total": st.Bad, "kernel_total": st.KernelDrops,
+				})
+				lastBad, lastKernel = st.Bad, st.KernelDrops
+			}
+		}
+	}
+}
+
+// Flush writes every line received so far to the file.
+func (s *Server) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.file.f == nil && len(s.file.pending) == 0 {
+		return nil
+	}
+	return s.file.flush()
+}
+
+// Reopen flushes and closes the file and opens its path again: send
+// SIGHUP after logrotate moved the file away.
+func (s *Server) Reopen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closing:
+		return ErrClosed
+	default:
+	}
+	return s.file.reopen()
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	st := Stats{
+		Received:    s.received.Load(),
+		Written:     s.written.Load(),
+		TooLarge:    s.tooLarge.Load(),
+		NotJSON:     s.notJSON.Load(),
+		BadPickle:   s.badPickle.Load(),
+		WriteErrors: s.writeErrors.Load(),
+		ReadBuffer:  s.rcvbuf,
+	}
+	st.Bad = st.TooLarge + st.NotJSON + st.BadPickle
+	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
+		st.KernelDrops, st.KernelKnown = kernelDrops(a)
+	}
+	return st
+}
+
+// drainQuiet and drainMax bound the reading of queued datagrams at Close.
+const (
+	drainQuiet = 20 * time.Millisecond
+	drainMax   = time.Second
+)
+
+// Close reads the datagrams already queued in the socket (until it has been
+// quiet for 20 ms, at most 1 s), writes them, closes the file and removes the
+// pid file. Idempotent.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		s.drainEnd = time.Now().Add(drainMax)
+		close(s.closing)
+		s.conn.SetReadDeadline(time.Now().Add(drainQuiet))
+		s.closeErr = s.shutdown()
+		st := s.Stats()
+		s.logger.Info("udplog: closed", watermill.LogFields{"received": st.Received, "written": st.Written, "bad": st.Bad})
+	})
+	return s.closeErr
+}
+
+func (s *Server) shutdown() error {
+	<-s.readDone
+	err := s.conn.Close()
+	s.wg.Wait()
+	s.mu.Lock()
+	err = errors.Join(err, s.file.close())
+	s.mu.Unlock()
+	if s.cfg.PIDFile != "" {
+		if rerr := os.Remove(s.cfg.PIDFile); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
