@@ -131,17 +131,21 @@ func deleteQueues(t *testing.T, url string, names ...string) {
 
 type agentOpt func(*router.Config)
 
-// startAgent starts an agent for a fresh node on the test broker and waits
-// until it consumes.
-func startAgent(t *testing.T, node string, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
-	t.Helper()
-	cfg := router.Config{
+func testConfig(node string) router.Config {
+	return router.Config{
 		Endpoints:     []failover.Endpoint{{URL: brokerURL()}},
 		NodeName:      node,
 		Tokens:        codec.NewDailyTokens(secret, nil),
 		DrainTimeout:  5 * time.Second,
 		ProbeInterval: -1,
 	}
+}
+
+// startAgent starts an agent for a fresh node on the test broker and waits
+// until it consumes.
+func startAgent(t *testing.T, node string, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
+	t.Helper()
+	cfg := testConfig(node)
 	for _, o := range opts {
 		o(&cfg)
 	}

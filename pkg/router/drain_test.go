@@ -1,0 +1,135 @@
+package router_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/router"
+)
+
+func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("drain")
+	deleteQueues(t, brokerURL(), node)
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var exited bool
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "slow", func(ctx context.Context, req *router.Request) (any, error) {
+			started <- struct{}{}
+			<-release
+			return "done", nil
+		})
+		a.OnExit(func() { exited = true })
+	})
+	c := newPyClient(t, conn, node)
+	reply := c.start(pyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+	<-started
+
+	closed := make(chan error, 1)
+	go func() { closed <- a.Close() }()
+	// The consumer is cancelled at once: a call published now stays queued.
+	waitFor(t, 5*time.Second, "consumer cancelled", func() bool {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
+		return err == nil && q.Consumers == 0
+	})
+	later := c.start(pyCall("2", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned before the call in flight finished: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+
+	close(release)
+	select {
+	case d := <-reply:
+		if got := response(t, d).Message; got != `"done"` {
+			t.Errorf("reply %q", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call in flight was not answered")
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if !exited {
+		t.Error("OnExit hook did not run")
+	}
+	if err := a.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if st := a.Stats(); st.Acked != 1 || st.Requeued != 0 || st.Consuming != 0 {
+		t.Errorf("stats after close: %+v", st)
+	}
+	if n := queueDepth(t, conn, node); n != 1 {
+		t.Errorf("queue holds %d messages, want the 1 call published during close", n)
+	}
+	select {
+	case <-later:
+		t.Error("a call published during close was answered")
+	default:
+	}
+}
+
+func TestCloseWithoutStartAndStartAfterClose(t *testing.T) {
+	a, err := router.NewAgent(router.Config{
+		Endpoints: nil, NodeName: "n", Tokens: nil,
+	}, nil)
+	if err == nil {
+		t.Fatal("config without endpoints and tokens accepted")
+	}
+	a, err = router.NewAgent(testConfig("sbtest-never-started"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != router.ErrClosed {
+		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+func TestRunServesUntilTheContextEnds(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("run")
+	deleteQueues(t, brokerURL(), node)
+	a, err := router.NewAgent(testConfig(node), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.AddRPCService("math", "add", add)
+	var startedHook bool
+	a.OnStart(func(context.Context) error { startedHook = true; return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	waitFor(t, 10*time.Second, "consuming", func() bool { return a.Consuming() == 1 })
+	if !startedHook {
+		t.Error("OnStart hook did not run")
+	}
+	r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[2, 3]"), 5*time.Second))
+	if r.Message != "5" {
+		t.Errorf("reply %q", r.Message)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after its context ended")
+	}
+}
