@@ -154,3 +154,5 @@ func TestMessageToAnRPCServiceRunsIt(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "acked", func() bool { return a.Stats().Acked == 1 })
 }
+
+var errNope = errors.New("nope")

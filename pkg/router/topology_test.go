@@ -1,0 +1,89 @@
+package router_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/router"
+)
+
+func deleteExchanges(t *testing.T, url string, names ...string) {
+	t.Cleanup(func() {
+		conn, err := amqp.Dial(url)
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		for _, n := range names {
+			ch, err := conn.Channel()
+			if err != nil {
+				return
+			}
+			_ = ch.ExchangeDelete(n, false, false)
+			_ = ch.Close()
+		}
+	})
+}
+
+func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("pydeclared")
+	exchange := node + "-ex"
+	deleteQueues(t, brokerURL(), node)
+	deleteExchanges(t, brokerURL(), exchange)
+	// What py-servicebus 2.x declares for a node.
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.ExchangeDeclare(exchange, "direct", false, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDeclare(node, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.QueueBind(node, node, exchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = ch.Close()
+
+	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
+		func(c *router.Config) { c.Topology = failover.Topology{Kind: failover.TopologyCompat, Exchange: exchange} })
+	c := newPyClient(t, conn, node)
+	c.exchange = exchange
+	if r := response(t, c.call(vectorXML(t, "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		t.Fatalf("reply %q", r.Message)
+	}
+}
+
+func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("durable")
+	topo := failover.Topology{Kind: failover.TopologyDurable, Exchange: node + "-ex"}
+	deleteQueues(t, brokerURL(), node, node+".dead")
+	deleteExchanges(t, brokerURL(), topo.ExchangeName(), topo.DeadLetterExchange())
+
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddMessageService("x", "poison", func(context.Context, *router.Request) error {
+			return router.Permanent(errNope)
+		})
+		a.AddRPCService("math", "add", add)
+	}, func(c *router.Config) { c.Topology = topo })
+	c := newPyClient(t, conn, node)
+	c.exchange = topo.ExchangeName()
+	if r := response(t, c.call(vectorXML(t, "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		t.Fatalf("reply %q", r.Message)
+	}
+	c.send(pyCall("1", todayToken(), "x", "poison", "null"))
+	c.send([]byte("not xml"))
+	waitFor(t, 10*time.Second, "two messages dead-lettered", func() bool {
+		return a.Stats().Rejected == 2 && queueDepth(t, conn, node+".dead") == 2
+	})
+	if n := queueDepth(t, conn, node); n != 0 {
+		t.Errorf("node queue holds %d", n)
+	}
+}
