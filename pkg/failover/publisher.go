@@ -258,10 +258,16 @@ func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, m
 	attempts := 0
 	for {
 		changed := p.Changed()
-		idx := p.pick(tried)
+		idx, anyReady := p.pick(tried)
 		if idx < 0 {
 			if returned {
 				return PublishResult{Attempts: attempts}, ErrNoRoute
+			}
+			refused := errors.Is(lastErr, ErrNacked) || errors.Is(lastErr, ErrConfirmTimeout)
+			if anyReady && refused {
+				// Every broker that is up refused it (nack, confirm
+				// timeout): waiting for a reconnect would not help.
+				return PublishResult{Attempts: attempts}, lastErr
 			}
 			select {
 			case <-changed:
@@ -334,8 +340,9 @@ func (p *Publisher) unavailable(ctx context.Context, lastErr error) error {
 	return fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
 }
 
-// pick returns the path to try next, -1 when no untried path is ready.
-func (p *Publisher) pick(tried []uint64) int {
+// pick returns the path to try next, -1 when no untried path is ready;
+// anyReady reports whether some path is ready at all.
+func (p *Publisher) pick(tried []uint64) (idx int, anyReady bool) {
 	start := 0
 	if !p.cfg.PreferPrimary {
 		p.mu.Lock()
@@ -347,9 +354,13 @@ func (p *Publisher) pick(tried []uint64) int {
 		i := (start + k) % n
 		pp := p.paths[i]
 		gen, ok := pp.readyGen()
-		if ok && tried[i] != gen {
-			return i
+		if !ok {
+			continue
 		}
+		if tried[i] != gen {
+			return i, true
+		}
+		anyReady = true
 	}
-	return -1
+	return -1, anyReady
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -82,7 +83,7 @@ func startStandIn(t *testing.T, url, node string, python bool, token string) *st
 					pubMu.Lock()
 					err := pubCh.Publish("", d.ReplyTo, false, false, out)
 					pubMu.Unlock()
-					if err != nil {
+					if err != nil && !conn.IsClosed() {
 						t.Logf("stand-in: reply: %v", err)
 					}
 				}
@@ -149,6 +150,9 @@ func (a *standIn) answer(d amqp.Delivery) (amqp.Publishing, bool) {
 	case "util.sleep":
 		var ms int
 		_ = json.Unmarshal(ev.Params, &ms)
+		v, _ := sleepingCalls.LoadOrStore(a.node, new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+		defer v.(*atomic.Int64).Add(-1)
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return a.ok(ev, "null"), true
 	}
@@ -170,4 +174,27 @@ func (a *standIn) fail(ev codec.Event, code codec.ErrorCode, msg string) amqp.Pu
 		p.Headers = nil
 	}
 	return p
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// declareNodeQueue declares node's queue without consuming it and deletes it
+// when the test ends.
+func declareNodeQueue(t *testing.T, url, node string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = ch.QueueDelete(node, false, false, false)
+		_ = conn.Close()
+	})
 }

@@ -1,0 +1,39 @@
+package rpc_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	first := brokertest.StartNode(t, brokertest.NodeOptions{})
+	first.Stop(t)
+
+	node := randomName("sbtest-fo")
+	agent := startStandIn(t, url, node, false, "")
+	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, first.URL(), url)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Send(ctx, node+".util.echo", "hello"); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	waitFor(t, 5*time.Second, func() bool { return agent.runs("echo") == 1 })
+
+	res, err := s.PingAll(ctx, node)
+	if err != nil {
+		t.Fatalf("PingAll: %v", err)
+	}
+	if res.Brokers != 2 || res.Answered != 1 {
+		t.Fatalf("PingAll = %d of %d answered, want 1 of 2 (%+v)", res.Answered, res.Brokers, res.Paths)
+	}
+	if res.Paths[0].Err == nil || res.Paths[1].Err != nil || res.Paths[1].RTT <= 0 {
+		t.Fatalf("PingAll paths = %+v, want the first failed and the second answered", res.Paths)
+	}
+}

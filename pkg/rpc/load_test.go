@@ -1,0 +1,119 @@
+package rpc_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+func TestTenThousandCallsFrom64GoroutinesAllAnsweredCorrectly(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := randomName("sbtest-load")
+	startStandIn(t, url, node, false, "")
+	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	const total, workers = 10000, 64
+	var next, wrong atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > total {
+					return
+				}
+				reply, err := s.Call(ctx, node+".math.add", []int64{i, 1000000})
+				var sum int64
+				if err == nil {
+					err = reply.Decode(&sum)
+				}
+				if err != nil || sum != i+1000000 {
+					if wrong.Add(1) == 1 {
+						firstErr.Store(errors.Join(err, errors.New("wrong sum")))
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := wrong.Load(); n != 0 {
+		t.Fatalf("%d of %d calls failed or got a wrong result; first: %v", n, total, firstErr.Load())
+	}
+}
+
+func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	for _, mode := range []rpc.ReplyMode{rpc.ReplyQueue, rpc.ReplyDirect} {
+		t.Run(string(mode), func(t *testing.T) {
+			node := randomName("sbtest-kill")
+			startStandIn(t, url, node, false, "")
+			s := newSender(t, mode, codec.NoTokens, url)
+			if _, err := s.Ping(context.Background(), node); err != nil {
+				t.Fatalf("Ping: %v", err)
+			}
+			const n = 20
+			errs := make(chan error, n)
+			for range n {
+				go func() {
+					_, err := s.Call(context.Background(), node+".util.sleep", 3000)
+					errs <- err
+				}()
+			}
+			// Wait until the agent has them all, then cut the sender's connection.
+			waitFor(t, 5*time.Second, func() bool { return sleeping(node) })
+			start := time.Now()
+			s.Publisher().Path(0).Kill(errors.New("test: kill"))
+			for range n {
+				err := <-errs
+				if !errors.Is(err, rpc.ErrConnectionLost) || !rpc.IsRetryable(err) {
+					t.Fatalf("err = %v, want retryable ErrConnectionLost", err)
+				}
+			}
+			if took := time.Since(start); took > time.Second {
+				t.Fatalf("calls failed after %s, want at once", took)
+			}
+			// The path comes back and serves calls again; a resend-enabled
+			// call survives the next kill.
+			waitFor(t, 5*time.Second, func() bool { return s.Publisher().Ready(0) })
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.CallWith(context.Background(), node+".util.sleep", 500, rpc.WithResend(1))
+				done <- err
+			}()
+			time.Sleep(100 * time.Millisecond)
+			s.Publisher().Path(0).Kill(errors.New("test: kill again"))
+			if err := <-done; err != nil {
+				t.Fatalf("resend-enabled call: %v", err)
+			}
+		})
+	}
+}
+
+var sleepingCalls sync.Map // node -> *atomic.Int64, maintained by the stand-in
+
+func sleeping(node string) bool {
+	v, ok := sleepingCalls.Load(node)
+	return ok && v.(*atomic.Int64).Load() >= 20
+}
+
+func waitFor(t *testing.T, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %s", d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
