@@ -3,7 +3,6 @@ package udplog
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,7 +107,7 @@ func (w *rotatingFile) rotate() error {
 		ferr = err
 	}
 	w.f = nil
-	target, err := w.freeName(w.path + "." + w.day.Format("2006-01-02"))
+	target, err := w.freeName(w.day.Format("2006-01-02"))
 	if err == nil {
 		err = os.Rename(w.path, target)
 	}
@@ -123,34 +122,40 @@ func (w *rotatingFile) rotate() error {
 	return errors.Join(ferr, err, w.prune())
 }
 
-func (w *rotatingFile) freeName(base string) (string, error) {
-	name := base
-	for i := 1; i < 100000; i++ {
-		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
-			return name, nil
-		}
-		name = base + "." + strconv.Itoa(i)
+// freeName is the name for the file of day: FILE.DAY, or FILE.DAY.N with N
+// above every index of that day already there, so names sort by age.
+func (w *rotatingFile) freeName(day string) (string, error) {
+	old, err := w.rotated()
+	if err != nil {
+		return "", err
 	}
-	return "", fmt.Errorf("udplog: no free name for %s", base)
+	next := -1
+	for _, r := range old {
+		if r.date == day {
+			next = max(next, r.idx)
+		}
+	}
+	if next < 0 {
+		return w.path + "." + day, nil
+	}
+	return w.path + "." + day + "." + strconv.Itoa(next+1), nil
 }
 
-// prune removes the oldest rotated files beyond keep.
-func (w *rotatingFile) prune() error {
-	if w.keep < 0 {
-		return nil
-	}
+type rotated struct {
+	name string
+	date string
+	idx  int // 0 for FILE.DAY
+}
+
+// rotated lists the rotated files of w.path, oldest first.
+func (w *rotatingFile) rotated() ([]rotated, error) {
 	dir, base := filepath.Split(w.path)
 	if dir == "" {
 		dir = "."
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return err
-	}
-	type rotated struct {
-		name string
-		date string
-		idx  int
+		return nil, err
 	}
 	var old []rotated
 	for _, e := range entries {
@@ -163,7 +168,7 @@ func (w *rotatingFile) prune() error {
 			continue
 		}
 		idx, _ := strconv.Atoi(m[2])
-		old = append(old, rotated{e.Name(), m[1], idx})
+		old = append(old, rotated{filepath.Join(dir, e.Name()), m[1], idx})
 	}
 	slices.SortFunc(old, func(a, b rotated) int {
 		if c := strings.Compare(a.date, b.date); c != 0 {
@@ -171,9 +176,21 @@ func (w *rotatingFile) prune() error {
 		}
 		return a.idx - b.idx
 	})
+	return old, nil
+}
+
+// prune removes the oldest rotated files beyond keep.
+func (w *rotatingFile) prune() error {
+	if w.keep < 0 {
+		return nil
+	}
+	old, err := w.rotated()
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for len(old) > w.keep {
-		errs = append(errs, os.Remove(filepath.Join(dir, old[0].name)))
+		errs = append(errs, os.Remove(old[0].name))
 		old = old[1:]
 	}
 	return errors.Join(errs...)
