@@ -1,0 +1,61 @@
+package router_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/router"
+)
+
+// The agent consumes on every broker at once; losing one stops nothing on
+// the other, and the lost one is consumed again when it is back.
+func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
+	shared := brokertest.RequireBroker(t)
+	connA := dialBroker(t, shared)
+	nodeB := brokertest.StartNode(t, brokertest.NodeOptions{})
+
+	node := uniqueNode("twobrokers")
+	deleteQueues(t, shared, node)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("math", "add", func(ctx context.Context, req *router.Request) (any, error) {
+			mu.Lock()
+			seen[req.Meta.Broker]++
+			mu.Unlock()
+			return add(ctx, req)
+		})
+	}, func(c *router.Config) {
+		c.Endpoints = []failover.Endpoint{{URL: shared}, {URL: nodeB.URL(), Heartbeat: time.Second}}
+		c.Backoff = failover.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	})
+
+	callOn := func(c *pyClient, id string) {
+		t.Helper()
+		if r := response(t, c.call(pyCall(id, todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+			t.Fatalf("call %s: reply %q", id, r.Message)
+		}
+	}
+	clientA := newPyClient(t, connA, node)
+	callOn(clientA, "a1")
+	clientB := newPyClient(t, dialBroker(t, nodeB.URL()), node)
+	callOn(clientB, "b1")
+	mu.Lock()
+	if len(seen) != 2 {
+		t.Errorf("calls seen from brokers %v, want two brokers", seen)
+	}
+	mu.Unlock()
+
+	nodeB.Kill(t)
+	waitFor(t, 10*time.Second, "agent notices broker B is gone", func() bool { return a.Consuming() == 1 })
+	callOn(clientA, "a2")
+
+	nodeB.Start(t)
+	waitFor(t, 30*time.Second, "agent consumes broker B again", func() bool { return a.Consuming() == 2 })
+	callOn(newPyClient(t, dialBroker(t, nodeB.URL()), node), "b2")
+	callOn(clientA, "a3")
+}
