@@ -52,7 +52,9 @@ func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
 	_ = ch.Close()
 
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
-		func(c *router.Config) { c.Topology = failover.Topology{Kind: failover.TopologyCompat, Exchange: exchange} })
+		func(c *router.Config) {
+			c.Topology = failover.Topology{Kind: failover.TopologyCompat, Exchange: exchange}
+		})
 	c := newPyClient(t, conn, node)
 	c.exchange = exchange
 	if r := response(t, c.call(vectorXML(t, "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
