@@ -25,8 +25,8 @@ const (
 
 var nullParams = []byte("null")
 
-// EncodeEvent returns the call envelope of ev. Empty params are written as
-// JSON null, an empty version as "1".
+// EncodeEvent returns the call envelope of ev. Empty (or blank) params are
+// written as JSON null, an empty version as "1".
 func EncodeEvent(ev *Event) []byte {
 	n := len(xmlDecl) + len(eventOpen) + len(eventIDOpen) + len(eventToken) + len(eventCategory) +
 		len(eventService) + len(eventParams) + len(eventClose) + len(ev.Version) + len(ev.ID) +
@@ -55,7 +55,7 @@ func AppendEvent(dst []byte, ev *Event) []byte {
 	dst = append(dst, eventService...)
 	dst = appendEscaped(dst, ev.Service, false)
 	dst = append(dst, eventParams...)
-	if len(ev.Params) == 0 {
+	if len(trimSpace(ev.Params)) == 0 {
 		dst = append(dst, nullParams...)
 	} else {
 		dst = appendCDATA(dst, []byte(ev.Params))

@@ -39,7 +39,7 @@ type HMACOptions struct {
 // window and an id it has seen within the replay window. It is safe for
 // concurrent use.
 type HMACTokens struct {
-	key    redacted
+	key    *secretKey
 	opt    HMACOptions
 	pool   sync.Pool // of hash.Hash keyed with key
 	replay replayCache
@@ -59,8 +59,8 @@ func NewHMACTokens(secret string, opt HMACOptions) *HMACTokens {
 	if opt.Location == nil {
 		opt.Location = time.Local
 	}
-	t := &HMACTokens{key: redacted(secret), opt: opt}
-	t.pool.New = func() any { return hmac.New(sha256.New, t.key) }
+	t := &HMACTokens{key: newSecretKey(secret), opt: opt}
+	t.pool.New = func() any { return hmac.New(sha256.New, t.key.b) }
 	t.replay.init(opt.ReplayCacheSize)
 	return t
 }
@@ -143,7 +143,7 @@ func (t *HMACTokens) Sign(ev *Event, now time.Time) (map[string]string, error) {
 	ts := now.UnixMilli()
 	sum := t.sign(ev, ts)
 	if t.opt.Compat {
-		ev.Token = dailyToken(t.key, now.In(t.opt.Location))
+		ev.Token = dailyToken(t.key.b, now.In(t.opt.Location))
 	} else {
 		ev.Token = ""
 	}

@@ -22,13 +22,16 @@ type TokenValidator interface {
 	Validate(ctx context.Context, ev *Event, headers map[string]string, now time.Time) error
 }
 
-// redacted holds a secret. It prints as "[redacted]" whatever the verb, so a
-// secret held in one cannot reach a log through fmt.
-type redacted []byte
+// secretKey holds a secret. It prints as "[redacted]" whatever the verb, and
+// types hold it by pointer, which fmt prints as an address when it cannot
+// call methods (unexported fields): no path through fmt shows the bytes.
+type secretKey struct{ b []byte }
 
-func (redacted) String() string   { return "[redacted]" }
-func (redacted) GoString() string { return "[redacted]" }
-func (redacted) Format(f fmt.State, _ rune) {
+func newSecretKey(s string) *secretKey { return &secretKey{b: []byte(s)} }
+
+func (secretKey) String() string   { return "[redacted]" }
+func (secretKey) GoString() string { return "[redacted]" }
+func (secretKey) Format(f fmt.State, _ rune) {
 	_, _ = f.Write([]byte("[redacted]"))
 }
 
@@ -56,7 +59,7 @@ func dailyToken(secret []byte, day time.Time) string {
 // message for up to three days — and exists for Python peers; prefer
 // HMACTokens between Go peers.
 type DailyTokens struct {
-	secret redacted
+	secret *secretKey
 	loc    *time.Location
 }
 
@@ -66,12 +69,12 @@ func NewDailyTokens(secret string, loc *time.Location) *DailyTokens {
 	if loc == nil {
 		loc = time.Local
 	}
-	return &DailyTokens{secret: redacted(secret), loc: loc}
+	return &DailyTokens{secret: newSecretKey(secret), loc: loc}
 }
 
 // Sign sets ev.Token to the token of now's day. It adds no headers.
 func (t *DailyTokens) Sign(ev *Event, now time.Time) (map[string]string, error) {
-	ev.Token = dailyToken(t.secret, now.In(t.loc))
+	ev.Token = dailyToken(t.secret.b, now.In(t.loc))
 	return nil, nil
 }
 
@@ -84,7 +87,7 @@ func (t *DailyTokens) Validate(_ context.Context, ev *Event, _ map[string]string
 	for _, delta := range [3]int{0, -1, 1} {
 		// Noon of the neighbouring day: day arithmetic that DST cannot skew.
 		day := time.Date(y, m, d+delta, 12, 0, 0, 0, t.loc)
-		ok |= subtle.ConstantTimeCompare([]byte(ev.Token), []byte(dailyToken(t.secret, day)))
+		ok |= subtle.ConstantTimeCompare([]byte(ev.Token), []byte(dailyToken(t.secret.b, day)))
 	}
 	if ok != 1 {
 		return fmt.Errorf("codec: %w: the daily token is not the one of today, yesterday or tomorrow (%s)", ErrBadToken, t.loc)
@@ -98,7 +101,7 @@ func (t *DailyTokens) String() string {
 }
 
 // GoString is String: %#v must not print the secret either.
-func (t *DailyTokens) GoString() string { return t.String() }
+func (t DailyTokens) GoString() string { return t.String() }
 
 // NoTokens signs nothing and accepts everything. Use it only where the
 // configuration says in so many words that tokens are off.
