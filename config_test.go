@@ -488,3 +488,15 @@ func TestLoadConfigReportsFileAndValidationErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReadmeListsEveryKey(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Skip("no README.md")
+	}
+	for _, k := range ConfigKeys() {
+		if !strings.Contains(string(data), "| `"+k.Key+"` | `"+k.Env+"` |") {
+			t.Errorf("README.md config table lacks key %s (%s)", k.Key, k.Env)
+		}
+	}
+}
