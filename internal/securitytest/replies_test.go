@@ -1,0 +1,180 @@
+package securitytest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// standIn consumes the node queue itself, as a hostile or broken agent
+// would, and hands every request to the test.
+type standIn struct {
+	t        *testing.T
+	ch       *amqp.Channel
+	requests <-chan amqp.Delivery
+}
+
+func (w *world) standIn() *standIn {
+	w.t.Helper()
+	raw := w.rawClient()
+	ch, err := raw.conn.Channel()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.topology.DeclareNodeQueue(ch, w.node); err != nil {
+		w.t.Fatal(err)
+	}
+	d, err := ch.Consume(w.node, "", true, false, false, false, nil)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return &standIn{t: w.t, ch: ch, requests: d}
+}
+
+func (s *standIn) next() amqp.Delivery {
+	s.t.Helper()
+	select {
+	case d := <-s.requests:
+		return d
+	case <-time.After(15 * time.Second):
+		s.t.Fatal("no request reached the stand-in agent")
+		return amqp.Delivery{}
+	}
+}
+
+// reply publishes body to queue through the default exchange, as an agent
+// answers.
+func (s *standIn) reply(queue, correlationID string, body []byte) {
+	s.t.Helper()
+	err := s.ch.PublishWithContext(context.Background(), "", queue, false, false,
+		amqp.Publishing{CorrelationId: correlationID, Body: body})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+func response(id, msg string) []byte {
+	return codec.EncodeResponse(&codec.Response{ID: id, Message: msg})
+}
+
+// TestSenderIgnoresStrayReplies: the sender has two connections (two reply
+// queues); a reply whose correlation id nobody waits for, a reply to a waiting
+// call delivered on the other connection's queue, and hostile reply bodies
+// are each ignored with a log line; the waiting call gets the true answer.
+func TestSenderIgnoresStrayReplies(t *testing.T) {
+	w := newWorld(t, "stray")
+	w.endpoints = append(w.endpoints, w.endpoints[0]) // two paths to one broker
+	agent := w.standIn()
+	log := newCaptureLog()
+	s := w.startSender(codec.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
+
+	waitUntil(t, 20*time.Second, "both sender paths ready", func() bool {
+		return s.Publisher().Ready(0) && s.Publisher().Ready(1)
+	})
+	// Learn both reply queues from a ping over each path.
+	pinged := make(chan error, 1)
+	go func() {
+		_, err := s.PingAll(context.Background(), w.node)
+		pinged <- err
+	}()
+	queues := map[string]bool{}
+	for range 2 {
+		d := agent.next()
+		queues[d.ReplyTo] = true
+		agent.reply(d.ReplyTo, d.CorrelationId, codec.PongBody)
+	}
+	if err := <-pinged; err != nil || len(queues) != 2 {
+		t.Fatalf("ping all: %v, reply queues %v", err, queues)
+	}
+
+	type outcome struct {
+		r   *codec.Reply
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		r, err := s.Call(context.Background(), w.node+".math.add", []int{40, 2})
+		done <- outcome{r, err}
+	}()
+	req := agent.next()
+	other := ""
+	for q := range queues {
+		if q != req.ReplyTo {
+			other = q
+		}
+	}
+	ev, err := codec.DecodeEvent(req.Body, codec.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	agent.reply(req.ReplyTo, uniq("nobody"), response(ev.ID, "666"))
+	log.WaitFor(t, 5*time.Second, 1, "unknown call")
+	agent.reply(req.ReplyTo, "", response(ev.ID, "666"))
+	log.WaitFor(t, 5*time.Second, 2, "unknown call")
+	agent.reply(other, req.CorrelationId, response(ev.ID, "666"))
+	log.WaitFor(t, 5*time.Second, 1, "unexpected queue")
+	for _, body := range [][]byte{[]byte(billionLaughs), {0, 0xff}, make([]byte, 2<<20)} {
+		agent.reply(req.ReplyTo, uniq("nobody"), body)
+	}
+	log.WaitFor(t, 5*time.Second, 5, "unknown call")
+	select {
+	case o := <-done:
+		t.Fatalf("the call ended on a stray reply: %v %v", o.r, o.err)
+	default:
+	}
+
+	agent.reply(req.ReplyTo, req.CorrelationId, response(ev.ID, "42"))
+	select {
+	case o := <-done:
+		if o.err != nil || o.r.Raw != "42" {
+			t.Fatalf("call: %v %v; want 42", o.r, o.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the true reply did not end the call")
+	}
+}
+
+// TestHostileReplyToWaitingCallIsAnErrorNotACrash: an agent (or anyone who can
+// publish to the reply queue and guessed the correlation id) answers with a
+// body the codec refuses; the call fails with an error that says so.
+func TestHostileReplyToWaitingCallIsAnErrorNotACrash(t *testing.T) {
+	w := newWorld(t, "hostile-reply")
+	agent := w.standIn()
+	s := w.startSender(codec.NoTokens, nil)
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{
+		{"billion laughs", []byte(billionLaughs)},
+		{"over the limit", append(append([]byte(`<?xml version="1.0"?><response><id>1</id><message><![CDATA[`), make([]byte, 2<<20)...), "]]></message></response>"...)},
+		{"invalid UTF-8", []byte("<?xml version=\"1.0\"?><response><id>\xff</id><message>1</message></response>")},
+		{"NUL", []byte("<?xml version=\"1.0\"?><response><id>\x00</id><message>1</message></response>")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := s.Call(context.Background(), w.node+".math.add", []int{1})
+				done <- err
+			}()
+			req := agent.next()
+			agent.reply(req.ReplyTo, req.CorrelationId, tc.body)
+			select {
+			case err := <-done:
+				var re *rpc.RemoteError
+				if err == nil || errors.As(err, &re) {
+					t.Fatalf("call: %v; want a local decode error", err)
+				}
+				t.Logf("call: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the call did not end")
+			}
+		})
+	}
+}
