@@ -39,6 +39,8 @@ type benchOptions struct {
 	N           int
 	Modes       []string // "rpc", "send"
 	Rounds      int      // runs of each (mode, impl, concurrency); the median is reported
+	Impls       []string // "amqp091", "servicebus"; both by default
+	Suffix      string   // of queue and node names; random when empty
 	Timeout     time.Duration
 	Progress    io.Writer // nil: no progress line
 }
@@ -58,6 +60,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 5000, "calls per run")
 	rounds := fs.Int("rounds", 1, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
 	modes := fs.String("mode", "rpc,send", "what to measure: rpc, send or both")
+	impls := fs.String("impl", "amqp091,servicebus", "implementations to run: amqp091 (the floor), servicebus or both (for profiling one side)")
 	jsonFile := fs.String("json", "", "also write the rows as a JSON list to `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
@@ -83,6 +86,14 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			opt.Modes = append(opt.Modes, m)
 		default:
 			return usageErr(stderr, "bench", fmt.Errorf("--mode: %q is not rpc or send", m))
+		}
+	}
+	for _, m := range strings.Split(*impls, ",") {
+		switch m = strings.TrimSpace(m); m {
+		case "amqp091", "servicebus":
+			opt.Impls = append(opt.Impls, m)
+		default:
+			return usageErr(stderr, "bench", fmt.Errorf("--impl: %q is not amqp091 or servicebus", m))
 		}
 	}
 	if opt.N < 1 || opt.Rounds < 1 {
@@ -135,7 +146,10 @@ func parseIntList(s string) ([]int, error) {
 // bench runs every mode at every concurrency, floor first then servicebus,
 // on resources named with a random suffix that it deletes afterwards.
 func bench(ctx context.Context, opt benchOptions) ([]benchRow, error) {
-	suffix := randomSuffix()
+	suffix := opt.Suffix
+	if suffix == "" {
+		suffix = randomSuffix()
+	}
 	var rows []benchRow
 	for _, mode := range opt.Modes {
 		var floor, sb benchTarget
@@ -159,6 +173,9 @@ func bench(ctx context.Context, opt benchOptions) ([]benchRow, error) {
 					order[0], order[1] = sb, floor
 				}
 				for _, t := range order {
+					if !slices.Contains(opt.Impls, t.impl) {
+						continue
+					}
 					row, err := measure(ctx, opt, mode, t, c, fmt.Sprintf("%d/%d", r+1, opt.Rounds))
 					if err != nil {
 						floor.close()
@@ -168,7 +185,11 @@ func bench(ctx context.Context, opt benchOptions) ([]benchRow, error) {
 					got[t.impl] = append(got[t.impl], row)
 				}
 			}
-			rows = append(rows, medianRow(got[floor.impl]), medianRow(got[sb.impl]))
+			for _, impl := range []string{floor.impl, sb.impl} {
+				if len(got[impl]) > 0 {
+					rows = append(rows, medianRow(got[impl]))
+				}
+			}
 		}
 		floor.close()
 		sb.close()

@@ -30,17 +30,23 @@ func benchSum(_ context.Context, nums []float64) (float64, error) {
 	return sum, nil
 }
 
+// benchQueues are the queues (node names) the bench declares: floor RPC,
+// servicebus RPC, floor send, servicebus send.
+func benchQueues(suffix string) []string {
+	return []string{"bench-floor-rpc-" + suffix, "bench-sb-rpc-" + suffix, "bench-floor-send-" + suffix, "bench-sb-send-" + suffix}
+}
+
 // newRPCTargets starts the floor pair and a servicebus agent and sender on
 // one broker, each side on its own queue.
 func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
 	topo := failover.Topology{}
-	f, err := newFloorRPC(url, topo, "bench-floor-rpc-"+suffix)
+	f, err := newFloorRPC(url, topo, benchQueues(suffix)[0])
 	if err != nil {
 		return floor, sb, fmt.Errorf("floor: %w", err)
 	}
 	floor = benchTarget{impl: "amqp091", call: f.call, close: f.close}
 
-	node := "bench-sb-rpc-" + suffix
+	node := benchQueues(suffix)[1]
 	eps := []failover.Endpoint{{URL: url}}
 	agent, err := router.NewAgent(router.Config{
 		Endpoints: eps,
@@ -103,13 +109,13 @@ func newSendTargets(url, suffix string) (floor, sb benchTarget, err error) {
 	if _, err := benchTokens().Sign(&ev, time.Now()); err != nil {
 		return floor, sb, err
 	}
-	f, err := newFloorSend(url, topo, "bench-floor-send-"+suffix, codec.EncodeEvent(&ev))
+	f, err := newFloorSend(url, topo, benchQueues(suffix)[2], codec.EncodeEvent(&ev))
 	if err != nil {
 		return floor, sb, fmt.Errorf("floor: %w", err)
 	}
 	floor = benchTarget{impl: "amqp091", call: f.send, close: f.close}
 
-	node := "bench-sb-send-" + suffix
+	node := benchQueues(suffix)[3]
 	if err := declareQueue(url, topo, node); err != nil {
 		f.close()
 		return floor, sb, err

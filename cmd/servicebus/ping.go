@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 const pingHelp = `Sends PING to the node's queue and prints the round-trip time of its PONG
@@ -51,6 +53,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
+	waitPathsSettled(ctx, sender.Publisher())
 	res, err := sender.PingAll(ctx, node)
 	for _, p := range res.Paths {
 		if p.Err != nil {
@@ -83,5 +86,28 @@ func roundRTT(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	default:
 		return d.Round(time.Microsecond)
+	}
+}
+
+// waitPathsSettled waits until every broker is either ready or has failed to
+// connect at least once: PingAll pings each broker once, at once, and a
+// sender that just started is still connecting.
+func waitPathsSettled(ctx context.Context, pub *failover.Publisher) {
+	for {
+		changed := pub.Changed()
+		settled := true
+		for i := range pub.Paths() {
+			if !pub.Ready(i) && pub.Path(i).Err() == nil {
+				settled = false
+			}
+		}
+		if settled {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
 	}
 }

@@ -1,0 +1,329 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/router"
+)
+
+const testSecret = "cli-test-secret"
+
+// testAgent is an in-test servicebus agent on a node of a random name.
+type testAgent struct {
+	node     string
+	messages atomic.Int64 // math.log messages handled
+}
+
+// startAgent runs an agent with math.add (sum of a list), math.fail (a
+// service error), math.slow (sleeps until cancelled or 5 s) and the message
+// service math.log; it is closed and its queue deleted when the test ends.
+func startAgent(t *testing.T, url string) *testAgent {
+	t.Helper()
+	ta := &testAgent{node: "cli-test-" + randomSuffix()}
+	agent, err := router.NewAgent(router.Config{
+		Endpoints:    []failover.Endpoint{{URL: url}},
+		NodeName:     ta.node,
+		Tokens:       codec.NewDailyTokens(testSecret, time.UTC),
+		DrainTimeout: 5 * time.Second,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.AddRPCService("math", "add", router.RPC(benchSum))
+	agent.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
+		return nil, errors.New("this service always fails")
+	})
+	agent.AddRPCService("math", "slow", func(ctx context.Context, _ *router.Request) (any, error) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+		}
+		return "late", nil
+	})
+	agent.AddMessageService("math", "log", func(context.Context, *router.Request) error {
+		ta.messages.Add(1)
+		return nil
+	})
+	if err := agent.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		agent.Close()
+		deleteQueues(url, ta.node)
+	})
+	waitFor(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	return ta
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestCallPrintsResult(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", a.node+".math.add", "[1,2]")
+	r.wantCode(t, exitOK)
+	if r.stdout != "3\n" {
+		t.Errorf("stdout %q, want \"3\\n\"", r.stdout)
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr not empty: %q", r.stderr)
+	}
+}
+
+func TestCallJSONPrintsIDAndResult(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	// Flags after the positional arguments work too.
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", a.node+".math.add", `{"a":1}`, "--json")
+	// {"a":1} does not decode into a list: a bad request, answered as an error.
+	r.wantCode(t, exitRemote)
+
+	r = runCLI(t, brokerEnv(t, url, testSecret), "call", "--json", a.node+".math.add", "[1.5, 2]")
+	r.wantCode(t, exitOK)
+	var out struct {
+		ID     string          `json:"id"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("--json output %q: %v", r.stdout, err)
+	}
+	if out.ID == "" || string(out.Result) != "3.5" {
+		t.Errorf("--json output %q: want an id and result 3.5", r.stdout)
+	}
+}
+
+func TestCallServiceErrorExits1(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	for _, tc := range []struct{ target, want string }{
+		{a.node + ".math.fail", "this service always fails"},
+		{a.node + ".math.nope", "Cannot Find RPC Service: math.nope"},
+	} {
+		r := runCLI(t, brokerEnv(t, url, testSecret), "call", tc.target, "[]")
+		r.wantCode(t, exitRemote)
+		if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("stderr %q: want one line with %q", r.stderr, tc.want)
+		}
+		if r.stdout != "" {
+			t.Errorf("stdout %q, want nothing", r.stdout)
+		}
+	}
+}
+
+func TestCallWrongSecretExits1(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	r := runCLI(t, brokerEnv(t, url, "not-the-secret"), "call", a.node+".math.add", "[1,2]")
+	r.wantCode(t, exitRemote)
+	if !strings.Contains(r.stderr, "Token not valid!") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestCallUsageErrorsExit2(t *testing.T) {
+	env := []string{"SERVICEBUS_SECRET_TOKEN=x", "SERVICEBUS_HOSTS=127.0.0.1:1"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad JSON", []string{"call", "N.math.add", "[1,"}, "params are not JSON"},
+		{"no target", []string{"call"}, "missing NODE.CATEGORY.NAME"},
+		{"bad target", []string{"call", "math.add", "[]"}, "malformed target"},
+		{"extra argument", []string{"call", "N.math.add", "1", "2"}, "too many arguments"},
+		{"unknown flag", []string{"call", "--bogus", "N.math.add"}, "bogus"},
+		{"bad config value", []string{"call", "--token-mode", "weird", "N.math.add"}, "token_mode"},
+		{"missing config file", []string{"call", "--config", "/nonexistent/sb.yaml", "N.math.add"}, "nonexistent"},
+		{"send bad JSON", []string{"send", "N.math.log", "{"}, "params are not JSON"},
+		{"ping two nodes", []string{"ping", "A", "B"}, "exactly one NODE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCLI(t, env, tc.args...)
+			r.wantCode(t, exitUsage)
+			if strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr %q: want one line with %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestCallUnknownNodeExits3(t *testing.T) {
+	url := testURL(t)
+	start := time.Now()
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "20s", "no-such-node-"+randomSuffix()+".math.add", "[1,2]")
+	r.wantCode(t, exitUnavailable)
+	if !strings.Contains(r.stderr, "no queue serves that node") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	// No route comes back at once, not after the timeout.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
+
+func TestCallTimeoutExits3(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "300ms", a.node+".math.slow")
+	r.wantCode(t, exitUnavailable)
+	if !strings.Contains(r.stderr, "timed out") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}
+
+func TestCallNoBrokerExits3(t *testing.T) {
+	env := []string{"SERVICEBUS_SECRET_TOKEN=x"}
+	r := runCLI(t, env, "call", "--hosts", "127.0.0.1:1", "--timeout", "1s", "N.math.add", "[1,2]")
+	r.wantCode(t, exitUnavailable)
+}
+
+func TestFlagsOverrideEnvironmentOverridesConfigFile(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	env := brokerEnv(t, url, testSecret)
+	var good string
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "SERVICEBUS_HOSTS="); ok {
+			good = v
+		}
+	}
+	cfgFile := filepath.Join(t.TempDir(), "sb.yaml")
+	if err := os.WriteFile(cfgFile, []byte("hosts: [127.0.0.1:1]\nsecret_token: wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The environment's secret beats the file's; the file's bad host is
+	// replaced by the environment's.
+	r := runCLI(t, append(env, "SERVICEBUS_CONFIG="+cfgFile), "call", a.node+".math.add", "[2,2]")
+	r.wantCode(t, exitOK)
+	// A flag beats the environment: a bad host given by flag fails ...
+	r = runCLI(t, env, "call", "--config", cfgFile, "--hosts", "127.0.0.1:1", "--timeout", "1s", a.node+".math.add", "[2,2]")
+	r.wantCode(t, exitUnavailable)
+	// ... and the good host by flag wins over a bad one in the environment.
+	env = append(env, "SERVICEBUS_HOSTS=127.0.0.1:1")
+	r = runCLI(t, env, "call", "--hosts", good, a.node+".math.add", "[2,2]")
+	r.wantCode(t, exitOK)
+	if r.stdout != "4\n" {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+func TestSendExits0OnceConfirmed(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	r := runCLI(t, brokerEnv(t, url, testSecret), "send", a.node+".math.log", `{"x":1}`)
+	r.wantCode(t, exitOK)
+	waitFor(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
+
+	r = runCLI(t, brokerEnv(t, url, testSecret), "send", "no-such-node-"+randomSuffix()+".math.log", "1")
+	r.wantCode(t, exitUnavailable)
+}
+
+func TestPingPrintsRoundTrip(t *testing.T) {
+	url := testURL(t)
+	a := startAgent(t, url)
+	r := runCLI(t, brokerEnv(t, url, testSecret), "ping", a.node)
+	r.wantCode(t, exitOK)
+	if !strings.HasPrefix(r.stdout, "PONG from "+a.node+" in ") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+
+	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", "--all", a.node)
+	r.wantCode(t, exitOK)
+	if !strings.Contains(r.stdout, ": PONG from "+a.node+" in ") || !strings.Contains(r.stdout, "1 of 1 brokers answered") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+
+	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", "no-such-node-"+randomSuffix())
+	r.wantCode(t, exitUnavailable)
+}
+
+func TestBenchWritesJSONRows(t *testing.T) {
+	url := testURL(t)
+	out := filepath.Join(t.TempDir(), "bench.json")
+	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--n", "20", "--concurrency", "1,2", "--json", out)
+	r.wantCode(t, exitOK)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal(data, &rows); err != nil {
+		t.Fatalf("bench json: %v\n%s", err, data)
+	}
+	if len(rows) != 8 {
+		t.Fatalf("%d rows, want 8 (2 modes x 2 impls x 2 concurrencies):\n%s", len(rows), data)
+	}
+	seen := map[string]bool{}
+	for _, row := range rows {
+		for _, k := range []string{"mode", "impl", "concurrency", "calls_per_s", "p50_us", "p99_us"} {
+			if _, ok := row[k]; !ok {
+				t.Errorf("row %v has no %q", row, k)
+			}
+		}
+		if row["calls_per_s"].(float64) <= 0 {
+			t.Errorf("row %v: no throughput", row)
+		}
+		seen[row["mode"].(string)+"/"+row["impl"].(string)] = true
+	}
+	for _, k := range []string{"rpc/amqp091", "rpc/servicebus", "send/amqp091", "send/servicebus"} {
+		if !seen[k] {
+			t.Errorf("no row for %s", k)
+		}
+	}
+	if !strings.Contains(r.stdout, "ratio") || !strings.Contains(r.stderr, "bench rpc servicebus c=2") {
+		t.Errorf("table or progress missing:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+}
+
+func TestBenchDeletesItsQueues(t *testing.T) {
+	url := testURL(t)
+	suffix := randomSuffix()
+	rows, err := bench(context.Background(), benchOptions{
+		URL: url, Concurrency: []int{1}, N: 5, Rounds: 1, Suffix: suffix,
+		Modes: []string{"rpc", "send"}, Impls: []string{"amqp091", "servicebus"}, Timeout: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 4 {
+		t.Fatalf("rows %v", rows)
+	}
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range benchQueues(suffix) {
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ch.QueueDeclarePassive(q, false, false, false, false, nil); err == nil {
+			t.Errorf("queue %s left behind", q)
+			ch.QueueDelete(q, false, false, false)
+			ch.Close()
+		}
+	}
+}
