@@ -1,0 +1,253 @@
+//go:build faults
+
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// restartDelay is how long a killed broker stays dead before it is started
+// again (its boot then takes several seconds more).
+const restartDelay = 2 * time.Second
+
+// Two brokers, one agent consuming both, a sender sending 5000 messages at a
+// steady rate; broker A is killed halfway and restarted. Every Send that
+// returned nil must reach the agent, also those A had confirmed but not yet
+// delivered when it died.
+func TestSendSurvivesBrokerKill(t *testing.T) {
+	const (
+		total   = 5000
+		rate    = 500 // sends per second offered
+		workers = 16
+		// The agent handles 8 × 1/20ms = 400 messages/s, less than the
+		// offered 500/s, so a backlog sits in A's queue when it dies.
+		concurrency  = 8
+		serviceDelay = 20 * time.Millisecond
+	)
+	log := newTestLog(t)
+	a := brokertest.StartNode(t, brokertest.NodeOptions{})
+	b := brokertest.StartNode(t, brokertest.NodeOptions{})
+	node := uniqueName("fault-send")
+	rec := newRecorder()
+	agent := startAgent(t, log, router.Config{
+		Endpoints: endpoints(0, a.URL(), b.URL()), NodeName: node, Concurrency: concurrency,
+	}, func(ag *router.Agent) {
+		ag.AddMessageService("fault", "record", func(ctx context.Context, req *router.Request) error {
+			if _, err := rec.add(req); err != nil {
+				return router.Permanent(err)
+			}
+			time.Sleep(serviceDelay)
+			return nil
+		})
+	})
+	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: 15 * time.Second})
+	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+
+	half := make(chan struct{})
+	var outs []outcome
+	driven := make(chan struct{})
+	var drivenAt time.Time
+	start := time.Now()
+	go func() {
+		defer close(driven)
+		defer func() { drivenAt = time.Now() }()
+		outs = drive(total, rate, workers, func(seq int) {
+			if seq == total/2 {
+				close(half)
+			}
+		}, func(seq int) error {
+			return sender.Send(context.Background(), node+".fault.record", payload{Seq: seq})
+		})
+	}()
+
+	<-half
+	killAt := time.Now()
+	a.Kill(t)
+	log.printf("TEST broker A killed")
+	time.Sleep(restartDelay)
+	a.Start(t)
+	readyAt := time.Now()
+	log.printf("TEST broker A ready again")
+	<-driven
+	sendsDone := drivenAt
+
+	var ok []int
+	var failed []outcome
+	okDuringOutage := 0
+	for _, o := range outs {
+		if o.err != nil {
+			failed = append(failed, o)
+			continue
+		}
+		ok = append(ok, o.seq)
+		if o.start.After(killAt) && o.end.Before(readyAt) {
+			okDuringOutage++
+		}
+	}
+	for i, o := range failed {
+		if i < 10 {
+			t.Logf("failed Send seq %d after %s: %v", o.seq, o.end.Sub(o.start).Round(time.Millisecond), o.err)
+		}
+	}
+	drainWait := 3 * time.Minute
+	deadline := time.Now().Add(drainWait)
+	for len(rec.missing(ok)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	missing := rec.missing(ok)
+	allIn := time.Now()
+	deliveries, uniqueSeqs, uniqueIDs, redelivered := rec.counts()
+	fromAAfter := rec.from(brokerOf(a.URL()), readyAt)
+	gap, gapAt := longestGap(outs, start, sendsDone)
+
+	t.Logf("sends: %d ok, %d failed; %d ok while A was down (kill -> ready %s)", len(ok), len(failed), okDuringOutage, readyAt.Sub(killAt).Round(time.Millisecond))
+	t.Logf("longest gap between successful Sends: %s (from %s after start; kill at %s)", gap.Round(time.Millisecond), gapAt.Sub(start).Round(time.Millisecond), killAt.Sub(start).Round(time.Millisecond))
+	t.Logf("agent: %d deliveries, %d distinct seqs, %d distinct event ids, %d duplicates, %d flagged redelivered, %d from A after its restart", deliveries, uniqueSeqs, uniqueIDs, deliveries-uniqueSeqs, redelivered, fromAAfter)
+	t.Logf("FIGURES send-kill: sent_ok=%d send_failed=%d missing=%d duplicates=%d from_A_after_restart=%d longest_send_gap=%s all_delivered_after=%s",
+		len(ok), len(failed), len(missing), deliveries-uniqueSeqs, fromAAfter, gap.Round(time.Millisecond), allIn.Sub(start).Round(time.Millisecond))
+
+	if len(missing) > 0 {
+		t.Errorf("%d confirmed messages never reached the agent (first: %v)", len(missing), missing[:min(10, len(missing))])
+	}
+	if okDuringOutage == 0 {
+		t.Errorf("no Send succeeded while A was down: traffic did not move to B")
+	}
+}
+
+// The same with Call: calls in flight on A may fail with a retryable error;
+// after that, calls go through B.
+func TestCallSurvivesBrokerKill(t *testing.T) {
+	const (
+		total   = 3000
+		rate    = 300
+		workers = 16
+		timeout = 5 * time.Second
+	)
+	log := newTestLog(t)
+	a := brokertest.StartNode(t, brokertest.NodeOptions{})
+	b := brokertest.StartNode(t, brokertest.NodeOptions{})
+	node := uniqueName("fault-call")
+	rec := newRecorder()
+	agent := startAgent(t, log, router.Config{Endpoints: endpoints(0, a.URL(), b.URL()), NodeName: node},
+		func(ag *router.Agent) {
+			ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
+				seq, err := rec.add(req)
+				return seq, err
+			})
+		})
+	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: timeout})
+	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+
+	half := make(chan struct{})
+	var killedAt atomic.Int64
+	var outs []outcome
+	driven := make(chan struct{})
+	var drivenAt time.Time
+	start := time.Now()
+	go func() {
+		defer close(driven)
+		defer func() { drivenAt = time.Now() }()
+		outs = drive(total, rate, workers, func(seq int) {
+			if seq == total/2 {
+				close(half)
+			}
+		}, func(seq int) error {
+			reply, err := sender.Call(context.Background(), node+".fault.echo", payload{Seq: seq})
+			if err != nil {
+				return err
+			}
+			var got int
+			if err := reply.Decode(&got); err != nil {
+				return err
+			}
+			if got != seq {
+				return errors.New("reply of another call")
+			}
+			return nil
+		})
+	}()
+
+	<-half
+	killAt := time.Now()
+	killedAt.Store(killAt.UnixNano())
+	a.Kill(t)
+	log.printf("TEST broker A killed")
+	time.Sleep(restartDelay)
+	a.Start(t)
+	readyAt := time.Now()
+	log.printf("TEST broker A ready again")
+	<-driven
+	callsDone := drivenAt
+
+	var failed []outcome
+	var firstFail, lastFail time.Time
+	notRetryable := 0
+	for _, o := range outs {
+		if o.err == nil {
+			continue
+		}
+		failed = append(failed, o)
+		if firstFail.IsZero() || o.end.Before(firstFail) {
+			firstFail = o.end
+		}
+		if o.end.After(lastFail) {
+			lastFail = o.end
+		}
+		if !rpc.IsRetryable(o.err) {
+			notRetryable++
+		}
+		if len(failed) <= 10 {
+			t.Logf("failed Call seq %d after %s (retryable=%v): %v", o.seq, o.end.Sub(o.start).Round(time.Millisecond), rpc.IsRetryable(o.err), o.err)
+		}
+	}
+	// Recovery: from the first failure to the first success of a call that
+	// started after it.
+	var recovered time.Time
+	if !firstFail.IsZero() {
+		for _, o := range outs {
+			if o.err == nil && o.start.After(firstFail) && (recovered.IsZero() || o.end.Before(recovered)) {
+				recovered = o.end
+			}
+		}
+	}
+	// Calls that started after the first failure and still failed.
+	lateFailures := 0
+	for _, o := range failed {
+		if !firstFail.IsZero() && o.start.After(firstFail) {
+			lateFailures++
+		}
+	}
+	gap, _ := longestGap(outs, start, callsDone)
+	recovery := time.Duration(0)
+	if !recovered.IsZero() {
+		recovery = recovered.Sub(firstFail)
+	}
+	t.Logf("calls: %d ok, %d failed (%d not retryable, %d started after the first failure); kill -> ready %s",
+		len(outs)-len(failed), len(failed), notRetryable, lateFailures, readyAt.Sub(killAt).Round(time.Millisecond))
+	if !firstFail.IsZero() {
+		t.Logf("first failure %s after the kill, last failure %s after the kill; calls succeeded again %s after the first failure",
+			firstFail.Sub(killAt).Round(time.Millisecond), lastFail.Sub(killAt).Round(time.Millisecond), recovery.Round(time.Millisecond))
+	}
+	t.Logf("FIGURES call-kill: calls_ok=%d calls_failed=%d not_retryable=%d failed_after_first_failure=%d recovery_after_first_failure=%s longest_call_gap=%s",
+		len(outs)-len(failed), len(failed), notRetryable, lateFailures, recovery.Round(time.Millisecond), gap.Round(time.Millisecond))
+
+	if notRetryable > 0 {
+		t.Errorf("%d calls failed with an error that is not retryable", notRetryable)
+	}
+	if lateFailures > 0 {
+		t.Errorf("%d calls that started after the first failure failed too; later calls should go through B", lateFailures)
+	}
+	if !firstFail.IsZero() && recovered.IsZero() {
+		t.Errorf("no call succeeded after the first failure")
+	}
+}
