@@ -42,13 +42,14 @@ type Agent struct {
 	baseCtx      context.Context // parent of every message's context; cancelled when a drain times out
 	cancelBase   context.CancelFunc
 
-	mu       sync.Mutex
-	started  bool
-	stopping bool
-	paths    []*failover.Path
-	conns    []*pathConn // the live connection of each path, nil while down
-	onStart  []func(context.Context) error
-	onExit   []func()
+	mu            sync.Mutex
+	started       bool // Start was called
+	routerStarted bool // router.Run was launched
+	stopping      bool
+	paths         []*failover.Path
+	conns         []*pathConn // the live connection of each path, nil while down
+	onStart       []func(context.Context) error
+	onExit        []func()
 
 	stopFeed   chan struct{} // closed by Close: hand over nothing more
 	abandon    chan struct{} // closed by Close when in-flight work is left behind
@@ -174,6 +175,13 @@ func (a *Agent) Start(ctx context.Context) error {
 			return fmt.Errorf("router: start hook: %w", err)
 		}
 	}
+	a.mu.Lock()
+	if a.stopping {
+		a.mu.Unlock()
+		return ErrClosed
+	}
+	a.routerStarted = true
+	a.mu.Unlock()
 	go func() {
 		defer close(a.routerDone)
 		a.routerErr = a.router.Run(context.Background())
@@ -250,7 +258,7 @@ func (a *Agent) Close() error {
 func (a *Agent) close() error {
 	a.mu.Lock()
 	a.stopping = true
-	started := a.started
+	started := a.routerStarted
 	var conns []*pathConn
 	for _, pc := range a.conns {
 		if pc != nil {
