@@ -46,6 +46,8 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
 	if !*all {
+		// The round trip should not include connecting: wait for a broker.
+		waitPaths(ctx, sender.Publisher(), false)
 		rtt, err := sender.Ping(ctx, node)
 		if err != nil {
 			return fail(stderr, "ping", err)
@@ -53,7 +55,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
-	waitPathsSettled(ctx, sender.Publisher())
+	waitPaths(ctx, sender.Publisher(), true)
 	res, err := sender.PingAll(ctx, node)
 	for _, p := range res.Paths {
 		if p.Err != nil {
@@ -89,19 +91,21 @@ func roundRTT(d time.Duration) time.Duration {
 	}
 }
 
-// waitPathsSettled waits until every broker is either ready or has failed to
-// connect at least once: PingAll pings each broker once, at once, and a
-// sender that just started is still connecting.
-func waitPathsSettled(ctx context.Context, pub *failover.Publisher) {
+// waitPaths waits until every broker is either ready or has failed to
+// connect at least once (with any: until one is ready, or all failed): a
+// sender that just started is still connecting, PingAll pings each broker
+// once, and a round trip should not include the connect.
+func waitPaths(ctx context.Context, pub *failover.Publisher, all bool) {
 	for {
 		changed := pub.Changed()
-		settled := true
+		settled, ready := true, false
 		for i := range pub.Paths() {
+			ready = ready || pub.Ready(i)
 			if !pub.Ready(i) && pub.Path(i).Err() == nil {
 				settled = false
 			}
 		}
-		if settled {
+		if settled || (ready && !all) {
 			return
 		}
 		select {
