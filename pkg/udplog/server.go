@@ -37,6 +37,8 @@ type ServerConfig struct {
 	OnStart func(addr net.Addr) error
 	// ReadBuffer is the socket receive buffer asked for; default 16 MiB.
 	ReadBuffer int
+	// QueueBytes bounds the datagrams read but not yet written; default 64 MiB.
+	QueueBytes int
 	// FlushInterval bounds how long a written record waits in memory; default 200 ms.
 	FlushInterval time.Duration
 	// StatsInterval is how often dropped-datagram counts are logged; default 1 min.
@@ -59,6 +61,9 @@ func (c *ServerConfig) setDefaults() {
 	}
 	if c.ReadBuffer == 0 {
 		c.ReadBuffer = 16 << 20
+	}
+	if c.QueueBytes == 0 {
+		c.QueueBytes = 64 << 20
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = 200 * time.Millisecond
@@ -89,6 +94,11 @@ func (c ServerConfig) Validate() error {
 	if c.ReadBuffer < 0 {
 		errs = append(errs, errors.New("ReadBuffer: negative"))
 	}
+	if c.QueueBytes < 0 {
+		errs = append(errs, errors.New("QueueBytes: negative"))
+	} else if c.QueueBytes > 0 && c.QueueBytes < MaxRecordSize {
+		errs = append(errs, fmt.Errorf("QueueBytes: below MaxRecordSize (%d)", MaxRecordSize))
+	}
 	if c.FlushInterval < 0 || c.StatsInterval < 0 {
 		errs = append(errs, errors.New("FlushInterval, StatsInterval: negative"))
 	}
@@ -102,11 +112,12 @@ func (c ServerConfig) Validate() error {
 type Stats struct {
 	Received    uint64 // datagrams read from the socket
 	Written     uint64 // lines handed to the file
-	Bad         uint64 // datagrams dropped as bad input (sum of the next four)
+	Bad         uint64 // datagrams dropped as bad input (sum of the next three)
 	TooLarge    uint64
 	NotJSON     uint64 // not a JSON object, missing level or msg, or invalid UTF-8
 	BadPickle   uint64 // Python datagrams that were malformed or unsafe
 	WriteErrors uint64
+	QueueDrops  uint64 // datagrams dropped because the queue to the writer was full
 	KernelDrops uint64 // datagrams the kernel dropped (receive buffer full), when known
 	ReadBuffer  int    // receive buffer the kernel granted, bytes
 	KernelKnown bool   // KernelDrops is meaningful
@@ -123,7 +134,9 @@ type Server struct {
 	mu   sync.Mutex // guards file
 	file *rotatingFile
 
-	received, written, tooLarge, notJSON, badPickle, writeErrors atomic.Uint64
+	inbox *inbox
+
+	received, written, tooLarge, notJSON, badPickle, writeErrors, queueDrops atomic.Uint64
 
 	closing   chan struct{}
 	drainEnd  time.Time     // set before closing is closed
@@ -148,7 +161,8 @@ func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, logger: logger, conn: conn, closing: make(chan struct{}), readDone: make(chan struct{})}
+	s := &Server{cfg: cfg, logger: logger, conn: conn, closing: make(chan struct{}), readDone: make(chan struct{}),
+		inbox: newInbox(cfg.QueueBytes)}
 	s.rcvbuf, err = setReadBuffer(conn, cfg.ReadBuffer)
 	if err != nil {
 		logger.Error("udplog: cannot set receive buffer", err, watermill.LogFields{"asked": cfg.ReadBuffer})
@@ -173,8 +187,9 @@ func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error
 		}
 	}
 	logger.Info("udplog: collecting", watermill.LogFields{"addr": conn.LocalAddr().String(), "file": cfg.File, "rcvbuf": s.rcvbuf})
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.read()
+	go s.write()
 	go s.tick()
 	return s, nil
 }
@@ -182,10 +197,10 @@ func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error
 // Addr is the address the collector listens on.
 func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 
+// read empties the socket into the inbox.
 func (s *Server) read() {
 	defer close(s.readDone)
 	buf := make([]byte, 64<<10) // above MaxRecordSize, so oversize is seen
-	line := make([]byte, 0, 4<<10)
 	for {
 		n, err := s.conn.Read(buf)
 		if err != nil {
@@ -195,6 +210,11 @@ func (s *Server) read() {
 			continue // e.g. ICMP errors reported on the socket
 		}
 		s.received.Add(1)
+		if n > MaxRecordSize {
+			s.tooLarge.Add(1)
+		} else if !s.inbox.push(buf[:n]) {
+			s.queueDrops.Add(1)
+		}
 		select {
 		case <-s.closing:
 			// Draining at Close: read on while datagrams keep coming, within bounds.
@@ -204,24 +224,53 @@ func (s *Server) read() {
 			s.conn.SetReadDeadline(time.Now().Add(drainQuiet))
 		default:
 		}
-		rec, err := DecodeDatagram(buf[:n], s.cfg.Now())
-		if err != nil {
-			s.countBad(err)
-			continue
+	}
+}
+
+// write decodes queued datagrams and writes their lines, until the reader
+// is done and the inbox empty.
+func (s *Server) write() {
+	defer s.wg.Done()
+	var items, chunks [][]byte
+	line := make([]byte, 0, 4<<10)
+	for {
+		done := false
+		select {
+		case <-s.inbox.ready:
+		case <-s.readDone:
+			done = true
 		}
-		line = AppendLine(line[:0], &rec, s.cfg.Format, s.cfg.Location)
-		s.mu.Lock()
-		err = s.file.writeLine(line)
-		s.mu.Unlock()
-		s.written.Add(1)
-		if err != nil {
-			s.writeErrors.Add(1)
-			s.logger.Error("udplog: write", err, nil)
+		items, chunks = s.inbox.take(items, chunks)
+		for i, b := range items {
+			line = s.writeDatagram(line[:0], b)
+			items[i] = nil
 		}
-		if cap(line) > 64<<10 {
-			line = make([]byte, 0, 4<<10)
+		s.inbox.recycle(chunks)
+		if done {
+			return
 		}
 	}
+}
+
+func (s *Server) writeDatagram(line, b []byte) []byte {
+	rec, err := DecodeDatagram(b, s.cfg.Now())
+	if err != nil {
+		s.countBad(err)
+		return line
+	}
+	line = AppendLine(line, &rec, s.cfg.Format, s.cfg.Location)
+	s.mu.Lock()
+	err = s.file.writeLine(line)
+	s.mu.Unlock()
+	s.written.Add(1)
+	if err != nil {
+		s.writeErrors.Add(1)
+		s.logger.Error("udplog: write", err, nil)
+	}
+	if cap(line) > 64<<10 {
+		line = make([]byte, 0, 4<<10)
+	}
+	return line
 }
 
 func (s *Server) countBad(err error) {
@@ -253,13 +302,13 @@ func (s *Server) tick() {
 			}
 		case <-stats.C:
 			st := s.Stats()
-			if st.Bad != lastBad || st.KernelDrops != lastKernel {
+			if st.Bad != lastBad || st.KernelDrops+st.QueueDrops != lastKernel {
 				s.logger.Info("udplog: dropped datagrams", watermill.LogFields{
 					"bad": st.Bad - lastBad, "too_large": st.TooLarge, "not_json": st.NotJSON,
-					"bad_pickle": st.BadPickle, "kernel_drops": st.KernelDrops - lastKernel,
-					"bad_total": st.Bad, "kernel_total": st.KernelDrops,
+					"bad_pickle": st.BadPickle, "overload_drops": st.KernelDrops + st.QueueDrops - lastKernel,
+					"bad_total": st.Bad, "kernel_total": st.KernelDrops, "queue_total": st.QueueDrops,
 				})
-				lastBad, lastKernel = st.Bad, st.KernelDrops
+				lastBad, lastKernel = st.Bad, st.KernelDrops+st.QueueDrops
 			}
 		}
 	}
@@ -297,6 +346,7 @@ func (s *Server) Stats() Stats {
 		NotJSON:     s.notJSON.Load(),
 		BadPickle:   s.badPickle.Load(),
 		WriteErrors: s.writeErrors.Load(),
+		QueueDrops:  s.queueDrops.Load(),
 		ReadBuffer:  s.rcvbuf,
 	}
 	st.Bad = st.TooLarge + st.NotJSON + st.BadPickle
