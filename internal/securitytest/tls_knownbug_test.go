@@ -3,6 +3,7 @@
 package securitytest
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,4 +33,15 @@ func TestRefusedClientCertificateErrorSaysCertificate(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEndpointGoStringHidesThePassword shows that fmt's %#v of a
+// failover.Endpoint (and of any config holding one: router.Config,
+// rpc.Config) prints the URL with its password: Endpoint has String but no
+// GoString. Fix: func (e Endpoint) GoString() string returning a redacted form.
+func TestEndpointGoStringHidesThePassword(t *testing.T) {
+	password := uniq("password")
+	ep := failover.Endpoint{URL: "amqp://guest:" + password + "@127.0.0.1:5672/"}
+	noSecret(t, "Endpoint %#v", fmt.Sprintf("%#v", ep), password)
+	noSecret(t, "[]Endpoint %#v", fmt.Sprintf("%#v", []failover.Endpoint{ep}), password)
 }
