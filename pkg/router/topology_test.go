@@ -89,3 +89,35 @@ func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 		t.Errorf("node queue holds %d", n)
 	}
 }
+
+// A node queue deleted under a running agent (the broker cancels the
+// consumer) is declared and consumed again.
+func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("deleted")
+	deleteQueues(t, brokerURL(), node)
+	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
+		func(c *router.Config) {
+			c.Backoff = failover.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}
+		})
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ch.QueueDelete(node, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "queue declared and consumed again", func() bool {
+		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
+		if err != nil {
+			if ch, err = conn.Channel(); err != nil {
+				t.Fatal(err)
+			}
+			return false
+		}
+		return q.Consumers == 1 && a.Consuming() == 1
+	})
+	if r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		t.Fatalf("reply %q", r.Message)
+	}
+}
