@@ -57,9 +57,11 @@ func DecodeEvent(body []byte, opt Options) (Event, error) {
 	if !d.hasVersion {
 		return ev, d.errAt(ErrMalformed, d.tagStart, "<event> lacks the version attribute")
 	}
+	var buf [256]byte
+	scratch := d.appendVersion(buf[:0]) // decoded text of every field but params
 	var seen int
-	var offs [5][2]int // version, id, token, category, service in d.scratch
-	offs[0] = d.version
+	var offs [5][2]int // version, id, token, category, service in scratch
+	offs[0] = [2]int{0, len(scratch)}
 	var params []byte
 	if !d.selfClosing {
 		for {
@@ -109,11 +111,11 @@ func DecodeEvent(body []byte, opt Options) (Event, error) {
 				}
 				continue
 			}
-			start := len(d.scratch)
-			if d.scratch, err = d.content(name, d.scratch); err != nil {
+			start := len(scratch)
+			if scratch, err = d.content(name, scratch); err != nil {
 				return ev, err
 			}
-			offs[slot] = [2]int{start, len(d.scratch)}
+			offs[slot] = [2]int{start, len(scratch)}
 		}
 	}
 	if err := d.end(); err != nil {
@@ -135,7 +137,7 @@ func DecodeEvent(body []byte, opt Options) (Event, error) {
 	case !json.Valid(params):
 		return ev, d.errAt(ErrMalformed, d.rootStart, "<params> is not JSON")
 	}
-	all := string(d.scratch) // one allocation for every text field
+	all := string(scratch) // one allocation for every text field
 	ev.Version = all[offs[0][0]:offs[0][1]]
 	ev.ID = all[offs[1][0]:offs[1][1]]
 	ev.Token = all[offs[2][0]:offs[2][1]]
@@ -183,6 +185,8 @@ func DecodeResponse(body []byte, opt Options) (Response, error) {
 	if string(name) != "response" {
 		return r, d.errAt(ErrMalformed, d.tagStart, "the root element is not <response>")
 	}
+	var buf [256]byte
+	scratch := buf[:0]
 	var seen int
 	var id, msg [2]int
 	if !d.selfClosing {
@@ -214,11 +218,11 @@ func DecodeResponse(body []byte, opt Options) (Response, error) {
 				return r, d.errAt(ErrMalformed, d.tagStart, "<"+string(name)+"> appears twice")
 			}
 			seen |= bit
-			start := len(d.scratch)
-			if d.scratch, err = d.content(name, d.scratch); err != nil {
+			start := len(scratch)
+			if scratch, err = d.content(name, scratch); err != nil {
 				return r, err
 			}
-			*dst = [2]int{start, len(d.scratch)}
+			*dst = [2]int{start, len(scratch)}
 		}
 	}
 	if err := d.end(); err != nil {
@@ -227,7 +231,7 @@ func DecodeResponse(body []byte, opt Options) (Response, error) {
 	if missing := (fieldID | fieldMessage) &^ seen; missing != 0 {
 		return r, d.errAt(ErrMalformed, d.rootStart, "<response> lacks "+fieldNames(missing, true))
 	}
-	all := string(d.scratch)
+	all := string(scratch)
 	r.ID = all[id[0]:id[1]]
 	r.Message = all[msg[0]:msg[1]]
 	return r, nil

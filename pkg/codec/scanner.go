@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 )
@@ -26,9 +27,8 @@ type decoder struct {
 	rootStart   int
 	selfClosing bool // the last start tag ended in "/>"
 	hasVersion  bool
-	version     [2]int // offsets of the root's version attribute in scratch
-	scratch     []byte // decoded text of the fields
-	buf         [256]byte
+	versionAt   int  // offset of the root's version attribute value
+	versionQ    byte // and its quote
 }
 
 func (d *decoder) errAt(kind error, off int, reason string) error {
@@ -42,7 +42,6 @@ func (d *decoder) err(kind error, reason string) error {
 // begin checks size and characters of the whole body, then reads the prolog
 // up to the '<' of the root element.
 func (d *decoder) begin(opt Options) error {
-	d.scratch = d.buf[:0]
 	if max := opt.maxBodySize(); len(d.b) > max {
 		return d.errAt(ErrTooLarge, max, "the body is "+strconv.Itoa(len(d.b))+" bytes, the limit is "+strconv.Itoa(max))
 	}
@@ -214,7 +213,7 @@ func (d *decoder) name() []byte {
 }
 
 // startTag reads a start tag at d.pos (which is at '<'). With root set it
-// records the version attribute in scratch.
+// records where the version attribute's value is.
 func (d *decoder) startTag(root bool) ([]byte, error) {
 	d.tagStart = d.pos
 	d.pos++
@@ -270,20 +269,24 @@ func (d *decoder) startTag(root bool) ([]byte, error) {
 		}
 		q := d.b[d.pos]
 		d.pos++
-		keep := root && string(aname) == "version"
-		start := len(d.scratch)
-		var err error
-		if d.scratch, err = d.text(d.scratch, q, keep); err != nil {
+		if root && string(aname) == "version" {
+			d.hasVersion, d.versionAt, d.versionQ = true, d.pos, q
+		}
+		if _, err := d.text(nil, q, false); err != nil {
 			return nil, err
 		}
 		d.pos++ // the closing quote
-		if keep {
-			d.hasVersion = true
-			d.version = [2]int{start, len(d.scratch)}
-		} else {
-			d.scratch = d.scratch[:start]
-		}
 	}
+}
+
+// appendVersion appends the decoded value of the root's version attribute.
+func (d *decoder) appendVersion(dst []byte) []byte {
+	if !d.hasVersion {
+		return dst
+	}
+	v := decoder{b: d.b, pos: d.versionAt}
+	dst, _ = v.text(dst, d.versionQ, true) // checked by startTag
+	return dst
 }
 
 // nextChild skips to the next child element or end tag of the current
@@ -295,12 +298,9 @@ func (d *decoder) nextChild() ([]byte, bool, error) {
 			return nil, false, d.err(ErrMalformed, "unexpected end of the body")
 		}
 		if d.b[d.pos] != '<' {
-			var err error
-			mark := len(d.scratch)
-			if d.scratch, err = d.text(d.scratch, '<', false); err != nil {
+			if _, err := d.text(nil, '<', false); err != nil {
 				return nil, false, err
 			}
-			d.scratch = d.scratch[:mark]
 			continue
 		}
 		switch {
@@ -451,6 +451,10 @@ func (d *decoder) text(dst []byte, stop byte, keep bool) ([]byte, error) {
 	start := d.pos
 	for d.pos < len(d.b) {
 		c := d.b[d.pos]
+		if !textSpecial[c] {
+			d.pos++
+			continue
+		}
 		switch {
 		case c == stop:
 			if keep {
@@ -499,6 +503,14 @@ func (d *decoder) text(dst []byte, stop byte, keep bool) ([]byte, error) {
 	}
 	return dst, nil
 }
+
+// textSpecial marks the bytes text() must look at.
+var textSpecial = func() (t [256]bool) {
+	for _, c := range []byte("<>&]\r\n\t\"'") {
+		t[c] = true
+	}
+	return t
+}()
 
 func appendRune(dst []byte, r rune) []byte {
 	if r < 0x80 {
@@ -549,6 +561,18 @@ func (d *decoder) reference() (rune, error) {
 // and other C0 controls but tab, newline and carriage return; U+FFFE, U+FFFF).
 func checkChars(b []byte) error {
 	for i := 0; i < len(b); {
+		// Eight bytes at a time while they are all in 0x20..0x7F: neither
+		// a high bit nor a borrow from subtracting 0x20 in any byte.
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			if (w|(w-0x2020202020202020))&0x8080808080808080 != 0 {
+				break
+			}
+			i += 8
+		}
+		if i >= len(b) {
+			break
+		}
 		c := b[i]
 		if c < 0x80 {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
