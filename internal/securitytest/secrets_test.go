@@ -183,7 +183,7 @@ func TestEndpointsNeverShowThePassword(t *testing.T) {
 	noSecret(t, "logs", log.All(), password, secret)
 	for how, text := range printed(t, router.Config{Endpoints: []failover.Endpoint{bad}, Tokens: codec.NewHMACTokens(secret, codec.HMACOptions{})}) {
 		if how == "%#v" {
-			continue // see tls_knownbug_test.go: Endpoint has no GoString
+			continue // see knownbug_test.go: Endpoint has no GoString
 		}
 		noSecret(t, "router.Config "+how, text, password, secret)
 	}

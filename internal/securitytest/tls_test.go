@@ -115,7 +115,7 @@ func TestTLS(t *testing.T) {
 	t.Run("MissingClientCertificateIsRefusedByBroker", func(t *testing.T) {
 		// The broker refuses after the client's last handshake flight (TLS
 		// 1.3), so which error the client sees is a race; that it fails is
-		// not. The message is checked in tls_knownbug_test.go (-tags knownbug).
+		// not. The message is checked in knownbug_test.go (-tags knownbug).
 		tc := tlstest.ClientConfig(t, certs.CACertFile, "", "", "")
 		dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
 	})

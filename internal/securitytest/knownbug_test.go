@@ -4,6 +4,7 @@ package securitytest
 
 import (
 	"fmt"
+	servicebus "github.com/go-servicebus/servicebus"
 	"testing"
 	"time"
 
@@ -44,4 +45,16 @@ func TestEndpointGoStringHidesThePassword(t *testing.T) {
 	ep := failover.Endpoint{URL: "amqp://guest:" + password + "@127.0.0.1:5672/"}
 	noSecret(t, "Endpoint %#v", fmt.Sprintf("%#v", ep), password)
 	noSecret(t, "[]Endpoint %#v", fmt.Sprintf("%#v", []failover.Endpoint{ep}), password)
+}
+
+// TestBlankSecretTokenIsRefused shows that a secret_token of only spaces
+// passes Validate: a secret anyone can guess, as open as no secret at all.
+func TestBlankSecretTokenIsRefused(t *testing.T) {
+	for _, s := range []string{" ", "   ", "\t", "\n"} {
+		c := servicebus.DefaultConfig()
+		c.SecretToken = servicebus.Secret(s)
+		if err := c.Validate(); err == nil {
+			t.Errorf("secret_token %q: Validate accepted it", s)
+		}
+	}
 }
