@@ -1,6 +1,7 @@
 package securitytest
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
 	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 // tlsNode is a throwaway RabbitMQ node with an amqps listener that demands a
@@ -190,6 +192,54 @@ func TestTLS(t *testing.T) {
 		var ua x509.UnknownAuthorityError
 		if !errors.As(err, &ua) {
 			t.Fatalf("error %q: want unknown authority", err)
+		}
+	})
+
+	t.Run("AgentAndSenderOverMutualTLS", func(t *testing.T) {
+		cfg := tlsConfig(node, certs)
+		cfg.TokenMode = servicebus.TokenHMAC
+		cfg.SecretToken = servicebus.Secret(uniq("secret"))
+		log := newCaptureLog()
+		eps, err := cfg.Endpoints(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		validator, err := cfg.TokenValidator()
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := cfg.TokenSigner()
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := newWorldAt(t, "tls", eps...)
+		w.startAgent(validator, log)
+		s := w.startSender(signer, log)
+		r, err := s.Call(context.Background(), w.node+".math.add", []int{40, 2})
+		if err != nil || r.Raw != "42" {
+			t.Fatalf("call over mutual TLS: %v %v", r, err)
+		}
+		if err := s.Send(context.Background(), w.node+".math.add", []int{1}); err != nil {
+			t.Fatalf("send over mutual TLS: %v", err)
+		}
+		if n := log.Count("verification is off"); n != 0 {
+			t.Fatalf("insecure warnings on a verified link:\n%s", log.All())
+		}
+
+		// A sender without client certificate never gets a connection: its
+		// call fails at its deadline instead of going anywhere in the clear.
+		cfg.TLS.CertFile, cfg.TLS.KeyFile = "", ""
+		eps, err = cfg.Endpoints(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		noCert := newWorldAt(t, "tls-nocert", eps...)
+		noCert.node, noCert.topology = w.node, w.topology
+		s2 := noCert.startSender(signer, log, func(c *rpc.Config) { c.CallTimeout = 2 * time.Second })
+		if _, err := s2.Call(context.Background(), w.node+".math.add", []int{1}); err == nil {
+			t.Fatal("a sender without client certificate called through the TLS listener")
+		} else {
+			t.Logf("call without client certificate: %v", err)
 		}
 	})
 
