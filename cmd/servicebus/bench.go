@@ -39,7 +39,7 @@ type benchOptions struct {
 	N           int
 	Modes       []string // "rpc", "send"
 	Rounds      int      // runs of each (mode, impl, concurrency); the median is reported
-	Impls       []string // "amqp091", "servicebus"; both by default
+	Impls       []string // implFloor, implServicebus, implConfirms
 	Suffix      string   // of queue and node names; random when empty
 	Timeout     time.Duration
 	Progress    io.Writer // nil: no progress line
@@ -60,7 +60,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	n := fs.Int("n", 5000, "calls per run")
 	rounds := fs.Int("rounds", 1, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
 	modes := fs.String("mode", "rpc,send", "what to measure: rpc, send or both")
-	impls := fs.String("impl", "amqp091,servicebus", "implementations to run: amqp091 (the floor), servicebus or both (for profiling one side)")
+	impls := fs.String("impl", implFloor+","+implServicebus, "implementations to run: "+implFloor+" (the floor), "+implServicebus+
+		", and as an experiment "+implConfirms+" (the floor RPC pair with servicebus's confirms, mandatory, expiration and deadline header)")
 	jsonFile := fs.String("json", "", "also write the rows as a JSON list to `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
@@ -90,10 +91,10 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, m := range strings.Split(*impls, ",") {
 		switch m = strings.TrimSpace(m); m {
-		case "amqp091", "servicebus":
+		case implFloor, implServicebus, implConfirms:
 			opt.Impls = append(opt.Impls, m)
 		default:
-			return usageErr(stderr, "bench", fmt.Errorf("--impl: %q is not amqp091 or servicebus", m))
+			return usageErr(stderr, "bench", fmt.Errorf("--impl: %q is not %s, %s or %s", m, implFloor, implServicebus, implConfirms))
 		}
 	}
 	if opt.N < 1 || opt.Rounds < 1 {
@@ -152,47 +153,49 @@ func bench(ctx context.Context, opt benchOptions) ([]benchRow, error) {
 	}
 	var rows []benchRow
 	for _, mode := range opt.Modes {
-		var floor, sb benchTarget
+		var targets []benchTarget
 		var err error
 		switch mode {
 		case "rpc":
-			floor, sb, err = newRPCTargets(opt.URL, suffix)
+			targets, err = newRPCTargets(opt.URL, suffix, opt.Impls)
 		case "send":
-			floor, sb, err = newSendTargets(opt.URL, suffix)
+			targets, err = newSendTargets(opt.URL, suffix, opt.Impls)
 		}
 		if err != nil {
 			return rows, err
 		}
-		for _, c := range opt.Concurrency {
-			// Rounds alternate which implementation goes first, so drift of a
-			// shared machine hits both alike; the median round is reported.
-			got := map[string][]benchRow{}
-			for r := range opt.Rounds {
-				order := []benchTarget{floor, sb}
-				if r%2 == 1 {
-					order[0], order[1] = sb, floor
+		got, err := measureAll(ctx, opt, mode, targets)
+		for _, t := range targets {
+			t.close()
+		}
+		rows = append(rows, got...)
+		if err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+// measureAll measures every target at every concurrency. Rounds rotate
+// which implementation goes first, so drift of a shared machine hits all
+// alike; the median round of each is reported.
+func measureAll(ctx context.Context, opt benchOptions, mode string, targets []benchTarget) ([]benchRow, error) {
+	var rows []benchRow
+	for _, c := range opt.Concurrency {
+		got := map[string][]benchRow{}
+		for r := range opt.Rounds {
+			for i := range targets {
+				t := targets[(i+r)%len(targets)]
+				row, err := measure(ctx, opt, mode, t, c, fmt.Sprintf("%d/%d", r+1, opt.Rounds))
+				if err != nil {
+					return rows, fmt.Errorf("%s %s concurrency %d: %w", mode, t.impl, c, err)
 				}
-				for _, t := range order {
-					if !slices.Contains(opt.Impls, t.impl) {
-						continue
-					}
-					row, err := measure(ctx, opt, mode, t, c, fmt.Sprintf("%d/%d", r+1, opt.Rounds))
-					if err != nil {
-						floor.close()
-						sb.close()
-						return rows, fmt.Errorf("%s %s concurrency %d: %w", mode, t.impl, c, err)
-					}
-					got[t.impl] = append(got[t.impl], row)
-				}
-			}
-			for _, impl := range []string{floor.impl, sb.impl} {
-				if len(got[impl]) > 0 {
-					rows = append(rows, medianRow(got[impl]))
-				}
+				got[t.impl] = append(got[t.impl], row)
 			}
 		}
-		floor.close()
-		sb.close()
+		for _, t := range targets {
+			rows = append(rows, medianRow(got[t.impl]))
+		}
 	}
 	return rows, nil
 }
@@ -202,6 +205,13 @@ func medianRow(rounds []benchRow) benchRow {
 	slices.SortFunc(rounds, func(a, b benchRow) int { return cmp.Compare(a.CallsPerS, b.CallsPerS) })
 	return rounds[len(rounds)/2]
 }
+
+// Implementations measured.
+const (
+	implFloor      = "amqp091"
+	implServicebus = "servicebus"
+	implConfirms   = "amqp091+confirms" // rpc only
+)
 
 // benchTarget is one implementation of one mode: a call to measure and a
 // way to tear it down.
@@ -320,17 +330,17 @@ func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 func printBenchTable(w io.Writer, rows []benchRow) {
 	floor := map[string]float64{}
 	for _, r := range rows {
-		if r.Impl == "amqp091" {
+		if r.Impl == implFloor {
 			floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)] = r.CallsPerS
 		}
 	}
-	fmt.Fprintf(w, "%-5s %-11s %11s %10s %10s %10s %6s\n", "mode", "impl", "concurrency", "calls/s", "p50", "p99", "ratio")
+	fmt.Fprintf(w, "%-5s %-16s %11s %10s %10s %10s %6s\n", "mode", "impl", "concurrency", "calls/s", "p50", "p99", "ratio")
 	for _, r := range rows {
 		ratio := ""
-		if f := floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)]; r.Impl != "amqp091" && f > 0 {
+		if f := floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)]; r.Impl != implFloor && f > 0 {
 			ratio = fmt.Sprintf("%.2f", r.CallsPerS/f)
 		}
-		fmt.Fprintf(w, "%-5s %-11s %11d %10.0f %10s %10s %6s\n", r.Mode, r.Impl, r.Concurrency, r.CallsPerS,
+		fmt.Fprintf(w, "%-5s %-16s %11d %10.0f %10s %10s %6s\n", r.Mode, r.Impl, r.Concurrency, r.CallsPerS,
 			fmtMicros(r.P50us), fmtMicros(r.P99us), ratio)
 	}
 }

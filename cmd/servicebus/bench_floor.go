@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -29,6 +30,11 @@ const floorPrefetch = 64
 type floorRPC struct {
 	srvConn, cliConn *amqp.Connection
 	exchange, queue  string
+	// confirms makes the pair do what servicebus does on the wire beyond
+	// the plain floor: calls published mandatory with publisher confirms,
+	// expiration and a deadline header; replies confirmed before the ack.
+	// Not the floor: an experiment that shows what those guarantees cost.
+	confirms bool
 
 	pubCh   *amqp.Channel // client: publishes calls
 	replyQ  string
@@ -42,8 +48,8 @@ type floorRPC struct {
 // newFloorRPC declares the queue the same way a servicebus node queue is
 // declared (compat topology, bound to the exchange by its name), so the broker
 // does the same work for both.
-func newFloorRPC(url string, topo failover.Topology, queue string) (*floorRPC, error) {
-	f := &floorRPC{exchange: topo.ExchangeName(), queue: queue, pending: make(map[string]chan []byte)}
+func newFloorRPC(url string, topo failover.Topology, queue string, confirms bool) (*floorRPC, error) {
+	f := &floorRPC{exchange: topo.ExchangeName(), queue: queue, confirms: confirms, pending: make(map[string]chan []byte)}
 	var err error
 	if f.srvConn, err = amqp.Dial(url); err != nil {
 		return nil, err
@@ -78,24 +84,16 @@ func (f *floorRPC) startServer(topo failover.Topology) error {
 	if err != nil {
 		return err
 	}
+	if f.confirms {
+		return f.serveConfirmed(ch, deliveries)
+	}
 	f.done.Add(1)
 	go func() {
 		defer f.done.Done()
 		ctx := context.Background()
 		var out []byte
 		for d := range deliveries {
-			// The same application work as the servicebus service: sum a JSON list.
-			var nums []float64
-			out = out[:0]
-			if err := json.Unmarshal(d.Body, &nums); err != nil {
-				out = append(out, "null"...)
-			} else {
-				var sum float64
-				for _, n := range nums {
-					sum += n
-				}
-				out = strconv.AppendFloat(out, sum, 'g', -1, 64)
-			}
+			out = floorSum(out[:0], d.Body)
 			// Reply first, ack after: the same guarantee servicebus gives.
 			if err := ch.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
 				CorrelationId: d.CorrelationId,
@@ -111,10 +109,66 @@ func (f *floorRPC) startServer(topo failover.Topology) error {
 	return nil
 }
 
+// floorSum is the application work of both sides: the sum of a JSON list.
+func floorSum(out, body []byte) []byte {
+	var nums []float64
+	if err := json.Unmarshal(body, &nums); err != nil {
+		return append(out, "null"...)
+	}
+	var sum float64
+	for _, n := range nums {
+		sum += n
+	}
+	return strconv.AppendFloat(out, sum, 'g', -1, 64)
+}
+
+// serveConfirmed answers each delivery in a goroutine of its own (up to the
+// prefetch), publishing the reply on a confirm-mode channel and acking only
+// after the broker confirmed the reply.
+func (f *floorRPC) serveConfirmed(ch *amqp.Channel, deliveries <-chan amqp.Delivery) error {
+	replyCh, err := f.srvConn.Channel()
+	if err != nil {
+		return err
+	}
+	if err := replyCh.Confirm(false); err != nil {
+		return err
+	}
+	f.done.Add(1)
+	go func() {
+		defer f.done.Done()
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for d := range deliveries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dc, err := replyCh.PublishWithDeferredConfirmWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+					CorrelationId: d.CorrelationId,
+					Body:          floorSum(nil, d.Body),
+				})
+				if err != nil {
+					return
+				}
+				if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+					return
+				}
+				_ = d.Ack(false)
+			}()
+		}
+	}()
+	return nil
+}
+
 func (f *floorRPC) startClient() error {
 	var err error
 	if f.pubCh, err = f.cliConn.Channel(); err != nil {
 		return err
+	}
+	if f.confirms {
+		if err := f.pubCh.Confirm(false); err != nil {
+			return err
+		}
 	}
 	replyCh, err := f.cliConn.Channel()
 	if err != nil {
@@ -154,11 +208,26 @@ func (f *floorRPC) call(ctx context.Context) error {
 	f.mu.Lock()
 	f.pending[id] = c
 	f.mu.Unlock()
-	err := f.pubCh.PublishWithContext(ctx, f.exchange, f.queue, false, false, amqp.Publishing{
+	msg := amqp.Publishing{
 		ReplyTo:       f.replyQ,
 		CorrelationId: id,
 		Body:          benchParams,
-	})
+	}
+	var err error
+	if !f.confirms {
+		err = f.pubCh.PublishWithContext(ctx, f.exchange, f.queue, false, false, msg)
+	} else {
+		deadline, _ := ctx.Deadline()
+		msg.Expiration = strconv.FormatInt(time.Until(deadline).Milliseconds(), 10)
+		msg.Headers = amqp.Table{"x-sb-deadline": strconv.FormatInt(deadline.UnixMilli(), 10)}
+		var dc *amqp.DeferredConfirmation
+		if dc, err = f.pubCh.PublishWithDeferredConfirmWithContext(ctx, f.exchange, f.queue, true, false, msg); err == nil {
+			var ok bool
+			if ok, err = dc.WaitContext(ctx); err == nil && !ok {
+				err = errors.New("floor: call nacked")
+			}
+		}
+	}
 	if err != nil {
 		f.forget(id)
 		return err

@@ -31,22 +31,53 @@ func benchSum(_ context.Context, nums []float64) (float64, error) {
 }
 
 // benchQueues are the queues (node names) the bench declares: floor RPC,
-// servicebus RPC, floor send, servicebus send.
+// servicebus RPC, floor send, servicebus send, floor RPC with confirms.
 func benchQueues(suffix string) []string {
-	return []string{"bench-floor-rpc-" + suffix, "bench-sb-rpc-" + suffix, "bench-floor-send-" + suffix, "bench-sb-send-" + suffix}
+	return []string{"bench-floor-rpc-" + suffix, "bench-sb-rpc-" + suffix, "bench-floor-send-" + suffix,
+		"bench-sb-send-" + suffix, "bench-floorc-rpc-" + suffix}
 }
 
-// newRPCTargets starts the floor pair and a servicebus agent and sender on
-// one broker, each side on its own queue.
-func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
+// newRPCTargets starts the RPC implementations of impls on one broker, each
+// on its own queue: the floor pair, a servicebus agent and sender, the floor
+// pair with confirms.
+func newRPCTargets(url, suffix string, impls []string) (targets []benchTarget, err error) {
+	defer func() {
+		if err != nil {
+			for _, t := range targets {
+				t.close()
+			}
+			targets = nil
+		}
+	}()
 	topo := failover.Topology{}
-	f, err := newFloorRPC(url, topo, benchQueues(suffix)[0])
-	if err != nil {
-		return floor, sb, fmt.Errorf("floor: %w", err)
+	q := benchQueues(suffix)
+	for _, impl := range impls {
+		switch impl {
+		case implFloor, implConfirms:
+			confirms := impl == implConfirms
+			queue := q[0]
+			if confirms {
+				queue = q[4]
+			}
+			f, err := newFloorRPC(url, topo, queue, confirms)
+			if err != nil {
+				return targets, fmt.Errorf("%s: %w", impl, err)
+			}
+			targets = append(targets, benchTarget{impl: impl, call: f.call, close: f.close})
+		case implServicebus:
+			t, err := newServicebusRPC(url, topo, q[1])
+			if err != nil {
+				return targets, fmt.Errorf("%s: %w", impl, err)
+			}
+			targets = append(targets, t)
+		}
 	}
-	floor = benchTarget{impl: "amqp091", call: f.call, close: f.close}
+	return targets, nil
+}
 
-	node := benchQueues(suffix)[1]
+// newServicebusRPC starts an agent serving math.add on node and a sender
+// calling it, both with daily tokens.
+func newServicebusRPC(url string, topo failover.Topology, node string) (benchTarget, error) {
 	eps := []failover.Endpoint{{URL: url}}
 	agent, err := router.NewAgent(router.Config{
 		Endpoints: eps,
@@ -55,20 +86,18 @@ func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
 		Tokens:    benchTokens(),
 	}, nil)
 	if err != nil {
-		f.close()
-		return floor, sb, err
+		return benchTarget{}, err
 	}
 	agent.AddRPCService("math", "add", router.RPC(benchSum))
 	if err := agent.Start(context.Background()); err != nil {
 		agent.Close()
-		f.close()
-		return floor, sb, err
+		return benchTarget{}, err
 	}
 	sender, err := rpc.NewSender(rpc.Config{Endpoints: eps, Topology: topo, Signer: benchTokens()}, nil)
 	if err != nil {
 		agent.Close()
-		f.close()
-		return floor, sb, err
+		deleteQueues(url, node)
+		return benchTarget{}, err
 	}
 	cleanup := func() {
 		sender.Close()
@@ -80,14 +109,13 @@ func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
 	for agent.Consuming() == 0 {
 		if time.Now().After(deadline) {
 			cleanup()
-			f.close()
-			return floor, sb, errors.New("servicebus agent did not start consuming within 15s")
+			return benchTarget{}, errors.New("servicebus agent did not start consuming within 15s")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	target := node + ".math.add"
 	params := json.RawMessage(benchParams)
-	sb = benchTarget{impl: "servicebus", close: cleanup, call: func(ctx context.Context) error {
+	return benchTarget{impl: implServicebus, close: cleanup, call: func(ctx context.Context) error {
 		reply, err := sender.Call(ctx, target, params)
 		if err != nil {
 			return err
@@ -96,45 +124,56 @@ func newRPCTargets(url, suffix string) (floor, sb benchTarget, err error) {
 			return fmt.Errorf("servicebus: got %q, want 3", reply.Raw)
 		}
 		return nil
-	}}
-	return floor, sb, nil
+	}}, nil
 }
 
-// newSendTargets prepares two node queues with no consumer: the floor
-// publishes the same XML envelope that Send publishes, persistent and
-// mandatory, on a confirm-mode channel.
-func newSendTargets(url, suffix string) (floor, sb benchTarget, err error) {
+// newSendTargets prepares node queues with no consumer: the floor publishes
+// the same XML envelope that Send publishes, persistent and mandatory, on a
+// confirm-mode channel.
+func newSendTargets(url, suffix string, impls []string) (targets []benchTarget, err error) {
+	defer func() {
+		if err != nil {
+			for _, t := range targets {
+				t.close()
+			}
+			targets = nil
+		}
+	}()
 	topo := failover.Topology{}
-	ev := codec.Event{Version: "1", ID: "0123456789abcdef-1", Category: "math", Service: "add", Params: benchParams}
-	if _, err := benchTokens().Sign(&ev, time.Now()); err != nil {
-		return floor, sb, err
+	q := benchQueues(suffix)
+	for _, impl := range impls {
+		switch impl {
+		case implFloor:
+			ev := codec.Event{Version: "1", ID: "0123456789abcdef-1", Category: "math", Service: "add", Params: benchParams}
+			if _, err := benchTokens().Sign(&ev, time.Now()); err != nil {
+				return targets, err
+			}
+			f, err := newFloorSend(url, topo, q[2], codec.EncodeEvent(&ev))
+			if err != nil {
+				return targets, fmt.Errorf("%s: %w", impl, err)
+			}
+			targets = append(targets, benchTarget{impl: impl, call: f.send, close: f.close})
+		case implServicebus:
+			node := q[3]
+			if err := declareQueue(url, topo, node); err != nil {
+				return targets, err
+			}
+			sender, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
+			if err != nil {
+				deleteQueues(url, node)
+				return targets, err
+			}
+			target := node + ".math.add"
+			params := json.RawMessage(benchParams)
+			targets = append(targets, benchTarget{impl: impl,
+				call: func(ctx context.Context) error { return sender.Send(ctx, target, params) },
+				close: func() {
+					sender.Close()
+					deleteQueues(url, node)
+				}})
+		}
 	}
-	f, err := newFloorSend(url, topo, benchQueues(suffix)[2], codec.EncodeEvent(&ev))
-	if err != nil {
-		return floor, sb, fmt.Errorf("floor: %w", err)
-	}
-	floor = benchTarget{impl: "amqp091", call: f.send, close: f.close}
-
-	node := benchQueues(suffix)[3]
-	if err := declareQueue(url, topo, node); err != nil {
-		f.close()
-		return floor, sb, err
-	}
-	sender, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
-	if err != nil {
-		f.close()
-		deleteQueues(url, node)
-		return floor, sb, err
-	}
-	target := node + ".math.add"
-	params := json.RawMessage(benchParams)
-	sb = benchTarget{impl: "servicebus",
-		call: func(ctx context.Context) error { return sender.Send(ctx, target, params) },
-		close: func() {
-			sender.Close()
-			deleteQueues(url, node)
-		}}
-	return floor, sb, nil
+	return targets, nil
 }
 
 func declareQueue(url string, topo failover.Topology, node string) error {
