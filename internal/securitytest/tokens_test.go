@@ -238,3 +238,32 @@ func TestDailyTokenIsReplayable(t *testing.T) {
 	forged := pyCall(uniq("ev"), ev.Token, "math", "add", "[1000, 2000]")
 	expectResult(t, raw.call(forged, nil), "3000")
 }
+
+// TestHMACSignatureIsNotBoundToTheNodeOrReplyTo documents the limits of the
+// HMAC mode (see docs/security.md): the signature covers id, category,
+// service, params and timestamp, not the routing key (node) nor reply_to,
+// and the replay cache lives in one agent process. So within the skew
+// window a captured call is accepted once by every other agent process
+// sharing the secret — here another node — and its reply goes wherever the
+// republisher's reply_to says.
+func TestHMACSignatureIsNotBoundToTheNodeOrReplyTo(t *testing.T) {
+	a := newWorld(t, "hmac-node-a")
+	b := newWorld(t, "hmac-node-b")
+	b.topology = a.topology // the same exchange, another node
+	secret := uniq("secret")
+	a.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+	b.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+	s := a.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+	captured := a.rawClient().capture()
+	if _, err := s.Call(context.Background(), a.node+".math.add", []int{1, 2}); err != nil {
+		t.Fatal(err)
+	}
+	var orig amqp.Delivery
+	select {
+	case orig = <-captured:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call was not captured")
+	}
+	// Republished to node b with the eavesdropper's reply_to: served.
+	expectResult(t, b.rawClient().call(orig.Body, orig.Headers), "3")
+}
