@@ -37,6 +37,7 @@ type delivery struct {
 	amqp.Delivery
 	pc      *pathConn
 	requeue atomic.Bool // a nack gives it back to the broker instead of rejecting it
+	reject  atomic.Bool // answered, but rejected instead of acked: bad input is dead-lettered
 }
 
 type deliveryKey struct{}
@@ -187,8 +188,13 @@ func (a *Agent) settle(msg *message.Message, dl *delivery) {
 	var err error
 	select {
 	case <-msg.Acked():
-		err = dl.Ack(false)
-		if err == nil {
+		if dl.reject.Load() {
+			if err = dl.Reject(false); err == nil {
+				a.stats.rejected.Add(1)
+			}
+			break
+		}
+		if err = dl.Ack(false); err == nil {
 			a.stats.acked.Add(1)
 		}
 	case <-msg.Nacked():

@@ -64,6 +64,10 @@
 // CodeDeadlineExceeded: the caller may still wait (clocks differ) and our
 // sender drops replies it no longer expects, so an answer costs nothing.
 //
+// An RPC whose body did not decode or whose token did not validate is
+// answered and then rejected without requeue instead of acked, like any bad
+// input (dead-lettered in durable topology).
+//
 // A message is acked after its service returned nil. A service error (after
 // the retries), a panic, an unknown service, an undecodable or over-limit
 // body, a bad token or a passed deadline rejects it without requeue: the

@@ -99,6 +99,9 @@ func (a *Agent) decode(h message.HandlerFunc) message.HandlerFunc {
 			} else {
 				a.stats.malformed.Add(1)
 			}
+			// An RPC is answered, and still kept out of the queue like any
+			// bad input: rejected after the reply (dead-lettered with a DLX).
+			dl.reject.Store(true)
 			a.logger.Error("Undecodable delivery", err, watermill.LogFields{
 				"broker": dl.pc.broker, "bytes": len(msg.Payload), "rpc": dl.ReplyTo != "", "redelivered": dl.Redelivered,
 			})
@@ -149,6 +152,7 @@ func (a *Agent) checkToken(h message.HandlerFunc) message.HandlerFunc {
 		req := mustRequest(msg)
 		if err := a.cfg.Tokens.Validate(msg.Context(), &req.event, msg.Metadata, time.Now()); err != nil {
 			a.stats.badToken.Add(1)
+			deliveryFrom(msg).reject.Store(true)
 			a.logger.Info("Token not valid", a.fields(msg, watermill.LogFields{"err": err}))
 			return nil, &Error{Code: codec.CodeBadToken, Message: codec.TextTokenNotValid, Err: err}
 		}

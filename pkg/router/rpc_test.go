@@ -88,7 +88,10 @@ func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
 			t.Errorf("%s: %s = %v, want the body text %q", tc.name, codec.HeaderErrorMessage, got, r.Message)
 		}
 	}
-	waitFor(t, 5*time.Second, "5 replies counted", func() bool { return a.Stats().Replies == 5 })
+	waitFor(t, 5*time.Second, "5 replies counted, 4 calls acked, the bad token rejected", func() bool {
+		s := a.Stats()
+		return s.Replies == 5 && s.Acked == 4 && s.Rejected == 1
+	})
 	s := a.Stats()
 	if s.UnknownService != 1 || s.BadToken != 1 || s.ServiceErrors != 1 {
 		t.Errorf("stats %+v: want 1 unknown service, 1 bad token, 1 service error", s)
@@ -156,7 +159,7 @@ func TestBadInputIsAnsweredRejectedAndCounted(t *testing.T) {
 	// The same garbage as messages: nobody to answer, rejected.
 	c.send([]byte("not xml"))
 	c.send(big)
-	waitFor(t, 5*time.Second, "messages rejected", func() bool { return a.Stats().Rejected == 2 })
+	waitFor(t, 5*time.Second, "bad calls and messages rejected", func() bool { return a.Stats().Rejected == 5 })
 	s := a.Stats()
 	if s.Malformed != 3 || s.TooLarge != 2 {
 		t.Errorf("stats %+v: want 3 malformed, 2 too large", s)

@@ -82,8 +82,12 @@ func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 	}
 	c.send(pyCall("1", todayToken(), "x", "poison", "null"))
 	c.send([]byte("not xml"))
-	waitFor(t, 10*time.Second, "two messages dead-lettered", func() bool {
-		return a.Stats().Rejected == 2 && queueDepth(t, conn, node+".dead") == 2
+	// A call with a bad token is answered, then dead-lettered as well.
+	if d := c.call(pyCall("2", "bad", "math", "add", "[1, 2]"), 5*time.Second); response(t, d).Message != "Token not valid!" {
+		t.Fatalf("bad token reply %q", d.Body)
+	}
+	waitFor(t, 10*time.Second, "three deliveries dead-lettered", func() bool {
+		return a.Stats().Rejected == 3 && queueDepth(t, conn, node+".dead") == 3
 	})
 	if n := queueDepth(t, conn, node); n != 0 {
 		t.Errorf("node queue holds %d", n)
