@@ -3,8 +3,11 @@ package codec
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
+	"io"
 	"os"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -142,4 +145,47 @@ func sanitizeEvent(ev Event) Event {
 func eventsEqual(a, b Event) bool {
 	return a.Version == b.Version && a.ID == b.ID && a.Token == b.Token && a.Category == b.Category &&
 		a.Service == b.Service && bytes.Equal(a.Params, b.Params)
+}
+
+// FuzzDecodeAgreesWithEncodingXML checks what we accept against the standard
+// library's XML parser: a body we accept must be well-formed to it too, and
+// carry the same fields.
+func FuzzDecodeAgreesWithEncodingXML(f *testing.F) {
+	for _, b := range seedBodies(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := DecodeEvent(body, Options{Strict: true})
+		if err != nil {
+			return
+		}
+		var x struct {
+			Version string `xml:"version,attr"`
+			ID      string `xml:"id"`
+			Token   string `xml:"token"`
+			Cat     string `xml:"catgory"`
+			Service string `xml:"service"`
+			Params  string `xml:"params"`
+		}
+		dec := xml.NewDecoder(bytes.NewReader(bytes.TrimPrefix(body, []byte("\xEF\xBB\xBF"))))
+		dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
+		if err := dec.Decode(&x); err != nil {
+			t.Fatalf("we accept %q, encoding/xml says %v", body, err)
+		}
+		for {
+			if _, err := dec.Token(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("we accept %q, encoding/xml says after the root: %v", body, err)
+			}
+		}
+		if x.ID != ev.ID || x.Token != ev.Token || x.Cat != ev.Category || x.Service != ev.Service ||
+			!bytes.Equal(trimSpace([]byte(x.Params)), ev.Params) {
+			t.Fatalf("%q: we read %+v, encoding/xml %+v", body, ev, x)
+		}
+		// encoding/xml does not normalize white space in attribute values.
+		if !strings.ContainsAny(x.Version, "\t\n\r") && x.Version != ev.Version {
+			t.Fatalf("%q: version %q, encoding/xml %q", body, ev.Version, x.Version)
+		}
+	})
 }

@@ -171,6 +171,9 @@ func (d *decoder) comment() error {
 	if end < 0 {
 		return d.err(ErrMalformed, "unterminated comment")
 	}
+	if body := d.b[d.pos+4 : d.pos+4+end]; bytes.Contains(body, []byte("--")) || bytes.HasSuffix(body, []byte("-")) {
+		return d.err(ErrMalformed, "\"--\" inside a comment")
+	}
 	d.pos += 4 + end + 3
 	return nil
 }
@@ -184,8 +187,8 @@ func (d *decoder) pi() error {
 	if i := bytes.IndexAny(target, " \t\r\n"); i >= 0 {
 		target = target[:i]
 	}
-	if len(target) == 0 {
-		return d.err(ErrMalformed, "processing instruction without a target")
+	if !validName(target) {
+		return d.err(ErrMalformed, "processing instruction without a valid target")
 	}
 	if bytes.EqualFold(target, []byte("xml")) {
 		return d.err(ErrMalformed, "misplaced XML declaration")
@@ -194,8 +197,8 @@ func (d *decoder) pi() error {
 	return nil
 }
 
-// isNameByte reports whether c may be part of an element or attribute name.
-// Names are compared as bytes, so non-ASCII letters are simply accepted.
+// isNameByte reports whether c may be part of an element or attribute name;
+// validName then checks the name against XML's rules.
 func isNameByte(c byte) bool {
 	switch c {
 	case ' ', '\t', '\n', '\r', '/', '>', '<', '=', '"', '\'', '?', '!', '&', ';':
@@ -204,12 +207,53 @@ func isNameByte(c byte) bool {
 	return true
 }
 
+// name reads a name; it returns nil when there is none or it is not a valid
+// XML name.
 func (d *decoder) name() []byte {
 	start := d.pos
 	for d.pos < len(d.b) && isNameByte(d.b[d.pos]) {
 		d.pos++
 	}
+	if !validName(d.b[start:d.pos]) {
+		return nil
+	}
 	return d.b[start:d.pos]
+}
+
+// validName reports whether b is an XML 1.0 (fifth edition) Name.
+func validName(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for i := 0; i < len(b); {
+		r, size := rune(b[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRune(b[i:])
+		}
+		if !isNameStart(r) && (i == 0 || !isNameRest(r)) {
+			return false
+		}
+		i += size
+	}
+	return true
+}
+
+func isNameStart(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', r == '_', r == ':':
+		return true
+	case r < 0xC0:
+		return false
+	}
+	return r <= 0xD6 || 0xD8 <= r && r <= 0xF6 || 0xF8 <= r && r <= 0x2FF || 0x370 <= r && r <= 0x37D ||
+		0x37F <= r && r <= 0x1FFF || 0x200C <= r && r <= 0x200D || 0x2070 <= r && r <= 0x218F ||
+		0x2C00 <= r && r <= 0x2FEF || 0x3001 <= r && r <= 0xD7FF || 0xF900 <= r && r <= 0xFDCF ||
+		0xFDF0 <= r && r <= 0xFFFD || 0x10000 <= r && r <= 0xEFFFF
+}
+
+func isNameRest(r rune) bool {
+	return '0' <= r && r <= '9' || r == '-' || r == '.' || r == 0xB7 ||
+		0x300 <= r && r <= 0x36F || 0x203F <= r && r <= 0x2040
 }
 
 // startTag reads a start tag at d.pos (which is at '<'). With root set it
@@ -219,7 +263,7 @@ func (d *decoder) startTag(root bool) ([]byte, error) {
 	d.pos++
 	name := d.name()
 	if len(name) == 0 {
-		return nil, d.err(ErrMalformed, "element without a name")
+		return nil, d.err(ErrMalformed, "missing or invalid element name")
 	}
 	var attrs [maxAttrs][]byte
 	n := 0
@@ -246,7 +290,7 @@ func (d *decoder) startTag(root bool) ([]byte, error) {
 		}
 		aname := d.name()
 		if len(aname) == 0 {
-			return nil, d.err(ErrMalformed, "bad attribute")
+			return nil, d.err(ErrMalformed, "missing or invalid attribute name")
 		}
 		for _, prev := range attrs[:n] {
 			if bytes.Equal(prev, aname) {

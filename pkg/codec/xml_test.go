@@ -65,7 +65,7 @@ func TestEncodeReplacesWhatXMLCannotCarry(t *testing.T) {
 func TestDecodeAcceptsOtherWellFormedWriters(t *testing.T) {
 	cases := map[string]string{
 		"bom and encoding":    "\xEF\xBB\xBF<?xml version='1.0' encoding='UTF-8'?><event version='1'><id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params>[1, 2]</params></event>",
-		"comments and pi":     "<!-- c --><?pi x?><event  version = \"1\" other=\"x\" ><!-- c --><id>1<!-- c --></id><token>t<?pi?>ok</token><catgory>math</catgory><x><y/><z a='1'>text<![CDATA[<]]></z></x><service>add</service><params>\n  <![CDATA[[1, 2]]]>\n</params></event><!-- after -->\n",
+		"comments and pi":     "<!-- c --><?pi x?><event  version = \"1\" other=\"x\" ünï:c-.d_1=\"\" ><!-- c --><id>1<!-- c --></id><token>t<?pi?>ok</token><catgory>math</catgory><x><y/><z a='1'>text<![CDATA[<]]></z></x><service>add</service><params>\n  <![CDATA[[1, 2]]]>\n</params></event><!-- after -->\n",
 		"entities":            "<event version=\"1\"><id>&#49;</id><token>&#x74;&#x6F;k</token><catgory>m&#97;th</catgory><service>a&#x64;d</service><params>[1, &#50;]</params></event>",
 		"crlf":                "<?xml version=\"1.0\"?>\r\n<event version=\"1\">\r\n<id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params><![CDATA[[1,\r\n2]]]></params></event>\r\n",
 		"split cdata":         "<event version=\"1\"><id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params><![CDATA[[1]]><![CDATA[, 2]]]></params></event>",
@@ -176,6 +176,11 @@ func TestDecodeRejectsHostileInput(t *testing.T) {
 		{"no version", "<event><id>1</id></event>", ErrMalformed},
 		{"unknown bang", field("<!FOO>"), ErrMalformed},
 		{"empty name", "< event version=\"1\"/>", ErrMalformed},
+		{"digit name", field("<1a/>"), ErrMalformed},
+		{"bad name char", field("<a✓b/>"), ErrMalformed},
+		{"bad attribute name", "<event version=\"1\" -x=\"1\"/>", ErrMalformed},
+		{"double dash comment", field("<!-- a -- b -->"), ErrMalformed},
+		{"dash before comment end", field("<!-- a --->"), ErrMalformed},
 		{"response root", "<response><id>1</id><message>x</message></response>", ErrMalformed},
 	}
 	for _, c := range cases {
