@@ -51,11 +51,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			"rpc: a servicebus agent and sender (XML envelope, daily token) vs an amqp091-go RPC pair\n"+
 			"(one reply queue, a correlation map); send: Send with confirms vs amqp091-go publish with\n"+
 			"pipelined confirms. Every (mode, impl, concurrency) run makes --n calls after a short warm-up.")
-	defURL := os.Getenv("SERVICEBUS_TEST_URL")
-	if defURL == "" {
-		defURL = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	url := fs.String("url", defURL, "broker URL (default $SERVICEBUS_TEST_URL)")
+	// The default is resolved after parsing so that help never prints a
+	// password from the environment.
+	url := fs.String("url", "", "broker `URL` (default $SERVICEBUS_TEST_URL, else amqp://guest:guest@127.0.0.1:5672/)")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated numbers of concurrent callers")
 	n := fs.Int("n", 5000, "calls per run")
 	rounds := fs.Int("rounds", 1, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
@@ -72,6 +70,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(pos) > 0 {
 		return usageErr(stderr, "bench", fmt.Errorf("unexpected argument %q", pos[0]))
+	}
+	if *url == "" {
+		*url = os.Getenv("SERVICEBUS_TEST_URL")
+	}
+	if *url == "" {
+		*url = "amqp://guest:guest@127.0.0.1:5672/"
 	}
 	opt := benchOptions{URL: *url, N: *n, Rounds: *rounds, Timeout: *timeout}
 	if !*quiet {

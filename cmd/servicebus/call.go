@@ -49,7 +49,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	reply, err := sender.Call(ctx, target, params)
 	if err != nil {
-		return fail(stderr, "call", err)
+		return fail(stderr, "call", withBrokerErrors(err, sender.Publisher()))
 	}
 	if *asJSON {
 		var result any = reply.Raw

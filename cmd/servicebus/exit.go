@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -28,6 +30,24 @@ func exitCode(err error) int {
 
 // errUsage marks errors that are the command line's fault.
 var errUsage = errors.New("usage")
+
+// withBrokerErrors adds why the brokers are unreachable to an ErrUnavailable
+// that does not say it (a publish that never found a broker up).
+func withBrokerErrors(err error, pub *failover.Publisher) error {
+	if !errors.Is(err, rpc.ErrUnavailable) || errors.Is(err, rpc.ErrConnectionLost) {
+		return err
+	}
+	var why []string
+	for i := range pub.Paths() {
+		if perr := pub.Path(i).Err(); perr != nil && !strings.Contains(err.Error(), perr.Error()) {
+			why = append(why, perr.Error())
+		}
+	}
+	if len(why) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (%s)", err, strings.Join(why, "; "))
+}
 
 // fail prints err in one line on stderr and returns its exit code.
 func fail(stderr io.Writer, cmd string, err error) int {

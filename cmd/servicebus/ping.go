@@ -50,7 +50,7 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		waitPaths(ctx, sender.Publisher(), false)
 		rtt, err := sender.Ping(ctx, node)
 		if err != nil {
-			return fail(stderr, "ping", err)
+			return fail(stderr, "ping", withBrokerErrors(err, sender.Publisher()))
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK

@@ -40,7 +40,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
 	if err := sender.Send(ctx, target, params); err != nil {
-		return fail(stderr, "send", err)
+		return fail(stderr, "send", withBrokerErrors(err, sender.Publisher()))
 	}
 	return exitOK
 }
