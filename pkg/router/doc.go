@@ -77,7 +77,30 @@
 // every outcome.
 //
 // A message sent to a node that has no message service of that name but an
-// RPC service runs the RPC service and drops its result.
+// RPC service runs the RPC service and drops its result. A call (with
+// reply_to) only ever runs RPC services: a name that has only a message
+// service is answered "Cannot Find RPC Service: CAT.NAME", as py-servicebus
+// does.
+//
+// # Services and requests
+//
+// Services are added by category and name (AddRPCService, AddMessageService;
+// RPC and Message adapt functions of typed params) at any time, also while
+// the agent runs. A service gets the message's context (cancelled when the
+// caller's deadline passes or when Close gives up on it) and a *Request: the
+// envelope (ID, Category, Service, Token, Params and Decode), the delivery's
+// Metadata (broker, redelivered, reply_to, correlation id, deadline, every
+// header as text) and Sender, the agent's Caller (Config.Caller, an
+// *rpc.Sender in the root package's wiring) for calls to other services.
+// Middleware finds the request with RequestFromContext. OnStart and OnExit
+// add hooks run by Start (before consuming) and Close (after the drain).
+//
+// # Counters
+//
+// Stats returns counters of every outcome (received, replies, acked,
+// rejected, requeued, malformed, too large, bad token, unknown service,
+// deadline exceeded, service errors, panics, reply failures) and the
+// deliveries in flight and brokers consumed right now.
 //
 // # Close
 //
