@@ -36,6 +36,8 @@ Environment:
   SERVICEBUS_TEST_URL        broker for ensure
   SERVICEBUS_RABBIT_DIR      parent dir of throwaway nodes ($NODES_DIR)
   SERVICEBUS_RABBIT_WAIT     seconds to wait for a node to come up ($WAIT_SECS)
+  SERVICEBUS_RABBITMQ_BIN    directory of rabbitmq-server and rabbitmqctl
+                             (default /usr/lib/rabbitmq/bin, then PATH)
   SERVICEBUS_RABBIT_CONF_EXTRA  file appended to a started node's rabbitmq.conf
                              (e.g. a TLS listener: listeners.ssl.1 = 127.0.0.1:PORT,
                              ssl_options.cacertfile = ..., ssl_options.verify = verify_peer)
@@ -128,10 +130,13 @@ is_loopback() {
 is_root() { [ "$(id -u)" = 0 ]; }
 is_rabbit_user() { [ "$(id -un)" = "$RABBIT_USER" ]; }
 
-# rabbit_bin NAME: the real script (not Debian's wrapper, which resets the
-# environment's log files and runs su itself) or the one on PATH.
+# rabbit_bin NAME: the script from SERVICEBUS_RABBITMQ_BIN (as internal/brokertest),
+# else the real one (not Debian's wrapper, which redirects output and runs su
+# itself), else the one on PATH.
 rabbit_bin() {
-	if [ -x "/usr/lib/rabbitmq/bin/$1" ]; then
+	if [ -n "${SERVICEBUS_RABBITMQ_BIN:-}" ] && [ -x "$SERVICEBUS_RABBITMQ_BIN/$1" ]; then
+		echo "$SERVICEBUS_RABBITMQ_BIN/$1"
+	elif [ -x "/usr/lib/rabbitmq/bin/$1" ]; then
 		echo "/usr/lib/rabbitmq/bin/$1"
 	elif command -v "$1" >/dev/null 2>&1; then
 		command -v "$1"
