@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 )
@@ -38,14 +37,14 @@ func AppendLine(dst []byte, rec *Record, f Format, loc *time.Location) []byte {
 	dst = appendEscaped(dst, rec.Level)
 	dst = append(dst, ':')
 	dst = appendEscaped(dst, rec.Msg)
-	for _, k := range sortedKeys(rec.Fields) {
-		if rec.python && pythonStandard[k] {
+	for _, f := range rec.Fields {
+		if rec.python && pythonStandard[f.Key] {
 			continue
 		}
 		dst = append(dst, ' ')
-		dst = appendEscaped(dst, k)
+		dst = appendEscaped(dst, f.Key)
 		dst = append(dst, '=')
-		dst = appendCompact(dst, rec.Fields[k])
+		dst = appendCompact(dst, f.Value)
 	}
 	return append(dst, '\n')
 }
@@ -65,32 +64,23 @@ func appendJSONLine(dst []byte, rec *Record) []byte {
 		dst = append(dst, `,"pid":`...)
 		dst = strconv.AppendInt(dst, int64(rec.PID), 10)
 	}
-	for _, k := range sortedKeys(rec.Fields) {
-		switch k {
+	for _, f := range rec.Fields {
+		switch f.Key {
 		case keyTime, keyLevel, keyMsg, keyPID:
 			continue // a Python attribute may not shadow the record's own keys
 		}
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, k)
+		dst = appendJSONString(dst, f.Key)
 		dst = append(dst, ':')
-		dst = appendCompact(dst, rec.Fields[k])
+		dst = appendCompact(dst, f.Value)
 	}
 	return append(dst, "}\n"...)
 }
 
-func sortedKeys(m map[string]json.RawMessage) []string {
-	if len(m) == 0 {
-		return nil
-	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func appendCompact(dst []byte, v []byte) []byte {
+	if !hasSpaceOutsideStrings(v) {
+		return append(dst, v...)
+	}
 	b := bytes.NewBuffer(dst)
 	if err := json.Compact(b, v); err != nil {
 		// Only valid JSON reaches here; keep the line whole regardless.
@@ -125,4 +115,19 @@ func appendEscaped(dst []byte, s string) []byte {
 		}
 	}
 	return dst
+}
+
+// hasSpaceOutsideStrings tells whether a valid JSON value needs compacting.
+// Inside strings, control characters are always escaped, so a raw newline
+// can only be whitespace between tokens.
+func hasSpaceOutsideStrings(v []byte) bool {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			i = skipString(v, i) - 1
+		case ' ', '\t', '\r', '\n':
+			return true
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,11 +22,18 @@ type Record struct {
 	Level string    // upper case: INFO, WARNING, ...
 	Msg   string
 	PID   int // 0 when unknown
-	// Fields holds every other field of the record as JSON, host included.
-	Fields map[string]json.RawMessage
+	// Fields holds every other field of the record, host included, sorted
+	// by key.
+	Fields []Field
 
 	raw    []byte // the datagram, when it was a JSON object
 	python bool   // decoded from a Python LogRecord pickle
+}
+
+// Field is one field of a record besides level, msg, time and pid.
+type Field struct {
+	Key   string
+	Value json.RawMessage // as received, whitespace included
 }
 
 // DecodeDatagram decodes one datagram: a UTF-8 JSON object with at least
@@ -59,37 +67,129 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 	if len(t) == 0 || t[0] != '{' {
 		return Record{}, ErrNotJSON
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(t, &m); err != nil {
+	if !json.Valid(t) {
+		var v any
+		err := json.Unmarshal(t, &v) // for the message
 		return Record{}, fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	lv, okL := m[keyLevel]
-	ms, okM := m[keyMsg]
-	if !okL || !okM {
+	rec := Record{Time: now, raw: t, Fields: make([]Field, 0, 8)}
+	var haveLevel, haveMsg bool
+	eachMember(t, func(key, val []byte) {
+		switch k := jsonKey(key); k {
+		case keyLevel:
+			rec.Level, haveLevel = strings.ToUpper(jsonText(val)), true
+		case keyMsg:
+			rec.Msg, haveMsg = jsonText(val), true
+		case keyTime:
+			if tm, ok := parseTime(val); ok {
+				rec.Time = tm
+			}
+		case keyPID:
+			if n, err := strconv.Atoi(string(val)); err == nil {
+				rec.PID = n
+				return
+			}
+			fallthrough
+		default:
+			rec.Fields = append(rec.Fields, Field{k, val})
+		}
+	})
+	if !haveLevel || !haveMsg {
 		return Record{}, ErrMissingField
 	}
-	rec := Record{Level: strings.ToUpper(jsonText(lv)), Msg: jsonText(ms), raw: t}
-	delete(m, keyLevel)
-	delete(m, keyMsg)
-	rec.Time = now
-	if tv, ok := m[keyTime]; ok {
-		if tm, ok := parseTime(tv); ok {
-			rec.Time = tm
-		}
-		delete(m, keyTime)
-	}
-	if pv, ok := m[keyPID]; ok {
-		if n, err := strconv.Atoi(string(pv)); err == nil {
-			rec.PID = n
-			delete(m, keyPID)
-		}
-	}
-	rec.Fields = m
+	sortFields(rec.Fields)
 	return rec, nil
 }
 
+func sortFields(f []Field) {
+	slices.SortStableFunc(f, func(a, b Field) int { return strings.Compare(a.Key, b.Key) })
+}
+
+// eachMember calls fn with the raw key (quotes included) and raw value of
+// every member of the JSON object b, which must be valid JSON.
+func eachMember(b []byte, fn func(key, val []byte)) {
+	i := skipSpace(b, 1)
+	for i < len(b) && b[i] == '"' {
+		ke := skipString(b, i)
+		key := b[i:ke]
+		i = skipSpace(b, ke)
+		i = skipSpace(b, i+1) // ':'
+		ve := skipValue(b, i)
+		fn(key, b[i:ve])
+		i = skipSpace(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	default:
+		for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+			i++
+		}
+		return i
+	}
+}
+
+// jsonKey is the text of a raw JSON string (quotes included).
+func jsonKey(raw []byte) string {
+	if bytes.IndexByte(raw, '\\') < 0 && len(raw) >= 2 {
+		return string(raw[1 : len(raw)-1])
+	}
+	return jsonText(raw)
+}
+
 // jsonText is a JSON string's text, or any other JSON value as written.
-func jsonText(v json.RawMessage) string {
+func jsonText(v []byte) string {
+	if len(v) >= 2 && v[0] == '"' && bytes.IndexByte(v, '\\') < 0 {
+		return string(v[1 : len(v)-1])
+	}
 	if len(v) > 0 && v[0] == '"' {
 		var s string
 		if json.Unmarshal(v, &s) == nil {
@@ -99,16 +199,12 @@ func jsonText(v json.RawMessage) string {
 	return string(v)
 }
 
-func parseTime(v json.RawMessage) (time.Time, bool) {
+func parseTime(v []byte) (time.Time, bool) {
 	if len(v) == 0 {
 		return time.Time{}, false
 	}
 	if v[0] == '"' {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			return time.Time{}, false
-		}
-		t, err := time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, jsonText(v))
 		return t, err == nil
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
@@ -142,7 +238,7 @@ func decodePython(b []byte, now time.Time) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{Time: now, python: true, Fields: make(map[string]json.RawMessage, len(d))}
+	rec := Record{Time: now, python: true, Fields: make([]Field, 0, len(d))}
 	if s, ok := d["levelname"].(string); ok {
 		rec.Level = strings.ToUpper(s)
 	} else {
@@ -180,7 +276,8 @@ func decodePython(b []byte, now time.Time) (Record, error) {
 		if err != nil {
 			return Record{}, fmt.Errorf("%w: field %q: %v", ErrBadPickle, k, err)
 		}
-		rec.Fields[k] = j
+		rec.Fields = append(rec.Fields, Field{k, j})
 	}
+	sortFields(rec.Fields)
 	return rec, nil
 }

@@ -135,7 +135,7 @@ func TestDecodePythonPickleProtocols1To4(t *testing.T) {
 			if rec.Level != "WARNING" || rec.Msg != "hello from python" || rec.PID != 4242 {
 				t.Fatalf("%+v", rec)
 			}
-			got := string(rec.Fields["nested"])
+			got := string(fieldOf(&rec, "nested"))
 			want := `{"big":1180591620717411303424,"list":[1,2.5,null,true],"neg":-1099511627776,"tuple":[1,"x"]}`
 			if name >= "record_p3" {
 				want = `{"big":1180591620717411303424,"bytes":"AP8=","list":[1,2.5,null,true],"neg":-1099511627776,"tuple":[1,"x"]}`
@@ -189,5 +189,30 @@ func TestPickleRejectsCyclesAndBlowUps(t *testing.T) {
 				t.Fatalf("got %v", err)
 			}
 		})
+	}
+}
+
+func fieldOf(rec *Record, key string) []byte {
+	for _, f := range rec.Fields {
+		if f.Key == key {
+			return f.Value
+		}
+	}
+	return nil
+}
+
+func TestDecodeJSONEscapedKeysAndNesting(t *testing.T) {
+	b := []byte(`{ "le\u0076el" : "info" , "msg":"a\"b}" ,"z":[{"x":"]}"}, 2],"a":{"b":{}} ,"pid":"7"}`)
+	rec, err := DecodeDatagram(b, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Level != "INFO" || rec.Msg != `a"b}` || rec.PID != 0 {
+		t.Fatalf("%+v", rec)
+	}
+	got := string(AppendLine(nil, &rec, FormatText, time.UTC))
+	want := `[2026-11-27 10:00:00,000 PID:0]INFO:a"b} a={"b":{}} pid="7" z=[{"x":"]}"},2]` + "\n"
+	if got != want {
+		t.Fatalf("\n got %q\nwant %q", got, want)
 	}
 }

@@ -200,20 +200,25 @@ func (s *Server) Addr() net.Addr { return s.conn.LocalAddr() }
 // read empties the socket into the inbox.
 func (s *Server) read() {
 	defer close(s.readDone)
-	buf := make([]byte, 64<<10) // above MaxRecordSize, so oversize is seen
+	br, err := newBatchReader(s.conn)
+	if err != nil {
+		s.logger.Error("udplog: cannot read socket", err, nil)
+		return
+	}
+	push := func(b []byte) {
+		s.received.Add(1)
+		if len(b) > MaxRecordSize {
+			s.tooLarge.Add(1)
+		} else if !s.inbox.push(b) {
+			s.queueDrops.Add(1)
+		}
+	}
 	for {
-		n, err := s.conn.Read(buf)
-		if err != nil {
+		if err := br.read(push); err != nil {
 			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
 			continue // e.g. ICMP errors reported on the socket
-		}
-		s.received.Add(1)
-		if n > MaxRecordSize {
-			s.tooLarge.Add(1)
-		} else if !s.inbox.push(buf[:n]) {
-			s.queueDrops.Add(1)
 		}
 		select {
 		case <-s.closing:
