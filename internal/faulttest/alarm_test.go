@@ -1,0 +1,184 @@
+//go:build faults
+
+package faulttest
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// declareNode declares the exchange and node queue on a broker by hand, so
+// that a Send is routed without an agent.
+func declareNode(t *testing.T, url, node string) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A broker that blocks publishers (memory alarm): Send returns an error by
+// its deadline instead of hanging, the sender's memory stays bounded, a
+// second broker takes the traffic, and once the alarm clears Send works again.
+func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
+	const deadline = 2 * time.Second
+	log := newTestLog(t)
+	a := brokertest.StartNode(t, brokertest.NodeOptions{})
+	node := uniqueName("fault-alarm")
+	declareNode(t, a.URL(), node)
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL()), CallTimeout: 10 * time.Second})
+	send := func(s *rpc.Sender, seq int, timeout time.Duration) (time.Duration, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		start := time.Now()
+		err := s.Send(ctx, node+".fault.record", payload{Seq: seq})
+		return time.Since(start), err
+	}
+	if _, err := send(sender, 0, 10*time.Second); err != nil {
+		t.Fatalf("Send before the alarm: %v", err)
+	}
+
+	if out, err := a.Ctl("set_vm_memory_high_watermark", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	alarmAt := time.Now()
+	t.Cleanup(func() { _, _ = a.Ctl("set_vm_memory_high_watermark", "0.4") })
+	log.printf("TEST memory alarm set")
+	blockedSeen := time.Duration(0)
+	waitBlocked := time.Now().Add(5 * time.Second)
+	for time.Now().Before(waitBlocked) {
+		if sender.Publisher().Path(0).Blocked() {
+			blockedSeen = time.Since(alarmAt)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	took, err := send(sender, 1, deadline)
+	blockedAfter := sender.Publisher().Path(0).Blocked()
+	t.Logf("Send under the alarm: %v after %s; path blocked before: %v, after the publish: %v", err, took.Round(time.Millisecond), blockedSeen > 0, blockedAfter)
+	if err == nil {
+		t.Errorf("Send under the memory alarm succeeded")
+	}
+	if took > deadline+time.Second {
+		t.Errorf("Send under the alarm took %s, deadline %s", took, deadline)
+	}
+	if err != nil && !errors.Is(err, rpc.ErrUnavailable) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Logf("note: error is neither ErrUnavailable nor DeadlineExceeded: %v", err)
+	}
+
+	// Many senders hammer the blocked broker for a while: memory and
+	// goroutines must come back to where they were.
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	baseHeap, baseG := ms.HeapAlloc, runtime.NumGoroutine()
+	var attempts, late atomic.Int64
+	var peak atomic.Uint64
+	stopSample := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Add(1)
+	go func() {
+		defer sampler.Done()
+		var m runtime.MemStats
+		for {
+			select {
+			case <-stopSample:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&m)
+			if m.HeapAlloc > peak.Load() {
+				peak.Store(m.HeapAlloc)
+			}
+		}
+	}()
+	const hammer, each = 32, 500 * time.Millisecond
+	hammerUntil := time.Now().Add(5 * time.Second)
+	var wg sync.WaitGroup
+	for w := 0; w < hammer; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for seq := 1000 * (w + 1); time.Now().Before(hammerUntil); seq++ {
+				took, err := send(sender, seq, each)
+				attempts.Add(1)
+				if err == nil || took > each+time.Second {
+					late.Add(1)
+				}
+				if err != nil && took < 10*time.Millisecond {
+					time.Sleep(10 * time.Millisecond) // failing fast: do not spin
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(stopSample)
+	sampler.Wait()
+	var settledG int
+	waitFor(t, 10*time.Second, "goroutines back to the baseline", func() bool {
+		settledG = runtime.NumGoroutine()
+		return settledG <= baseG+2
+	})
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	growth := int64(ms.HeapAlloc) - int64(baseHeap)
+	peakGrowth := int64(peak.Load()) - int64(baseHeap)
+	t.Logf("%d Sends from %d goroutines against the blocked broker: %d succeeded or overran their deadline; heap %+d KiB after (peak %+d KiB), goroutines %d -> %d",
+		attempts.Load(), hammer, late.Load(), growth>>10, peakGrowth>>10, baseG, settledG)
+	if late.Load() > 0 {
+		t.Errorf("%d Sends succeeded or overran their deadline under the alarm", late.Load())
+	}
+	if growth > 16<<20 {
+		t.Errorf("heap grew by %d MiB under the alarm", growth>>20)
+	}
+
+	// A second broker takes the traffic while A blocks publishers.
+	b := brokertest.StartNode(t, brokertest.NodeOptions{})
+	declareNode(t, b.URL(), node)
+	both := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: 10 * time.Second})
+	waitFor(t, time.Minute, "second sender connected to both", func() bool {
+		return both.Publisher().Path(0).Conn() != nil && senderReady(both, 1)
+	})
+	viaB, err := send(both, 2, 10*time.Second)
+	t.Logf("Send with A blocking and B fine: %v after %s (A blocked as the second sender sees it: %v)", err, viaB.Round(time.Millisecond), both.Publisher().Path(0).Blocked())
+	if err != nil {
+		t.Errorf("Send with a second broker while A blocks: %v", err)
+	}
+
+	if out, err := a.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	clearAt := time.Now()
+	log.printf("TEST memory alarm cleared")
+	var recovered time.Duration
+	waitFor(t, 30*time.Second, "Send to A to work again", func() bool {
+		if _, err := send(sender, 3, time.Second); err == nil {
+			recovered = time.Since(clearAt)
+			return true
+		}
+		return false
+	})
+	t.Logf("FIGURES alarm: blocked_noticed=%s send_error_after=%s (deadline %s) hammer_sends=%d heap_growth=%dKiB peak_heap_growth=%dKiB send_via_second_broker=%s recovered_after_clear=%s",
+		blockedSeen.Round(time.Millisecond), took.Round(time.Millisecond), deadline, attempts.Load(), growth>>10, peakGrowth>>10,
+		viaB.Round(time.Millisecond), recovered.Round(time.Millisecond))
+}
