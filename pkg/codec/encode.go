@@ -209,3 +209,18 @@ func isXMLChar(r rune) bool {
 		return r <= utf8.MaxRune
 	}
 }
+
+// appendSanitized appends s with invalid UTF-8 and non-XML characters
+// replaced by U+FFFD, as the encoder writes them.
+func appendSanitized[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s[i:])
+		if isXMLChar(r) && !(r == utf8.RuneError && size == 1) {
+			dst = append(dst, s[i:i+size]...)
+		} else {
+			dst = append(dst, "\uFFFD"...)
+		}
+		i += size
+	}
+	return dst
+}

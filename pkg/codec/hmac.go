@@ -41,7 +41,7 @@ type HMACOptions struct {
 type HMACTokens struct {
 	key    *secretKey
 	opt    HMACOptions
-	pool   sync.Pool // of hash.Hash keyed with key
+	pool   sync.Pool // of *hmacState keyed with key
 	replay replayCache
 }
 
@@ -60,7 +60,7 @@ func NewHMACTokens(secret string, opt HMACOptions) *HMACTokens {
 		opt.Location = time.Local
 	}
 	t := &HMACTokens{key: newSecretKey(secret), opt: opt}
-	t.pool.New = func() any { return hmac.New(sha256.New, t.key.b) }
+	t.pool.New = func() any { return &hmacState{h: hmac.New(sha256.New, t.key.b), buf: make([]byte, 0, 512)} }
 	t.replay.init(opt.ReplayCacheSize)
 	return t
 }
@@ -73,68 +73,54 @@ const hmacDomain = "servicebus/hmac-sha256/v1"
 // taken as the decoder will return them after an encode (params trimmed, empty
 // params as null, unencodable characters as U+FFFD).
 func (t *HMACTokens) sign(ev *Event, ts int64) [sha256.Size]byte {
-	h := t.pool.Get().(hash.Hash)
-	h.Reset()
-	var buf [256]byte
-	b := buf[:0]
-	field := func(s []byte) {
-		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
-		b = append(b, s...)
-		if len(b) > len(buf)/2 {
-			h.Write(b)
-			b = buf[:0]
-		}
-	}
-	field([]byte(hmacDomain))
-	field(canonicalText(ev.ID))
-	field(canonicalText(ev.Category))
-	field(canonicalText(ev.Service))
+	st := t.pool.Get().(*hmacState)
+	st.h.Reset()
+	b := st.buf[:0]
+	b = appendField(b, hmacDomain)
+	b = appendField(b, ev.ID)
+	b = appendField(b, ev.Category)
+	b = appendField(b, ev.Service)
 	params := trimSpace(ev.Params)
 	if len(params) == 0 {
 		params = nullParams
 	}
-	field(canonicalCDATA(params))
-	field(strconv.AppendInt(nil, ts, 10))
-	h.Write(b)
+	b = appendField(b, []byte(params))
+	b = appendField(b, strconv.AppendInt(st.num[:0], ts, 10))
+	st.h.Write(b)
 	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	t.pool.Put(h)
+	st.h.Sum(sum[:0])
+	if cap(b) <= 64<<10 {
+		st.buf = b[:0]
+	}
+	t.pool.Put(st)
 	return sum
 }
 
-// canonicalText is s as it reads after an encode and decode: unencodable
-// characters become U+FFFD, "\r" survives (as a character reference).
-func canonicalText(s string) []byte {
+type hmacState struct {
+	h   hash.Hash
+	buf []byte
+	num [20]byte
+}
+
+// appendField appends the length of s and s, as the decoder will return it:
+// unencodable characters as U+FFFD ("\r" survives as a character reference).
+func appendField[S string | []byte](b []byte, s S) []byte {
+	clean := true
 	for i := 0; i < len(s); i++ {
 		if !plainText[s[i]] && s[i] != '\r' {
-			return appendSanitized(nil, s)
+			clean = false
+			break
 		}
 	}
-	return []byte(s)
-}
-
-func canonicalCDATA(s []byte) []byte {
-	for _, c := range s {
-		if !plainText[c] && c != '\r' {
-			return appendSanitized(nil, s)
-		}
+	if clean {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
+		return append(b, s...)
 	}
-	return s
-}
-
-// appendSanitized appends s with invalid UTF-8 and non-XML characters
-// replaced by U+FFFD, as the encoder writes them.
-func appendSanitized[S string | []byte](dst []byte, s S) []byte {
-	for i := 0; i < len(s); {
-		r, size := decodeRune(s[i:])
-		if isXMLChar(r) && !(r == '\uFFFD' && size == 1) {
-			dst = append(dst, s[i:i+size]...)
-		} else {
-			dst = append(dst, "\uFFFD"...)
-		}
-		i += size
-	}
-	return dst
+	at := len(b)
+	b = binary.BigEndian.AppendUint64(b, 0)
+	b = appendSanitized(b, s)
+	binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
+	return b
 }
 
 // Sign sets the timestamp and signature headers (and, with Compat, the daily

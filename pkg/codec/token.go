@@ -45,13 +45,19 @@ func DailyToken(secret string, day time.Time, loc *time.Location) string {
 }
 
 func dailyToken(secret []byte, day time.Time) string {
-	var date [10]byte
-	h := sha1.New()
-	h.Write(secret)
-	h.Write([]byte(" - "))
-	h.Write(day.AppendFormat(date[:0], time.DateOnly))
-	var sum [sha1.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	var tok [2 * sha1.Size]byte
+	writeDailyToken(&tok, secret, day)
+	return string(tok[:])
+}
+
+// writeDailyToken writes the hex token of day's date into tok.
+func writeDailyToken(tok *[2 * sha1.Size]byte, secret []byte, day time.Time) {
+	var in [128]byte
+	b := append(in[:0], secret...)
+	b = append(b, " - "...)
+	b = day.AppendFormat(b, time.DateOnly)
+	sum := sha1.Sum(b)
+	hex.Encode(tok[:], sum[:])
 }
 
 // DailyTokens is py-servicebus's token scheme: the token of the current day
@@ -84,10 +90,11 @@ func (t *DailyTokens) Validate(_ context.Context, ev *Event, _ map[string]string
 	now = now.In(t.loc)
 	y, m, d := now.Date()
 	ok := 0
+	var tok [2 * sha1.Size]byte
 	for _, delta := range [3]int{0, -1, 1} {
 		// Noon of the neighbouring day: day arithmetic that DST cannot skew.
-		day := time.Date(y, m, d+delta, 12, 0, 0, 0, t.loc)
-		ok |= subtle.ConstantTimeCompare([]byte(ev.Token), []byte(dailyToken(t.secret.b, day)))
+		writeDailyToken(&tok, t.secret.b, time.Date(y, m, d+delta, 12, 0, 0, 0, t.loc))
+		ok |= subtle.ConstantTimeCompare([]byte(ev.Token), tok[:])
 	}
 	if ok != 1 {
 		return fmt.Errorf("codec: %w: the daily token is not the one of today, yesterday or tomorrow (%s)", ErrBadToken, t.loc)
