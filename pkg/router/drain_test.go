@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -132,4 +133,36 @@ func TestRunServesUntilTheContextEnds(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
+}
+
+// Closing under load loses nothing: every message was either run and acked
+// or is still in the queue.
+func TestCloseUnderLoadLosesNothing(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("load")
+	deleteQueues(t, brokerURL(), node)
+	const total = 300
+	var runs atomic.Int32
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddMessageService("x", "y", func(ctx context.Context, req *router.Request) error {
+			time.Sleep(2 * time.Millisecond)
+			runs.Add(1)
+			return nil
+		})
+	}, func(c *router.Config) { c.Concurrency = 8 })
+	c := newPyClient(t, conn, node)
+	for range total {
+		c.send(pyCall("1", todayToken(), "x", "y", "null"))
+	}
+	waitFor(t, 10*time.Second, "some messages done", func() bool { return runs.Load() >= 20 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := a.Stats()
+	if int(st.Acked) != int(runs.Load()) || st.Rejected != 0 {
+		t.Errorf("runs %d, stats %+v", runs.Load(), st)
+	}
+	waitFor(t, 5*time.Second, "every message run or back in the queue", func() bool {
+		return queueDepth(t, conn, node)+int(runs.Load()) == total
+	})
 }
