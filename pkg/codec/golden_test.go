@@ -237,3 +237,23 @@ func TestDailyTokenUsesTheConfiguredTimeZone(t *testing.T) {
 		t.Errorf("UTC: %s, want the previous day's %s", got, tv.Prev)
 	}
 }
+
+func TestDailyTokensDefaultToLocalTime(t *testing.T) {
+	v := loadVectors(t)
+	tv := v.Tokens[0] // 2026-11-27
+	saved := time.Local
+	defer func() { time.Local = saved }()
+	// Where local time is UTC+14, 2026-11-26 20:00 UTC is already the 27th.
+	time.Local = time.FixedZone("UTC+14", 14*3600)
+	at := time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)
+	if got := DailyToken(tv.Secret, at, nil); got != tv.Token {
+		t.Errorf("nil location: %s, want local day's %s", got, tv.Token)
+	}
+	ev := Event{}
+	if _, err := NewDailyTokens(tv.Secret, nil).Sign(&ev, at); err != nil || ev.Token != tv.Token {
+		t.Errorf("nil location Sign: %s, want local day's %s", ev.Token, tv.Token)
+	}
+	if _, err := NewDailyTokens(tv.Secret, time.UTC).Sign(&ev, at); err != nil || ev.Token != tv.Prev {
+		t.Errorf("UTC Sign: %s, want UTC day's %s", ev.Token, tv.Prev)
+	}
+}

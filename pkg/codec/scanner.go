@@ -144,6 +144,9 @@ func (d *decoder) xmlDecl() error {
 	}
 	decl := d.b[d.pos+5 : d.pos+end]
 	d.pos += end + 2
+	if !bytes.Contains(decl, []byte("version")) {
+		return d.errAt(ErrMalformed, start, "the XML declaration lacks its version")
+	}
 	if i := bytes.Index(decl, []byte("encoding")); i >= 0 {
 		rest := trimSpace(decl[i+len("encoding"):])
 		if len(rest) == 0 || rest[0] != '=' {

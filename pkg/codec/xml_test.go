@@ -172,6 +172,7 @@ func TestDecodeRejectsHostileInput(t *testing.T) {
 		{"attrs without space", "<event version=\"1\"x=\"2\"/>", ErrMalformed},
 		{"too many attributes", "<event version=\"1\"" + strings.Repeat(" a=\"\"", 1)[:0] + manyAttrs(40) + "/>", ErrMalformed},
 		{"latin1 encoding", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + callXML[len("<?xml version=\"1.0\"?>\n"):], ErrMalformed},
+		{"xml decl without version", "<?xml?>" + withParams("1"), ErrMalformed},
 		{"late xml decl", "<!-- x --><?xml version=\"1.0\"?>" + withParams("1"), ErrMalformed},
 		{"no version", "<event><id>1</id></event>", ErrMalformed},
 		{"unknown bang", field("<!FOO>"), ErrMalformed},
