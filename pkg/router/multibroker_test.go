@@ -59,3 +59,27 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 	callOn(newPyClient(t, dialBroker(t, nodeB.URL()), node), "b2")
 	callOn(clientA, "a3")
 }
+
+// A broker that is down at start stops nothing on the others.
+func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("onedown")
+	deleteQueues(t, brokerURL(), node)
+	a, err := router.NewAgent(func() router.Config {
+		c := testConfig(node)
+		c.Endpoints = []failover.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/", DialTimeout: 200 * time.Millisecond}, {URL: brokerURL()}}
+		return c
+	}(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.AddRPCService("math", "add", add)
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	waitFor(t, 10*time.Second, "consuming the reachable broker", func() bool { return a.Consuming() == 1 })
+	if r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		t.Fatalf("reply %q", r.Message)
+	}
+}

@@ -157,3 +157,18 @@ func TestFailingStartHookStopsStart(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+func TestPanickingMessageServiceIsRejectedNotRetried(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("msgpanic")
+	deleteQueues(t, brokerURL(), node)
+	var runs atomic.Int32
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddMessageService("x", "boom", func(context.Context, *router.Request) error { runs.Add(1); panic("boom") })
+	})
+	newPyClient(t, conn, node).send(pyCall("1", todayToken(), "x", "boom", "null"))
+	waitFor(t, 5*time.Second, "rejected", func() bool { return a.Stats().Rejected == 1 })
+	if s := a.Stats(); s.Panics != 1 || runs.Load() != 1 {
+		t.Errorf("stats %+v runs %d", s, runs.Load())
+	}
+}
