@@ -65,3 +65,25 @@ func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
 		t.Errorf("stats %+v", s)
 	}
 }
+
+func TestServiceOutOfTimeAnswersDeadlineExceeded(t *testing.T) {
+	conn := dialBroker(t, brokerURL())
+	node := uniqueNode("outoftime")
+	deleteQueues(t, brokerURL(), node)
+	startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "slow", func(ctx context.Context, req *router.Request) (any, error) {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+	})
+	c := newPyClient(t, conn, node)
+	deadline := time.Now().Add(200 * time.Millisecond).UnixMilli()
+	select {
+	case d := <-c.start(pyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{Headers: amqp.Table{codec.HeaderDeadline: deadline}}):
+		if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeDeadlineExceeded) {
+			t.Errorf("reply code %v body %q", got, d.Body)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reply")
+	}
+}

@@ -1,6 +1,7 @@
 package router
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -77,11 +78,17 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &e) && e.permanent()
 }
 
-// asError turns any error into the *Error that is sent to an RPC caller.
+// asError turns any error into the *Error that is sent to an RPC caller: a
+// service that ran out of its context's time (the caller's deadline, a
+// Timeout middleware) reports CodeDeadlineExceeded.
 func asError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return &Error{Code: codec.CodeServiceError, Message: err.Error(), Err: err}
+	code := codec.CodeServiceError
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = codec.CodeDeadlineExceeded
+	}
+	return &Error{Code: code, Message: err.Error(), Err: err}
 }
