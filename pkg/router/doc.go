@@ -60,7 +60,8 @@
 // else the error's text) and the headers x-sb-error-code and
 // x-sb-error-message carry code and text for our own sender. A service picks
 // the code by returning an *Error (NewError, Errorf); other errors are
-// CodeServiceError. A call whose deadline had passed is answered with
+// CodeServiceError, or CodeDeadlineExceeded when they wrap
+// context.DeadlineExceeded. A call whose deadline had passed is answered with
 // CodeDeadlineExceeded: the caller may still wait (clocks differ) and our
 // sender drops replies it no longer expects, so an answer costs nothing.
 //
