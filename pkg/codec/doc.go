@@ -27,8 +27,8 @@
 // buffer) write exactly this layout, byte for byte as py-servicebus does.
 // Params are JSON; a Python agent writes Python's str() of its result into
 // the message, a Go agent JSON. Text is XML-escaped, and a "]]>" inside
-// params or a message is split across two CDATA sections (py-servicebus does
-// not do this and breaks on such data).
+// params or a message is split across two CDATA sections (py-servicebus writes
+// it unsplit, which is not well-formed XML).
 //
 // # Decoding untrusted bodies
 //
@@ -40,7 +40,9 @@
 // (ErrMalformed) — with a *DecodeError that says what and where, never a
 // panic. Options.Strict accepts only what the py-servicebus parser accepts
 // (the misspelt <catgory>, every field present); the lenient default also
-// accepts <category>.
+// accepts <category>. Decoded params are checked to be JSON; other fields keep
+// their text exactly (no trimming), so what AppendEvent writes decodes to the
+// same Event.
 //
 // # Tokens
 //
