@@ -195,6 +195,45 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("EnvironmentOnlyConfigConnectsOverMutualTLS", func(t *testing.T) {
+		// The settings of docs/security.md by their environment names.
+		for k, v := range map[string]string{
+			"SERVICEBUS_HOSTS":           "127.0.0.1",
+			"SERVICEBUS_PORT":            strconv.Itoa(node.Port()),
+			"SERVICEBUS_USE_SSL":         "true",
+			"SERVICEBUS_SSL_PORT":        strconv.Itoa(node.TLSPort()),
+			"SERVICEBUS_TLS_CA_FILE":     certs.CACertFile,
+			"SERVICEBUS_TLS_CERT_FILE":   certs.ClientCertFile,
+			"SERVICEBUS_TLS_KEY_FILE":    certs.ClientKeyFile,
+			"SERVICEBUS_TLS_SERVER_NAME": "localhost",
+			"SERVICEBUS_TOKEN_MODE":      "off",
+		} {
+			t.Setenv(k, v)
+		}
+		cfg, err := servicebus.LoadConfig("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps, err := cfg.Endpoints(newCaptureLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eps) != 1 || !strings.HasPrefix(eps[0].URL, "amqps://") || eps[0].TLS.ServerName != "localhost" {
+			t.Fatalf("endpoints %v", eps)
+		}
+		dialOK(t, eps[0])
+		t.Setenv("SERVICEBUS_TLS_SERVER_NAME", tlstest.WrongName)
+		if cfg, err = servicebus.LoadConfig(""); err != nil {
+			t.Fatal(err)
+		}
+		if eps, err = cfg.Endpoints(newCaptureLog()); err != nil {
+			t.Fatal(err)
+		}
+		if err := dialFails(t, eps[0]); !errContainsAny(err, tlstest.WrongName) {
+			t.Fatalf("error %q does not name %s", err, tlstest.WrongName)
+		}
+	})
+
 	t.Run("AgentAndSenderOverMutualTLS", func(t *testing.T) {
 		cfg := tlsConfig(node, certs)
 		cfg.TokenMode = servicebus.TokenHMAC
