@@ -15,8 +15,10 @@ import (
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
+	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	amqp "github.com/rabbitmq/amqp091-go"
 )
 
 // tlsNode is a throwaway RabbitMQ node with an amqps listener that demands a
@@ -279,6 +281,41 @@ func TestTLS(t *testing.T) {
 			t.Fatal("a sender without client certificate called through the TLS listener")
 		} else {
 			t.Logf("call without client certificate: %v", err)
+		}
+	})
+
+	t.Run("HMACReplayThroughAnotherBrokerIsRejected", func(t *testing.T) {
+		// One agent on two brokers (this TLS node and the shared broker)
+		// shares one replay cache: a call captured on one broker and
+		// replayed on the other is refused.
+		cfg := tlsConfig(node, certs)
+		eps, err := cfg.Endpoints(newCaptureLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared := newWorld(t, "hmac-2brokers") // fails under CI=true without the shared broker
+		w := newWorldAt(t, "hmac-2brokers", eps[0], shared.endpoints[0])
+		shared.node, shared.topology = w.node, w.topology
+		secret := uniq("secret")
+		log := newCaptureLog()
+		agent := w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
+		onTLS := *w
+		onTLS.endpoints = eps
+		s := onTLS.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+		captured := onTLS.rawClient().capture()
+		if r, err := s.Call(context.Background(), w.node+".math.add", []int{1, 2}); err != nil || r.Raw != "3" {
+			t.Fatalf("call: %v %v", r, err)
+		}
+		var orig amqp.Delivery
+		select {
+		case orig = <-captured:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call was not captured")
+		}
+		before := agent.Stats().BadToken
+		expectBadToken(t, shared.rawClient().call(orig.Body, orig.Headers), "replay through the other broker")
+		if agent.Stats().BadToken != before+1 {
+			t.Fatal("the replay was not counted as a bad token")
 		}
 	})
 
