@@ -2,9 +2,12 @@ package failover
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strings"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -42,7 +45,15 @@ func (e Endpoint) String() string {
 	return u.Scheme + "://" + u.Host + u.Path
 }
 
-// Dial opens a connection to the broker.
+// GoString keeps the credentials out of %#v as well.
+func (e Endpoint) GoString() string {
+	return fmt.Sprintf("failover.Endpoint{URL: %q, TLS: %t, Heartbeat: %s, DialTimeout: %s}",
+		e.String(), e.TLS != nil, e.Heartbeat, e.DialTimeout)
+}
+
+// Dial opens a connection to the broker. For amqps it does the TLS handshake
+// itself, so that a certificate the broker refuses after the handshake (TLS
+// 1.3 reports that only on the first read) is named in the error.
 func (e Endpoint) Dial() (*amqp.Connection, error) {
 	hb := e.Heartbeat
 	if hb <= 0 {
@@ -56,6 +67,21 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("failover: broker url %s: %w", e.String(), err)
 	}
+	var tlsConf *tls.Config
+	if u.Scheme == "amqps" {
+		tlsConf = &tls.Config{MinVersion: tls.VersionTLS12}
+		if e.TLS != nil {
+			tlsConf = e.TLS.Clone()
+		}
+		if tlsConf.ServerName == "" {
+			tlsConf.ServerName = u.Host
+		}
+		if tlsConf.InsecureSkipVerify && e.OnInsecureConnect != nil {
+			e.OnInsecureConnect(e)
+		}
+		u.Scheme = "amqp" // TLS is done by our dialer below; the port stays
+	}
+	var tc *tlsConn
 	cfg := amqp.Config{
 		Heartbeat: hb,
 		Locale:    "en_US",
@@ -67,32 +93,76 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 			"capabilities":    amqp.Table{"connection.blocked": true},
 		},
 		Dial: func(network, addr string) (net.Conn, error) {
-			conn, err := net.DialTimeout(network, addr, timeout)
+			raw, err := net.DialTimeout(network, addr, timeout)
 			if err != nil {
 				return nil, err
 			}
-			// The handshake must finish within the timeout too; amqp091
-			// clears the deadline once the connection is open.
-			if err := conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-				conn.Close()
+			// The handshakes must finish within the timeout too; amqp091
+			// clears the deadline once the AMQP connection is open.
+			if err := raw.SetDeadline(time.Now().Add(timeout)); err != nil {
+				raw.Close()
 				return nil, err
 			}
-			return conn, nil
+			if tlsConf == nil {
+				return raw, nil
+			}
+			client := tls.Client(raw, tlsConf)
+			if err := client.Handshake(); err != nil {
+				raw.Close()
+				return nil, fmt.Errorf("TLS handshake: %w", err)
+			}
+			tc = &tlsConn{Conn: client}
+			return tc, nil
 		},
 	}
-	if u.Scheme == "amqps" {
-		tc := e.TLS
-		if tc == nil {
-			tc = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		if tc.InsecureSkipVerify && e.OnInsecureConnect != nil {
-			e.OnInsecureConnect(e)
-		}
-		cfg.TLSClientConfig = tc
-	}
-	conn, err := amqp.DialConfig(e.URL, cfg)
+	conn, err := amqp.DialConfig(u.String(), cfg)
 	if err != nil {
+		if tc != nil {
+			err = tc.explain(err)
+		}
 		return nil, fmt.Errorf("failover: connect %s: %w", e.String(), err)
 	}
 	return conn, nil
+}
+
+// tlsConn remembers the first read error of a TLS connection: the alert a
+// broker sends when it refuses the client certificate after the handshake.
+type tlsConn struct {
+	*tls.Conn
+	mu      sync.Mutex
+	readErr error
+}
+
+func (c *tlsConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		c.mu.Lock()
+		if c.readErr == nil {
+			c.readErr = err
+		}
+		c.mu.Unlock()
+	}
+	return n, err
+}
+
+// errClientCertRefused explains a TLS link the broker closed before AMQP
+// started: with verify_peer and fail_if_no_peer_cert that is its answer to a
+// missing or untrusted client certificate.
+var errClientCertRefused = errors.New("the broker closed the TLS connection right after the handshake: " +
+	"it most likely refused the client certificate (none sent, or not signed by a CA the broker trusts)")
+
+func (c *tlsConn) explain(dialErr error) error {
+	c.mu.Lock()
+	readErr := c.readErr
+	c.mu.Unlock()
+	var alert tls.AlertError
+	if errors.As(readErr, &alert) || (readErr != nil && strings.Contains(readErr.Error(), "tls: ")) {
+		return fmt.Errorf("TLS: %w", readErr)
+	}
+	var amqpErr *amqp.Error
+	if errors.Is(dialErr, amqp.ErrCredentials) || errors.Is(dialErr, amqp.ErrVhost) ||
+		(errors.As(dialErr, &amqpErr) && amqpErr.Code != amqp.ChannelError) {
+		return dialErr // the broker spoke AMQP: its own reason is the right one
+	}
+	return fmt.Errorf("%w (%v)", errClientCertRefused, dialErr)
 }
