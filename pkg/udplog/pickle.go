@@ -1,6 +1,7 @@
 package udplog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -347,7 +348,7 @@ func (r *pickleReader) nu(k uint64) ([]byte, error) {
 }
 
 func (r *pickleReader) line() (string, error) {
-	i := strings.IndexByte(string(r.b[r.pos:]), '\n')
+	i := bytes.IndexByte(r.b[r.pos:], '\n')
 	if i < 0 {
 		return "", fmt.Errorf("unterminated line at %d", r.pos)
 	}
