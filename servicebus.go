@@ -1,0 +1,180 @@
+package servicebus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// The types a user of the front door meets, under the names of DESIGN.md's
+// vocabulary.
+type (
+	// Agent consumes a node's queue on every broker and runs its services.
+	Agent = router.Agent
+	// Request is one call or message as a service sees it.
+	Request = router.Request
+	// RPCService answers a call; MessageService handles a message.
+	RPCService     = router.RPCService
+	MessageService = router.MessageService
+	// Sender calls, sends and pings NODE.CATEGORY.NAME targets.
+	Sender = rpc.Sender
+	// Reply is the answer to a Call.
+	Reply = codec.Reply
+	// RemoteError is a failure the remote service answered with.
+	RemoteError = rpc.RemoteError
+)
+
+// Errors of the sender, for errors.Is.
+var (
+	ErrTimeout     = rpc.ErrTimeout
+	ErrNoRoute     = rpc.ErrNoRoute
+	ErrUnavailable = rpc.ErrUnavailable
+	ErrClosed      = rpc.ErrClosed
+)
+
+// NewAgent builds the agent of cfg's node. It validates cfg, connects nothing
+// until Start or Run, and gives its services a Sender (Request.Sender) that
+// connects on first use and is closed with the agent. A nil logger logs
+// nothing.
+func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
+	rcfg, err := cfg.agentConfig(logger)
+	if err != nil {
+		return nil, err
+	}
+	caller := &lazySender{cfg: cfg, logger: logger}
+	rcfg.Caller = caller
+	agent, err := router.NewAgent(rcfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	agent.OnExit(func() { _ = caller.Close() })
+	return agent, nil
+}
+
+// NewSender builds a sender over every broker of cfg. It validates cfg and
+// starts connecting in the background; calls wait for a broker within their
+// deadline. A nil logger logs nothing.
+func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
+	scfg, err := cfg.senderConfig(logger)
+	if err != nil {
+		return nil, err
+	}
+	return rpc.NewSender(scfg, logger)
+}
+
+func (c Config) agentConfig(logger watermill.LoggerAdapter) (router.Config, error) {
+	if err := c.Validate(); err != nil {
+		return router.Config{}, err
+	}
+	endpoints, err := c.Endpoints(logger)
+	if err != nil {
+		return router.Config{}, err
+	}
+	tokens, err := c.TokenValidator()
+	if err != nil {
+		return router.Config{}, err
+	}
+	return router.Config{
+		Endpoints:     endpoints,
+		Topology:      c.Topology(),
+		NodeName:      c.NodeName,
+		Concurrency:   c.Concurrency,
+		Tokens:        tokens,
+		Codec:         c.CodecOptions(),
+		DrainTimeout:  c.DrainTimeout,
+		Backoff:       c.Backoff(),
+		ProbeInterval: c.ProbeInterval,
+	}, nil
+}
+
+func (c Config) senderConfig(logger watermill.LoggerAdapter) (rpc.Config, error) {
+	if err := c.Validate(); err != nil {
+		return rpc.Config{}, err
+	}
+	endpoints, err := c.Endpoints(logger)
+	if err != nil {
+		return rpc.Config{}, err
+	}
+	signer, err := c.TokenSigner()
+	if err != nil {
+		return rpc.Config{}, err
+	}
+	mode := rpc.ReplyQueue
+	switch c.ReplyMode {
+	case ReplyQueue, "":
+	case ReplyDirect:
+		mode = rpc.ReplyDirect
+	default:
+		return rpc.Config{}, fmt.Errorf("reply_mode: unknown mode %q", c.ReplyMode)
+	}
+	return rpc.Config{
+		Endpoints:     endpoints,
+		Topology:      c.Topology(),
+		CallTimeout:   c.CallTimeout,
+		Signer:        signer,
+		ReplyMode:     mode,
+		Backoff:       c.Backoff(),
+		ProbeInterval: c.ProbeInterval,
+		Codec:         c.CodecOptions(),
+	}, nil
+}
+
+// lazySender is an agent's Caller: most agents call nothing, so the sender's
+// connections are opened on the first call.
+type lazySender struct {
+	cfg    Config
+	logger watermill.LoggerAdapter
+
+	mu     sync.Mutex
+	sender *rpc.Sender
+	closed bool
+}
+
+func (l *lazySender) get() (*rpc.Sender, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, rpc.ErrClosed
+	}
+	if l.sender == nil {
+		s, err := NewSender(l.cfg, l.logger)
+		if err != nil {
+			return nil, errors.Join(rpc.ErrUnavailable, err)
+		}
+		l.sender = s
+	}
+	return l.sender, nil
+}
+
+func (l *lazySender) Call(ctx context.Context, target string, params any) (*codec.Reply, error) {
+	s, err := l.get()
+	if err != nil {
+		return nil, err
+	}
+	return s.Call(ctx, target, params)
+}
+
+func (l *lazySender) Send(ctx context.Context, target string, params any) error {
+	s, err := l.get()
+	if err != nil {
+		return err
+	}
+	return s.Send(ctx, target, params)
+}
+
+func (l *lazySender) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.sender == nil {
+		return nil
+	}
+	return l.sender.Close()
+}
