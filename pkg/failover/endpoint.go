@@ -42,7 +42,7 @@ func (e Endpoint) String() string {
 	if err != nil {
 		return "invalid-url"
 	}
-	return u.Scheme + "://" + u.Host + u.Path
+	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }
 
 // GoString keeps the credentials out of %#v as well.
