@@ -52,7 +52,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	l.SetOutput(stderr)
 	logger := servicebus.LogrusLogger(l)
 
-	agent, err := newAgent(cfg, logger)
+	agent, err := servicebus.NewAgent(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -69,30 +69,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	})
 	logger.Info("mathagent serving math.add", watermill.LogFields{"config": cfg.String()})
 	return agent.Run(ctx)
-}
-
-// newAgent builds the agent of a loaded config.
-// TODO(lead): use servicebus.NewAgent once the root wiring lands.
-func newAgent(cfg servicebus.Config, logger watermill.LoggerAdapter) (*router.Agent, error) {
-	endpoints, err := cfg.Endpoints(logger)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := cfg.TokenValidator()
-	if err != nil {
-		return nil, err
-	}
-	return router.NewAgent(router.Config{
-		Endpoints:     endpoints,
-		Topology:      cfg.Topology(),
-		NodeName:      cfg.NodeName,
-		Concurrency:   cfg.Concurrency,
-		Tokens:        tokens,
-		Codec:         cfg.CodecOptions(),
-		DrainTimeout:  cfg.DrainTimeout,
-		Backoff:       cfg.Backoff(),
-		ProbeInterval: cfg.ProbeInterval,
-	}, logger)
 }
 
 // Numbers are the params of math.add: [x, y, ...] or {"a": x, "b": y}.
