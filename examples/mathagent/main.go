@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	agent.AddRPCService("math", "add", router.RPC(func(_ context.Context, n Numbers) (float64, error) {
 		return n.Sum(), nil
 	}))
-	agent.AddMessageService("math", "add", func(_ context.Context, req *router.Request) error {
+	agent.AddMessageService("math", "add", func(_ context.Context, req *servicebus.Request) error {
 		var n Numbers
 		if err := req.Decode(&n); err != nil {
 			return err
