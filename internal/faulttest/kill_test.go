@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -21,8 +22,20 @@ const restartDelay = 2 * time.Second
 // Two brokers, one agent consuming both, a sender sending 5000 messages at a
 // steady rate; broker A is killed halfway and restarted. Every Send that
 // returned nil must reach the agent, also those A had confirmed but not yet
-// delivered when it died.
+// delivered when it died. Once in compat topology (classic durable queue),
+// once in durable topology (quorum queue).
 func TestSendSurvivesBrokerKill(t *testing.T) {
+	a := brokertest.StartNode(t, brokertest.NodeOptions{})
+	b := brokertest.StartNode(t, brokertest.NodeOptions{})
+	for _, topo := range []failover.Topology{
+		{Kind: failover.TopologyCompat},
+		{Kind: failover.TopologyDurable, Exchange: uniqueName("sb-durable")},
+	} {
+		t.Run(string(topo.Kind), func(t *testing.T) { testSendKill(t, a, b, topo) })
+	}
+}
+
+func testSendKill(t *testing.T, a, b *brokertest.Node, topo failover.Topology) {
 	const (
 		total   = 5000
 		rate    = 500 // sends per second offered
@@ -33,12 +46,10 @@ func TestSendSurvivesBrokerKill(t *testing.T) {
 		serviceDelay = 20 * time.Millisecond
 	)
 	log := newTestLog(t)
-	a := brokertest.StartNode(t, brokertest.NodeOptions{})
-	b := brokertest.StartNode(t, brokertest.NodeOptions{})
 	node := uniqueName("fault-send")
 	rec := newRecorder()
 	agent := startAgent(t, log, router.Config{
-		Endpoints: endpoints(0, a.URL(), b.URL()), NodeName: node, Concurrency: concurrency,
+		Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, NodeName: node, Concurrency: concurrency,
 	}, func(ag *router.Agent) {
 		ag.AddMessageService("fault", "record", func(ctx context.Context, req *router.Request) error {
 			if _, err := rec.add(req); err != nil {
@@ -49,7 +60,7 @@ func TestSendSurvivesBrokerKill(t *testing.T) {
 		})
 	})
 	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
-	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: 15 * time.Second})
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, CallTimeout: 15 * time.Second})
 	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
 	half := make(chan struct{})
@@ -112,7 +123,7 @@ func TestSendSurvivesBrokerKill(t *testing.T) {
 	t.Logf("sends: %d ok, %d failed; %d ok while A was down (kill -> ready %s)", len(ok), len(failed), okDuringOutage, readyAt.Sub(killAt).Round(time.Millisecond))
 	t.Logf("longest gap between successful Sends: %s (from %s after start; kill at %s)", gap.Round(time.Millisecond), gapAt.Sub(start).Round(time.Millisecond), killAt.Sub(start).Round(time.Millisecond))
 	t.Logf("agent: %d deliveries, %d distinct seqs, %d distinct event ids, %d duplicates, %d flagged redelivered, %d from A after its restart", deliveries, uniqueSeqs, uniqueIDs, deliveries-uniqueSeqs, redelivered, fromAAfter)
-	t.Logf("FIGURES send-kill: sent_ok=%d send_failed=%d missing=%d duplicates=%d from_A_after_restart=%d longest_send_gap=%s all_delivered_after=%s",
+	t.Logf("FIGURES send-kill (%s): sent_ok=%d send_failed=%d missing=%d duplicates=%d from_A_after_restart=%d longest_send_gap=%s all_delivered_after=%s", topo.Kind,
 		len(ok), len(failed), len(missing), deliveries-uniqueSeqs, fromAAfter, gap.Round(time.Millisecond), allIn.Sub(start).Round(time.Millisecond))
 
 	if len(missing) > 0 {
