@@ -27,8 +27,9 @@ type decoder struct {
 	rootStart   int
 	selfClosing bool // the last start tag ended in "/>"
 	hasVersion  bool
-	versionAt   int  // offset of the root's version attribute value
-	versionQ    byte // and its quote
+	versionAt   int              // offset of the root's version attribute value
+	versionQ    byte             // and its quote
+	attrs       [maxAttrs][]byte // names of the current tag's attributes
 }
 
 func (d *decoder) errAt(kind error, off int, reason string) error {
@@ -144,8 +145,8 @@ func (d *decoder) xmlDecl() error {
 	}
 	decl := d.b[d.pos+5 : d.pos+end]
 	d.pos += end + 2
-	if !bytes.Contains(decl, []byte("version")) {
-		return d.errAt(ErrMalformed, start, "the XML declaration lacks its version")
+	if v := trimSpace(decl); !bytes.HasPrefix(v, []byte("version")) || !isVersion10(trimSpace(v[len("version"):])) {
+		return d.errAt(ErrMalformed, start, "the XML declaration does not start with version=\"1.0\"")
 	}
 	if i := bytes.Index(decl, []byte("encoding")); i >= 0 {
 		rest := trimSpace(decl[i+len("encoding"):])
@@ -167,6 +168,15 @@ func (d *decoder) xmlDecl() error {
 		}
 	}
 	return nil
+}
+
+// isVersion10 reports whether b is `= "1.0"` (either quote, spaces around =).
+func isVersion10(b []byte) bool {
+	if len(b) == 0 || b[0] != '=' {
+		return false
+	}
+	b = trimSpace(b[1:])
+	return len(b) >= 5 && (b[0] == '"' || b[0] == '\'') && string(b[1:4]) == "1.0" && b[4] == b[0]
 }
 
 func (d *decoder) comment() error {
@@ -268,7 +278,7 @@ func (d *decoder) startTag(root bool) ([]byte, error) {
 	if len(name) == 0 {
 		return nil, d.err(ErrMalformed, "missing or invalid element name")
 	}
-	var attrs [maxAttrs][]byte
+	attrs := &d.attrs
 	n := 0
 	for {
 		hadSpace := d.pos < len(d.b) && isSpace(d.b[d.pos])
@@ -597,8 +607,24 @@ func (d *decoder) reference() (rune, error) {
 	if len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
 		return 0, d.errAt(ErrMalformed, start, "bad character reference")
 	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil || !isXMLChar(rune(n)) {
+	n := 0
+	for _, c := range digits {
+		var v int
+		switch {
+		case '0' <= c && c <= '9':
+			v = int(c - '0')
+		case base == 16 && 'a' <= c && c <= 'f':
+			v = int(c-'a') + 10
+		case base == 16 && 'A' <= c && c <= 'F':
+			v = int(c-'A') + 10
+		default:
+			return 0, d.errAt(ErrMalformed, start, "bad character reference")
+		}
+		if n = n*base + v; n > utf8.MaxRune {
+			return 0, d.errAt(ErrMalformed, start, "bad character reference")
+		}
+	}
+	if !isXMLChar(rune(n)) {
 		return 0, d.errAt(ErrMalformed, start, "bad character reference")
 	}
 	return rune(n), nil
@@ -607,7 +633,17 @@ func (d *decoder) reference() (rune, error) {
 // checkChars rejects invalid UTF-8 and characters that XML 1.0 forbids (NUL
 // and other C0 controls but tab, newline and carriage return; U+FFFE, U+FFFF).
 func checkChars(b []byte) error {
-	for i := 0; i < len(b); {
+	if !utf8.Valid(b) {
+		for i := 0; i < len(b); {
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 {
+				return &DecodeError{Offset: i, Reason: "invalid UTF-8 sequence", Err: ErrInvalidUTF8}
+			}
+			i += size
+		}
+	}
+	// Valid UTF-8 (so no surrogates): look for the bytes of what is left.
+	for i := 0; i < len(b); i++ {
 		// Eight bytes at a time while they are all in 0x20..0x7F: neither
 		// a high bit nor a borrow from subtracting 0x20 in any byte.
 		for i+8 <= len(b) {
@@ -620,22 +656,12 @@ func checkChars(b []byte) error {
 		if i >= len(b) {
 			break
 		}
-		c := b[i]
-		if c < 0x80 {
-			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
-				return &DecodeError{Offset: i, Reason: "control character 0x" + strconv.FormatUint(uint64(c), 16), Err: ErrMalformed}
-			}
-			i++
-			continue
+		switch c := b[i]; {
+		case c < 0x20 && c != '\t' && c != '\n' && c != '\r':
+			return &DecodeError{Offset: i, Reason: "control character 0x" + strconv.FormatUint(uint64(c), 16), Err: ErrMalformed}
+		case c == 0xEF && i+2 < len(b) && b[i+1] == 0xBF && (b[i+2] == 0xBE || b[i+2] == 0xBF):
+			return &DecodeError{Offset: i, Reason: "character U+FFFE or U+FFFF is not allowed in XML", Err: ErrMalformed}
 		}
-		r, size := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && size == 1 {
-			return &DecodeError{Offset: i, Reason: "invalid UTF-8 sequence", Err: ErrInvalidUTF8}
-		}
-		if !isXMLChar(r) {
-			return &DecodeError{Offset: i, Reason: "character U+" + strconv.FormatUint(uint64(r), 16) + " is not allowed in XML", Err: ErrMalformed}
-		}
-		i += size
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func TestEncodeReplacesWhatXMLCannotCarry(t *testing.T) {
 
 func TestDecodeAcceptsOtherWellFormedWriters(t *testing.T) {
 	cases := map[string]string{
-		"bom and encoding":    "\xEF\xBB\xBF<?xml version='1.0' encoding='UTF-8'?><event version='1'><id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params>[1, 2]</params></event>",
+		"bom and encoding":    "\xEF\xBB\xBF<?xml  version = '1.0' encoding='UTF-8'?><event version='1'><id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params>[1, 2]</params></event>",
 		"comments and pi":     "<!-- c --><?pi x?><event  version = \"1\" other=\"x\" ünï:c-.d_1=\"\" ><!-- c --><id>1<!-- c --></id><token>t<?pi?>ok</token><catgory>math</catgory><x><y/><z a='1'>text<![CDATA[<]]></z></x><service>add</service><params>\n  <![CDATA[[1, 2]]]>\n</params></event><!-- after -->\n",
 		"entities":            "<event version=\"1\"><id>&#49;</id><token>&#x74;&#x6F;k</token><catgory>m&#97;th</catgory><service>a&#x64;d</service><params>[1, &#50;]</params></event>",
 		"crlf":                "<?xml version=\"1.0\"?>\r\n<event version=\"1\">\r\n<id>1</id><token>tok</token><catgory>math</catgory><service>add</service><params><![CDATA[[1,\r\n2]]]></params></event>\r\n",
@@ -173,6 +173,8 @@ func TestDecodeRejectsHostileInput(t *testing.T) {
 		{"too many attributes", "<event version=\"1\"" + strings.Repeat(" a=\"\"", 1)[:0] + manyAttrs(40) + "/>", ErrMalformed},
 		{"latin1 encoding", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + callXML[len("<?xml version=\"1.0\"?>\n"):], ErrMalformed},
 		{"xml decl without version", "<?xml?>" + withParams("1"), ErrMalformed},
+		{"xml decl version 2", "<?xml version=\"2.0\"?>" + withParams("1"), ErrMalformed},
+		{"xml decl encoding first", "<?xml encoding=\"utf-8\" version=\"1.0\"?>" + withParams("1"), ErrMalformed},
 		{"late xml decl", "<!-- x --><?xml version=\"1.0\"?>" + withParams("1"), ErrMalformed},
 		{"no version", "<event><id>1</id></event>", ErrMalformed},
 		{"unknown bang", field("<!FOO>"), ErrMalformed},
@@ -280,5 +282,35 @@ func TestCallXMLConstantIsCanonical(t *testing.T) {
 	ev := Event{ID: "1", Token: "tok", Category: "math", Service: "add", Params: json.RawMessage("[1, 2]")}
 	if got := EncodeEvent(&ev); string(got) != callXML {
 		t.Errorf("got %q", got)
+	}
+}
+
+// TestDecodeLargeHostileBodies feeds bodies near the size limit built to make
+// a scanner slow or deep; each must be decoded or refused, in linear time.
+func TestDecodeLargeHostileBodies(t *testing.T) {
+	pre := "<event version=\"1\"><id>1</id><token>t</token><catgory>c</catgory><service>s</service>"
+	n := DefaultMaxBodySize - 200
+	cases := []struct {
+		name string
+		body string
+		ok   bool
+	}{
+		{"character references", pre + "<params>[" + strings.Repeat("&#49;", n/5-2) + "]</params></event>", true},
+		{"comments", pre + strings.Repeat("<!---->", n/7) + "<params>1</params></event>", true},
+		{"empty elements", pre + strings.Repeat("<a/>", n/4) + "<params>1</params></event>", true},
+		{"nested elements", pre + strings.Repeat("<a><b></b></a>", n/14) + "<params>1</params></event>", true},
+		{"processing instructions", pre + strings.Repeat("<?a?>", n/5) + "<params>1</params></event>", true},
+		{"cdata sections", pre + "<params>" + strings.Repeat("<![CDATA[1]]>", n/13) + "</params></event>", true},
+		{"non-ascii", pre + "<params>\"" + strings.Repeat("ü", n/2-2) + "\"</params></event>", true},
+		{"unterminated comments", pre + strings.Repeat("<!--", n/4), false},
+		{"ampersands", pre + "<params>" + strings.Repeat("&", n), false},
+		{"open tags", pre + strings.Repeat("<a>", n/3), false},
+		{"lt", pre + strings.Repeat("<", n), false},
+	}
+	for _, c := range cases {
+		_, err := DecodeEvent([]byte(c.body), Options{})
+		if (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
 	}
 }
