@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/sirupsen/logrus"
 )
 
@@ -323,4 +325,57 @@ func countLines(t testing.TB, path string) int {
 		n++
 	}
 	return n
+}
+
+func TestServerLogsDropCountsPeriodically(t *testing.T) {
+	logger := &lockedLogger{}
+	s, err := NewServer(ServerConfig{Addr: "127.0.0.1:0", File: filepath.Join(t.TempDir(), "a.log"), StatsInterval: 20 * time.Millisecond}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, _ := Dial(s.Addr().String())
+	defer c.Close()
+	c.Send([]byte("junk"))
+	c.Send(readTestdata(t, "hostile_reduce_p1.bin"))
+	dropLogged := func() (watermill.LogFields, bool) {
+		return logger.find("udplog: dropped datagrams")
+	}
+	waitFor(t, 5*time.Second, "drop count in the log", func() bool { _, ok := dropLogged(); return ok })
+	f, _ := dropLogged()
+	if f["bad_total"] != uint64(2) || f["bad_pickle"] != uint64(1) || f["not_json"] != uint64(1) {
+		t.Fatalf("fields %v", f)
+	}
+}
+
+// lockedLogger records Info messages; safe for concurrent use (watermill's
+// CaptureLoggerAdapter hands out its map unlocked).
+type lockedLogger struct {
+	mu   sync.Mutex
+	msgs []string
+	flds []watermill.LogFields
+}
+
+func (l *lockedLogger) Error(string, error, watermill.LogFields) {}
+func (l *lockedLogger) Debug(string, watermill.LogFields)        {}
+func (l *lockedLogger) Trace(string, watermill.LogFields)        {}
+func (l *lockedLogger) With(watermill.LogFields) watermill.LoggerAdapter {
+	return l
+}
+func (l *lockedLogger) Info(msg string, f watermill.LogFields) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, msg)
+	l.flds = append(l.flds, f)
+}
+
+func (l *lockedLogger) find(msg string) (watermill.LogFields, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, m := range l.msgs {
+		if m == msg {
+			return l.flds[i], true
+		}
+	}
+	return nil, false
 }
