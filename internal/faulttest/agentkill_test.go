@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,12 +27,12 @@ const (
 )
 
 // TestHelperAgentProcess is not a test: it is the agent process that
-// TestAgentKilledWhileHandlingLosesNothing starts and kills. Its message
-// service announces the message it got on stdout and holds it.
+// TestAgentKilledWhileHandling starts and kills. Its services announce what
+// they got on stdout and hold it.
 func TestHelperAgentProcess(t *testing.T) {
 	url := os.Getenv(helperURLEnv)
 	if url == "" {
-		t.Skip("helper process of TestAgentKilledWhileHandlingLosesNothing")
+		t.Skip("helper process of TestAgentKilledWhileHandling")
 	}
 	ag, err := router.NewAgent(router.Config{
 		Endpoints: endpoints(0, url), NodeName: os.Getenv(helperNodeEnv), Concurrency: 1, Tokens: codec.NoTokens,
@@ -41,12 +42,19 @@ func TestHelperAgentProcess(t *testing.T) {
 		os.Exit(1)
 	}
 	hold := time.After(2 * time.Minute) // the parent kills us long before
-	ag.AddMessageService("fault", "record", func(ctx context.Context, req *router.Request) error {
+	announce := func(req *router.Request) {
 		var p payload
 		_ = req.Decode(&p)
 		fmt.Printf("HANDLING %d %s\n", p.Seq, req.ID)
 		<-hold
+	}
+	ag.AddMessageService("fault", "record", func(ctx context.Context, req *router.Request) error {
+		announce(req)
 		return nil
+	})
+	ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
+		announce(req)
+		return "first agent", nil
 	})
 	if err := ag.Start(context.Background()); err != nil {
 		fmt.Println("ERROR", err)
@@ -60,16 +68,15 @@ func TestHelperAgentProcess(t *testing.T) {
 	os.Exit(1)
 }
 
-// An agent process is killed with SIGKILL while its service handles a
-// message: the broker delivers the message again, to a second agent
-// instance, and no message is lost.
-func TestAgentKilledWhileHandlingLosesNothing(t *testing.T) {
-	const total = 10
-	url := brokertest.RequireBroker(t)
-	log := newTestLog(t)
-	node := uniqueName("fault-agentkill")
-	t.Cleanup(func() { deleteQueue(t, url, node) })
+// helperAgent is an agent in a process of its own.
+type helperAgent struct {
+	cmd    *exec.Cmd
+	lines  chan string
+	killed bool
+}
 
+func startHelperAgent(t *testing.T, url, node string) *helperAgent {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAgentProcess$", "-test.timeout=3m")
 	cmd.Env = append(os.Environ(), helperURLEnv+"="+url, helperNodeEnv+"="+node)
 	cmd.Stderr = os.Stderr
@@ -80,42 +87,68 @@ func TestAgentKilledWhileHandlingLosesNothing(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	killed := false
-	t.Cleanup(func() {
-		if !killed {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-		}
-	})
-	lines := make(chan string, 16)
+	h := &helperAgent{cmd: cmd, lines: make(chan string, 16)}
+	t.Cleanup(func() { h.kill() })
 	go func() {
-		defer close(lines)
+		defer close(h.lines)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			lines <- sc.Text()
+			h.lines <- sc.Text()
 		}
 	}()
-	expect := func(prefix string) string {
-		t.Helper()
-		timeout := time.After(time.Minute)
-		for {
-			select {
-			case l, ok := <-lines:
-				if !ok {
-					t.Fatalf("agent process ended before saying %s", prefix)
-				}
-				if strings.HasPrefix(l, prefix) {
-					return l
-				}
-				if strings.HasPrefix(l, "ERROR") {
-					t.Fatalf("agent process: %s", l)
-				}
-			case <-timeout:
-				t.Fatalf("agent process did not say %s within a minute", prefix)
+	h.expect(t, "CONSUMING")
+	return h
+}
+
+// expect waits for a line of the process that starts with prefix.
+func (h *helperAgent) expect(t *testing.T, prefix string) string {
+	t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		select {
+		case l, ok := <-h.lines:
+			if !ok {
+				t.Fatalf("agent process ended before saying %s", prefix)
 			}
+			if strings.HasPrefix(l, prefix) {
+				return l
+			}
+			if strings.HasPrefix(l, "ERROR") {
+				t.Fatalf("agent process: %s", l)
+			}
+		case <-timeout:
+			t.Fatalf("agent process did not say %s within a minute", prefix)
 		}
 	}
-	expect("CONSUMING")
+}
+
+// kill sends SIGKILL and reaps the process.
+func (h *helperAgent) kill() {
+	if h.killed {
+		return
+	}
+	h.killed = true
+	_ = h.cmd.Process.Kill()
+	_ = h.cmd.Wait()
+	for range h.lines { // drained once the pipe closes
+	}
+}
+
+// An agent process is killed with SIGKILL while its service handles a
+// message or a call: the broker delivers it again, to a second agent
+// instance, and nothing is lost; a caller still waiting gets its reply.
+func TestAgentKilledWhileHandling(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	t.Run("message", func(t *testing.T) { testAgentKilledMessage(t, url) })
+	t.Run("call", func(t *testing.T) { testAgentKilledCall(t, url) })
+}
+
+func testAgentKilledMessage(t *testing.T, url string) {
+	const total = 10
+	log := newTestLog(t)
+	node := uniqueName("fault-agentkill")
+	t.Cleanup(func() { deleteQueue(t, url, node) })
+	first := startHelperAgent(t, url, node)
 
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, url)})
 	for seq := 1; seq <= total; seq++ {
@@ -125,18 +158,12 @@ func TestAgentKilledWhileHandlingLosesNothing(t *testing.T) {
 	}
 	var heldSeq int
 	var heldID string
-	if _, err := fmt.Sscanf(expect("HANDLING"), "HANDLING %d %s", &heldSeq, &heldID); err != nil {
+	if _, err := fmt.Sscanf(first.expect(t, "HANDLING"), "HANDLING %d %s", &heldSeq, &heldID); err != nil {
 		t.Fatal(err)
 	}
 	killAt := time.Now()
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = cmd.Wait()
-	killed = true
+	first.kill()
 	log.printf("TEST agent process killed while handling seq %d", heldSeq)
-	for range lines { // the pipe is closed now
-	}
 
 	rec := newRecorder()
 	startAgent(t, log, router.Config{Endpoints: endpoints(0, url), NodeName: node}, func(ag *router.Agent) {
@@ -168,10 +195,61 @@ func TestAgentKilledWhileHandlingLosesNothing(t *testing.T) {
 	deliveries, unique, _, redelivered := rec.counts()
 	t.Logf("agent killed while handling seq %d (event %s); second agent got it %s after the kill (redelivered flag %v), all %d after %s; %d deliveries, %d flagged redelivered",
 		heldSeq, heldID, redeliveredAfter.Round(time.Millisecond), heldRedelivered, total, allAfter.Round(time.Millisecond), deliveries, redelivered)
-	t.Logf("FIGURES agent-kill: lost=%d held_message_redelivered_after=%s all_delivered_after=%s duplicates=%d",
+	t.Logf("FIGURES agent-kill (message): lost=%d held_message_redelivered_after=%s all_delivered_after=%s duplicates=%d",
 		total-unique, redeliveredAfter.Round(time.Millisecond), allAfter.Round(time.Millisecond), deliveries-unique)
 	if !heldRedelivered {
 		t.Errorf("the message held by the killed agent did not come back flagged as redelivered")
+	}
+}
+
+func testAgentKilledCall(t *testing.T, url string) {
+	log := newTestLog(t)
+	node := uniqueName("fault-agentkill")
+	t.Cleanup(func() { deleteQueue(t, url, node) })
+	first := startHelperAgent(t, url, node)
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, url)})
+
+	type answer struct {
+		reply *codec.Reply
+		err   error
+		at    time.Time
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		r, err := sender.Call(ctx, node+".fault.echo", payload{Seq: 1})
+		answered <- answer{r, err, time.Now()}
+	}()
+	first.expect(t, "HANDLING")
+	killAt := time.Now()
+	first.kill()
+	log.printf("TEST agent process killed while handling a call")
+
+	var redelivered atomic.Bool
+	startAgent(t, log, router.Config{Endpoints: endpoints(0, url), NodeName: node}, func(ag *router.Agent) {
+		ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
+			redelivered.Store(req.Meta.Redelivered)
+			return "second agent", nil
+		})
+	})
+	var got answer
+	select {
+	case got = <-answered:
+	case <-time.After(40 * time.Second):
+		t.Fatal("the call never returned")
+	}
+	if got.err != nil {
+		t.Fatalf("call whose agent was killed: %v", got.err)
+	}
+	var who string
+	if err := got.reply.Decode(&who); err != nil || who != "second agent" {
+		t.Fatalf("reply %q (%v), want the second agent's", got.reply.Raw, err)
+	}
+	after := got.at.Sub(killAt)
+	t.Logf("FIGURES agent-kill (call): answered_by_second_agent_after=%s redelivered_flag=%v", after.Round(time.Millisecond), redelivered.Load())
+	if !redelivered.Load() {
+		t.Errorf("the second agent did not see the call as redelivered")
 	}
 }
 
