@@ -161,6 +161,13 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 	case <-pd.done:
 	case <-timer.C:
 		err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.path.Endpoint().String())
+		if pp.path.Blocked() {
+			// RabbitMQ reports a resource alarm (connection.blocked) only
+			// to a connection that publishes, and then stops reading it: the
+			// confirm is late, the link is fine. The path is skipped while
+			// blocked; a new connection would only be blocked again.
+			return PublishResult{}, pc.gen, fmt.Errorf("%w (broker blocks publishers)", err)
+		}
 		pp.pub.logger.Error("Publish confirm timed out; reconnecting", err, nil)
 		pp.killIfCurrent(pc, err)
 		return PublishResult{}, pc.gen, err
