@@ -51,7 +51,7 @@ type Path struct {
 	changed chan struct{}    // closed and replaced at every state change
 	lastErr error
 
-	kill    chan error
+	kill    chan killRequest
 	closing chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -76,7 +76,7 @@ func NewPath(cfg PathConfig) *Path {
 		cfg:     cfg,
 		logger:  logger.With(watermill.LogFields{"broker": cfg.Endpoint.String()}),
 		changed: make(chan struct{}),
-		kill:    make(chan error, 1),
+		kill:    make(chan killRequest, 1),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -124,11 +124,22 @@ func (p *Path) Changed() <-chan struct{} {
 	return p.changed
 }
 
+type killRequest struct {
+	conn   *amqp.Connection
+	reason error
+}
+
 // Kill drops the current connection as broken, for failures only the user of
 // the path can see (a publish confirm that never came). The path reconnects.
+// A Kill while the path is down does nothing: it is meant for the connection
+// the caller saw fail, never for the next one.
 func (p *Path) Kill(reason error) {
+	conn := p.Conn()
+	if conn == nil {
+		return
+	}
 	select {
-	case p.kill <- reason:
+	case p.kill <- killRequest{conn: conn, reason: reason}:
 	default:
 	}
 }
@@ -212,8 +223,10 @@ func (p *Path) watch(conn *amqp.Connection, closed <-chan *amqp.Error, blockings
 		select {
 		case <-p.closing:
 			return ErrPathClosed
-		case reason := <-p.kill:
-			return reason
+		case k := <-p.kill:
+			if k.conn == conn {
+				return k.reason
+			}
 		case amqpErr, ok := <-closed:
 			if !ok || amqpErr == nil {
 				return fmt.Errorf("failover: connection to %s closed", p.cfg.Endpoint.String())
