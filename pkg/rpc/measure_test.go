@@ -184,4 +184,3 @@ func (c *plainClient) call(ctx context.Context, node string, body []byte) error 
 		return fmt.Errorf("plain call: %w", ctx.Err())
 	}
 }
-
