@@ -60,7 +60,7 @@ func NewHMACTokens(secret string, opt HMACOptions) *HMACTokens {
 		opt.Location = time.Local
 	}
 	t := &HMACTokens{key: newSecretKey(secret), opt: opt}
-	t.pool.New = func() any { return &hmacState{h: hmac.New(sha256.New, t.key.b), buf: make([]byte, 0, 512)} }
+	t.pool.New = func() any { return &hmacState{h: hmac.New(sha256.New, t.key.b), buf: make([]byte, 0, 256)} }
 	t.replay.init(opt.ReplayCacheSize)
 	return t
 }
@@ -75,52 +75,67 @@ const hmacDomain = "servicebus/hmac-sha256/v1"
 func (t *HMACTokens) sign(ev *Event, ts int64) [sha256.Size]byte {
 	st := t.pool.Get().(*hmacState)
 	st.h.Reset()
-	b := st.buf[:0]
-	b = appendField(b, hmacDomain)
-	b = appendField(b, ev.ID)
-	b = appendField(b, ev.Category)
-	b = appendField(b, ev.Service)
+	st.field(hmacDomain)
+	st.field(ev.ID)
+	st.field(ev.Category)
+	st.field(ev.Service)
 	params := trimSpace(ev.Params)
 	if len(params) == 0 {
 		params = nullParams
 	}
-	b = appendField(b, []byte(params))
-	b = appendField(b, strconv.AppendInt(st.num[:0], ts, 10))
-	st.h.Write(b)
+	if clean(params) {
+		st.writeLen(len(params))
+		st.h.Write(params) // directly: params may be large
+	} else {
+		st.field(string(appendSanitized(nil, params)))
+	}
+	num := strconv.AppendInt(st.num[:0], ts, 10)
+	st.writeLen(len(num))
+	st.h.Write(num)
 	var sum [sha256.Size]byte
 	st.h.Sum(sum[:0])
-	if cap(b) <= 64<<10 {
-		st.buf = b[:0]
-	}
 	t.pool.Put(st)
 	return sum
 }
 
+// hmacState is the keyed hash and buffers of one signing.
 type hmacState struct {
-	h   hash.Hash
-	buf []byte
-	num [20]byte
+	h    hash.Hash
+	buf  []byte
+	num  [20]byte
+	lenb [8]byte
 }
 
-// appendField appends the length of s and s, as the decoder will return it:
+func (st *hmacState) writeLen(n int) {
+	binary.BigEndian.PutUint64(st.lenb[:], uint64(n))
+	st.h.Write(st.lenb[:])
+}
+
+// field writes the length of s and s, as the decoder will return it:
 // unencodable characters as U+FFFD ("\r" survives as a character reference).
-func appendField[S string | []byte](b []byte, s S) []byte {
-	clean := true
+func (st *hmacState) field(s string) {
+	b := st.buf[:0]
+	if clean(s) {
+		b = append(b, s...)
+	} else {
+		b = appendSanitized(b, s)
+	}
+	st.writeLen(len(b))
+	st.h.Write(b)
+	if cap(b) <= 4<<10 {
+		st.buf = b[:0]
+	}
+}
+
+// clean reports whether s reads back unchanged through encode and decode
+// without a closer look (ASCII text, tab, newline, carriage return).
+func clean[S string | []byte](s S) bool {
 	for i := 0; i < len(s); i++ {
 		if !plainText[s[i]] && s[i] != '\r' {
-			clean = false
-			break
+			return false
 		}
 	}
-	if clean {
-		b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
-		return append(b, s...)
-	}
-	at := len(b)
-	b = binary.BigEndian.AppendUint64(b, 0)
-	b = appendSanitized(b, s)
-	binary.BigEndian.PutUint64(b[at:], uint64(len(b)-at-8))
-	return b
+	return true
 }
 
 // Sign sets the timestamp and signature headers (and, with Compat, the daily
