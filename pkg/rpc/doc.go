@@ -1,0 +1,70 @@
+// Package rpc is the sender: it calls RPC services, sends messages to
+// message services and pings nodes, addressed NODE.CATEGORY.NAME, over one
+// connection per broker shared by every goroutine of the process.
+//
+// # Nomenclature
+//
+//   - target: NODE.CATEGORY.NAME. The last two dot-separated parts are
+//     category and name, everything before is the node, so host-style node
+//     names with dots work. The node is the routing key on the exchange.
+//   - call: an event envelope published with reply_to and correlation_id;
+//     the agent answers on reply_to with the same correlation_id.
+//   - reply path: where replies of one broker connection come back — an
+//     exclusive, server-named reply queue (ReplyQueue, the default) or
+//     RabbitMQ direct reply-to (ReplyDirect).
+//   - message: an event published without reply_to, persistent and confirmed.
+//
+// # Calls
+//
+// Call encodes a codec.Event with a fresh id (also the correlation id and
+// AMQP message id), lets the Signer set the token and its headers, and
+// publishes through failover.Publisher: mandatory, confirmed, transient, to
+// the topology's exchange with routing key = node. The deadline (ctx's, or
+// Config.CallTimeout) travels twice: as AMQP expiration (milliseconds left,
+// so the broker drops a request nobody waits for) and as header
+// x-sb-deadline (Unix milliseconds, so our agent skips it). Waiting calls are
+// kept in a sharded correlation table; the reply consumer of each connection
+// wakes the caller by correlation id. Replies with an unknown correlation id
+// (late, after a timeout) or on another connection than the one the call went
+// out on are dropped with a log line.
+//
+// There is one reply path per broker connection, never a queue per call. It
+// is made in the connection's set-up and made again after every reconnect.
+// When a connection dies, every call waiting for a reply on it fails at once
+// with ErrConnectionLost (which matches ErrUnavailable; IsRetryable is true).
+// Calls are not sent again on their own, because a service need not be
+// idempotent: CallWith(..., WithResend(n)) opts in.
+//
+// # Replies and errors
+//
+// A reply with header x-sb-error-code (our agents) is a *RemoteError with
+// that code and x-sb-error-message. A py-servicebus agent sends no header;
+// its texts "Token not valid!" and "Cannot Find RPC Service: CAT.NAME" become
+// RemoteErrors with codec.CodeBadToken and codec.CodeUnknownService. Every
+// other reply is a *codec.Reply holding the raw text: JSON from our agents,
+// Python's str() of the result from py-servicebus (`{'a': 1}`, `None`).
+//
+// Local failures are sentinels: ErrTimeout (also matches
+// context.DeadlineExceeded), ErrNoRoute (the broker returned the mandatory
+// publish: no queue for that node, reported within milliseconds),
+// ErrUnavailable (no broker took the message before the deadline),
+// ErrConnectionLost, ErrClosed, ErrBadTarget (before anything is sent).
+//
+// # Send and Ping
+//
+// Send publishes persistent (delivery mode 2), mandatory and confirmed, and
+// returns once a broker confirmed it; a nack, a dead connection or a confirm
+// timeout moves it to the next broker (at-least-once: a publish whose confirm
+// was lost may arrive twice). Ping publishes the body PING with reply_to and
+// measures the round trip to PONG; PingAll does that over every broker at
+// once and says how many answered. A PONG without correlation id (an agent
+// that does not copy it) answers the oldest ping waiting on that connection.
+//
+// # Reply modes
+//
+// ReplyQueue works with every agent, including py-servicebus. ReplyDirect
+// saves the queue: it consumes amq.rabbitmq.reply-to no-ack on the publishing
+// channel itself (RabbitMQ requires the same channel), so the reply of a call
+// is lost when that channel dies — the call then fails with
+// ErrConnectionLost, like in queue mode.
+package rpc
