@@ -110,8 +110,58 @@ type PublishResult struct {
 }
 
 // Publisher publishes on the first healthy broker with publisher confirms and
-// mandatory, moving a publish to the next broker on a nack, a dead
-// connection or a confirm timeout. See the package documentation.
+// mandatory, moving a publish to the next broker on a nack, a return, a dead
+// connection or a confirm timeout.
+//
+// # Paths and order
+//
+// One Path per endpoint, in config order. A path takes publishes when it is
+// connected, its set-up (OnUp) succeeded, and the broker does not block
+// publishers (connection.blocked: a memory or disk alarm). With
+// PreferPrimary a publish starts at the first such path, so traffic goes back
+// to the primary once its Path has reconnected in the background; without,
+// it starts where the last publish succeeded. Failed brokers are re-probed by
+// their Path's own reconnect loop (backoff with jitter).
+//
+// # One publish
+//
+// On a path, a publish takes the channel's next delivery tag, records itself
+// under that tag and its message id (a fresh one is set when empty), and goes
+// out with PublishWithDeferredConfirmWithContext, mandatory. Many publishes
+// are in flight on a channel at once; one goroutine per channel resolves them
+// from basic.ack/basic.nack and basic.return. RabbitMQ sends the return of an
+// unroutable message before its ack, and amqp091-go hands both over in that
+// order, so a returned publish fails with ErrNoRoute as soon as its ack is
+// in — milliseconds, not a timeout.
+//
+// Then:
+//   - ack: done.
+//   - return: ErrNoRoute, unless a further ready path routes it.
+//   - nack: the next ready path; ErrNacked when every ready path refused.
+//   - connection or channel lost before the confirm: the next ready path, or
+//     a wait for one to come back.
+//   - no confirm within ConfirmTimeout: the path is killed (it reconnects)
+//     and the publish moves on. A path blocked by an alarm is not killed —
+//     RabbitMQ tells a connection it is blocked only once it publishes, and
+//     a new connection would be blocked again — it is skipped until
+//     unblocked.
+//   - no ready path: wait for a path to change state until the deadline
+//     (the ctx's, else PublishTimeout), then ErrUnavailable. A publish never
+//     hangs.
+//
+// A publish that failed over may reach two brokers (a lost confirm is not a
+// lost message): delivery is at-least-once.
+//
+// # Why not watermill-amqp's publisher
+//
+// Its ConfirmDelivery waits for each confirm in turn (one publish in flight
+// per channel), its Mandatory has no NotifyReturn behind it so returns are
+// lost, and without a channel pool it opens a channel per publish (see
+// DESIGN.md, known pitfalls). Confirm pipelining and returns need the
+// amqp091-go channel itself, so the Publisher owns its channels and its Path
+// owns reconnects; amqp091-go's own connection recovery is not used. The
+// Publisher still is a Watermill message.Publisher (Publish), marshaling with
+// codec.Marshaler.
 type Publisher struct {
 	cfg    PublisherConfig
 	logger watermill.LoggerAdapter
