@@ -3,6 +3,7 @@ package securitytest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -153,6 +154,17 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 		{codec.HeaderDeadline: "not a number", codec.HeaderTimestamp: "\xff\xfe", codec.HeaderSignature: strings.Repeat("a", 64)},
 		{codec.HeaderDeadline: amqp.Decimal{Scale: 2, Value: 12345}, "x-delivery-count": int32(7), "t": time.Now()},
 	}
+	// 30 levels: within amqp091-go's limit of 32; deeper ones are a
+	// poison message (knownbug_test.go: TestPoisonHeaderDoesNotStopTheAgent).
+	deep := amqp.Table{"v": "leaf"}
+	for range 30 {
+		deep = amqp.Table{"t": deep}
+	}
+	many := amqp.Table{}
+	for i := range 2000 {
+		many[fmt.Sprintf("x-h%d", i)] = []any{int64(i), "s", amqp.Table{"k": i}}
+	}
+	odd = append(odd, amqp.Table{"x-deep": deep}, many)
 	for i, h := range odd {
 		body, _ := signed(t, signer, uniq("ev"), "[1, 2]", time.Now())
 		d := raw.call(body, h)
