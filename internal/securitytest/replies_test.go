@@ -178,3 +178,50 @@ func TestHostileReplyToWaitingCallIsAnErrorNotACrash(t *testing.T) {
 		})
 	}
 }
+
+// TestPoisonReplyCostsTheSenderOneReconnect: a reply whose headers nest
+// deeper than amqp091-go parses (32) closes the sender's connection. Its
+// reply queue is exclusive and no-ack, so the message dies with it: the
+// waiting call fails as connection lost, and the sender serves again after
+// one reconnect (unlike an agent, see TestPoisonHeaderDoesNotStopTheAgent).
+func TestPoisonReplyCostsTheSenderOneReconnect(t *testing.T) {
+	w := newWorld(t, "poison-reply")
+	agent := w.standIn()
+	log := newCaptureLog()
+	s := w.startSender(codec.NoTokens, log)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Call(context.Background(), w.node+".math.add", []int{1})
+		done <- err
+	}()
+	req := agent.next()
+	deep := amqp.Table{"v": "leaf"}
+	for range 40 {
+		deep = amqp.Table{"t": deep}
+	}
+	err := agent.ch.PublishWithContext(context.Background(), "", req.ReplyTo, false, false,
+		amqp.Publishing{CorrelationId: req.CorrelationId, Headers: amqp.Table{"x-deep": deep}, Body: response("1", "666")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, rpc.ErrConnectionLost) {
+			t.Fatalf("call: %v; want ErrConnectionLost", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the call did not end")
+	}
+	go func() {
+		r, err := s.Call(context.Background(), w.node+".math.add", []int{1})
+		if err == nil && r.Raw != "1" {
+			err = errors.New("wrong reply " + r.Raw)
+		}
+		done <- err
+	}()
+	req = agent.next()
+	agent.reply(req.ReplyTo, req.CorrelationId, response("1", "1"))
+	if err := <-done; err != nil {
+		t.Fatalf("call after the reconnect: %v", err)
+	}
+}
