@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -30,6 +31,10 @@ type benchRow struct {
 	CallsPerS   float64 `json:"calls_per_s"`
 	P50us       float64 `json:"p50_us"`
 	P99us       float64 `json:"p99_us"`
+	// CPUusPerCall is the CPU time of this whole process (both sides of the
+	// implementation: caller and server) per call: what servicebus costs in
+	// Go, apart from the broker, and steadier than calls/s on a busy machine.
+	CPUusPerCall float64 `json:"cpu_us_per_call"`
 }
 
 // benchOptions are the bench command's settings.
@@ -59,7 +64,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	rounds := fs.Int("rounds", 1, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
 	modes := fs.String("mode", "rpc,send", "what to measure: rpc, send or both")
 	impls := fs.String("impl", implFloor+","+implServicebus, "implementations to run: "+implFloor+" (the floor), "+implServicebus+
-		", and as an experiment "+implConfirms+" (the floor RPC pair with servicebus's confirms, mandatory, expiration and deadline header)")
+		"; experiments (rpc only): "+implConfirms+
+		" (the floor pair with servicebus's confirms, mandatory, expiration and deadline header), "+implMixAgent+
+		" and "+implMixSender+" (one plain side, one servicebus side, XML envelope and tokens on both)")
 	jsonFile := fs.String("json", "", "also write the rows as a JSON list to `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
@@ -95,10 +102,11 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, m := range strings.Split(*impls, ",") {
 		switch m = strings.TrimSpace(m); m {
-		case implFloor, implServicebus, implConfirms:
+		case implFloor, implServicebus, implConfirms, implMixAgent, implMixSender:
 			opt.Impls = append(opt.Impls, m)
 		default:
-			return usageErr(stderr, "bench", fmt.Errorf("--impl: %q is not %s, %s or %s", m, implFloor, implServicebus, implConfirms))
+			return usageErr(stderr, "bench", fmt.Errorf("--impl: %q is not one of %s, %s, %s, %s, %s", m,
+				implFloor, implServicebus, implConfirms, implMixAgent, implMixSender))
 		}
 	}
 	if opt.N < 1 || opt.Rounds < 1 {
@@ -237,7 +245,9 @@ func measure(ctx context.Context, opt benchOptions, mode string, t benchTarget, 
 	if isTerminal(opt.Progress) {
 		live = func(done int) { fmt.Fprintf(opt.Progress, "\rbench %-36s %7d/%d", label, done, opt.N) }
 	}
+	cpu0 := processCPU()
 	lat, wall, err := drive(ctx, opt, t, c, opt.N, live)
+	cpu := processCPU() - cpu0
 	if err != nil {
 		if opt.Progress != nil {
 			fmt.Fprintf(opt.Progress, "\rbench %-36s %7d/%d failed\n", label, len(lat), opt.N)
@@ -246,12 +256,13 @@ func measure(ctx context.Context, opt benchOptions, mode string, t benchTarget, 
 	}
 	slices.Sort(lat)
 	row := benchRow{
-		Mode:        mode,
-		Impl:        t.impl,
-		Concurrency: c,
-		CallsPerS:   round1(float64(len(lat)) / wall.Seconds()),
-		P50us:       round1(percentile(lat, 50)),
-		P99us:       round1(percentile(lat, 99)),
+		Mode:         mode,
+		Impl:         t.impl,
+		Concurrency:  c,
+		CallsPerS:    round1(float64(len(lat)) / wall.Seconds()),
+		P50us:        round1(percentile(lat, 50)),
+		P99us:        round1(percentile(lat, 99)),
+		CPUusPerCall: round1(float64(cpu) / float64(time.Microsecond) / float64(len(lat))),
 	}
 	if opt.Progress != nil {
 		fmt.Fprintf(opt.Progress, "\rbench %-36s %7d/%d %8.0f calls/s\n", label, len(lat), opt.N, row.CallsPerS)
@@ -270,7 +281,7 @@ func drive(ctx context.Context, opt benchOptions, t benchTarget, c, n int, progr
 	start := time.Now()
 	for w := range c {
 		wg.Add(1)
-		go func() {
+		go pprof.Do(ctx, pprof.Labels("side", "caller"), func(ctx context.Context) {
 			defer wg.Done()
 			own := make([]time.Duration, 0, n/c+1)
 			defer func() { lats[w] = own }()
@@ -287,7 +298,7 @@ func drive(ctx context.Context, opt benchOptions, t benchTarget, c, n int, progr
 				own = append(own, d)
 				done.Add(1)
 			}
-		}()
+		})
 	}
 	finished := make(chan struct{})
 	if progress != nil {
@@ -338,14 +349,14 @@ func printBenchTable(w io.Writer, rows []benchRow) {
 			floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)] = r.CallsPerS
 		}
 	}
-	fmt.Fprintf(w, "%-5s %-16s %11s %10s %10s %10s %6s\n", "mode", "impl", "concurrency", "calls/s", "p50", "p99", "ratio")
+	fmt.Fprintf(w, "%-5s %-16s %11s %10s %10s %10s %6s %9s\n", "mode", "impl", "concurrency", "calls/s", "p50", "p99", "ratio", "cpu/call")
 	for _, r := range rows {
 		ratio := ""
 		if f := floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)]; r.Impl != implFloor && f > 0 {
 			ratio = fmt.Sprintf("%.2f", r.CallsPerS/f)
 		}
-		fmt.Fprintf(w, "%-5s %-16s %11d %10.0f %10s %10s %6s\n", r.Mode, r.Impl, r.Concurrency, r.CallsPerS,
-			fmtMicros(r.P50us), fmtMicros(r.P99us), ratio)
+		fmt.Fprintf(w, "%-5s %-16s %11d %10.0f %10s %10s %6s %9s\n", r.Mode, r.Impl, r.Concurrency, r.CallsPerS,
+			fmtMicros(r.P50us), fmtMicros(r.P99us), ratio, fmtMicros(r.CPUusPerCall))
 	}
 }
 
@@ -371,4 +382,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// processCPU is the user and system CPU time this process used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,13 @@ type floorRPC struct {
 	// expiration and a deadline header; replies confirmed before the ack.
 	// Not the floor: an experiment that shows what those guarantees cost.
 	confirms bool
+	// serve makes the reply body of a request body (default floorSum);
+	// request and check make a call's body and check its reply (default:
+	// benchParams, "3"). The bench's mixed experiments swap them for the
+	// XML envelope to pair one plain side with one servicebus side.
+	serve   func(out, body []byte) []byte
+	request func(id string) []byte
+	check   func(body []byte) error
 
 	pubCh   *amqp.Channel // client: publishes calls
 	replyQ  string
@@ -49,22 +57,46 @@ type floorRPC struct {
 // declared (compat topology, bound to the exchange by its name), so the broker
 // does the same work for both.
 func newFloorRPC(url string, topo failover.Topology, queue string, confirms bool) (*floorRPC, error) {
-	f := &floorRPC{exchange: topo.ExchangeName(), queue: queue, confirms: confirms, pending: make(map[string]chan []byte)}
+	return newFloorRPCWith(&floorRPC{
+		exchange: topo.ExchangeName(), queue: queue, confirms: confirms,
+		serve:   floorSum,
+		request: func(string) []byte { return benchParams },
+		check: func(body []byte) error {
+			if string(body) != "3" {
+				return fmt.Errorf("floor: got %q, want 3", body)
+			}
+			return nil
+		},
+	}, url, topo)
+}
+
+// newFloorRPCWith starts f; a nil serve starts no server, a nil request no
+// client.
+func newFloorRPCWith(f *floorRPC, url string, topo failover.Topology) (*floorRPC, error) {
+	f.pending = make(map[string]chan []byte)
+	// Labelled like the servicebus sides: -tagfocus side=floor-server.
 	var err error
-	if f.srvConn, err = amqp.Dial(url); err != nil {
-		return nil, err
+	if f.serve != nil {
+		pprof.Do(context.Background(), pprof.Labels("side", "floor-server"), func(context.Context) {
+			if f.srvConn, err = amqp.Dial(url); err == nil {
+				err = f.startServer(topo)
+			}
+		})
+		if err != nil {
+			f.close()
+			return nil, err
+		}
 	}
-	if f.cliConn, err = amqp.Dial(url); err != nil {
-		f.srvConn.Close()
-		return nil, err
-	}
-	if err := f.startServer(topo); err != nil {
-		f.close()
-		return nil, err
-	}
-	if err := f.startClient(); err != nil {
-		f.close()
-		return nil, err
+	if f.request != nil {
+		pprof.Do(context.Background(), pprof.Labels("side", "floor-client"), func(context.Context) {
+			if f.cliConn, err = amqp.Dial(url); err == nil {
+				err = f.startClient()
+			}
+		})
+		if err != nil {
+			f.close()
+			return nil, err
+		}
 	}
 	return f, nil
 }
@@ -93,7 +125,7 @@ func (f *floorRPC) startServer(topo failover.Topology) error {
 		ctx := context.Background()
 		var out []byte
 		for d := range deliveries {
-			out = floorSum(out[:0], d.Body)
+			out = f.serve(out[:0], d.Body)
 			// Reply first, ack after: the same guarantee servicebus gives.
 			if err := ch.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
 				CorrelationId: d.CorrelationId,
@@ -145,7 +177,7 @@ func (f *floorRPC) serveConfirmed(ch *amqp.Channel, deliveries <-chan amqp.Deliv
 				defer wg.Done()
 				dc, err := replyCh.PublishWithDeferredConfirmWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
 					CorrelationId: d.CorrelationId,
-					Body:          floorSum(nil, d.Body),
+					Body:          f.serve(nil, d.Body),
 				})
 				if err != nil {
 					return
@@ -211,7 +243,7 @@ func (f *floorRPC) call(ctx context.Context) error {
 	msg := amqp.Publishing{
 		ReplyTo:       f.replyQ,
 		CorrelationId: id,
-		Body:          benchParams,
+		Body:          f.request(id),
 	}
 	var err error
 	if !f.confirms {
@@ -234,10 +266,7 @@ func (f *floorRPC) call(ctx context.Context) error {
 	}
 	select {
 	case body := <-c:
-		if string(body) != "3" {
-			return fmt.Errorf("floor: got %q, want 3", body)
-		}
-		return nil
+		return f.check(body)
 	case <-ctx.Done():
 		f.forget(id)
 		return ctx.Err()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -34,7 +35,7 @@ func benchSum(_ context.Context, nums []float64) (float64, error) {
 // servicebus RPC, floor send, servicebus send, floor RPC with confirms.
 func benchQueues(suffix string) []string {
 	return []string{"bench-floor-rpc-" + suffix, "bench-sb-rpc-" + suffix, "bench-floor-send-" + suffix,
-		"bench-sb-send-" + suffix, "bench-floorc-rpc-" + suffix}
+		"bench-sb-send-" + suffix, "bench-floorc-rpc-" + suffix, "bench-mixa-rpc-" + suffix, "bench-mixs-rpc-" + suffix}
 }
 
 // newRPCTargets starts the RPC implementations of impls on one broker, each
@@ -64,8 +65,17 @@ func newRPCTargets(url, suffix string, impls []string) (targets []benchTarget, e
 				return targets, fmt.Errorf("%s: %w", impl, err)
 			}
 			targets = append(targets, benchTarget{impl: impl, call: f.call, close: f.close})
-		case implServicebus:
-			t, err := newServicebusRPC(url, topo, q[1])
+		case implServicebus, implMixAgent, implMixSender:
+			var t benchTarget
+			var err error
+			switch impl {
+			case implServicebus:
+				t, err = newServicebusRPC(url, topo, q[1])
+			case implMixAgent:
+				t, err = newMixAgent(url, topo, q[5])
+			case implMixSender:
+				t, err = newMixSender(url, topo, q[6])
+			}
 			if err != nil {
 				return targets, fmt.Errorf("%s: %w", impl, err)
 			}
@@ -89,11 +99,17 @@ func newServicebusRPC(url string, topo failover.Topology, node string) (benchTar
 		return benchTarget{}, err
 	}
 	agent.AddRPCService("math", "add", router.RPC(benchSum))
-	if err := agent.Start(context.Background()); err != nil {
+	// Profile labels (inherited by every goroutine started inside) split a
+	// --cpuprofile into agent and sender: go tool pprof -tagfocus side=agent.
+	pprof.Do(context.Background(), pprof.Labels("side", "agent"), func(ctx context.Context) { err = agent.Start(ctx) })
+	if err != nil {
 		agent.Close()
 		return benchTarget{}, err
 	}
-	sender, err := rpc.NewSender(rpc.Config{Endpoints: eps, Topology: topo, Signer: benchTokens()}, nil)
+	var sender *rpc.Sender
+	pprof.Do(context.Background(), pprof.Labels("side", "sender"), func(context.Context) {
+		sender, err = rpc.NewSender(rpc.Config{Endpoints: eps, Topology: topo, Signer: benchTokens()}, nil)
+	})
 	if err != nil {
 		agent.Close()
 		deleteQueues(url, node)
