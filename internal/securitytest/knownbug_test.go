@@ -3,51 +3,13 @@
 package securitytest
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
 	servicebus "github.com/go-servicebus/servicebus"
-	"github.com/go-servicebus/servicebus/internal/tlstest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
-
-// TestRefusedClientCertificateErrorSaysCertificate shows a bug in
-// failover.Endpoint.Dial: when the broker refuses the client certificate
-// (none sent, or one of a CA it does not trust), the error is, depending on
-// a race, "remote error: tls: certificate required", or
-// `Exception (504) Reason: "channel/connection is not open"`, or
-// "write: connection reset by peer" — the last two do not say why.
-// Run: go test -race -tags knownbug -run RefusedClientCertificate ./internal/securitytest/
-func TestRefusedClientCertificateErrorSaysCertificate(t *testing.T) {
-	node, certs := tlsNode(t)
-	cases := map[string][2]string{
-		"none":       {"", ""},
-		"unknown-ca": {certs.OtherClientCertFile, certs.OtherClientKeyFile},
-	}
-	for name, files := range cases {
-		for i := 0; i < 10; i++ {
-			tc := tlstest.ClientConfig(t, certs.CACertFile, files[0], files[1], "")
-			err := dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
-			if !errContainsAny(err, "certificate") {
-				t.Errorf("client certificate %s, dial %d: error %q does not say certificate", name, i, err)
-			}
-		}
-	}
-}
-
-// TestEndpointGoStringHidesThePassword shows that fmt's %#v of a
-// failover.Endpoint (and of any config holding one: router.Config,
-// rpc.Config) prints the URL with its password: Endpoint has String but no
-// GoString. Fix: func (e Endpoint) GoString() string returning a redacted form.
-func TestEndpointGoStringHidesThePassword(t *testing.T) {
-	password := uniq("password")
-	ep := failover.Endpoint{URL: "amqp://guest:" + password + "@127.0.0.1:5672/"}
-	noSecret(t, "Endpoint %#v", fmt.Sprintf("%#v", ep), password)
-	noSecret(t, "[]Endpoint %#v", fmt.Sprintf("%#v", []failover.Endpoint{ep}), password)
-}
 
 // TestBlankSecretTokenIsRefused shows that a secret_token of only spaces
 // passes Validate: a secret anyone can guess, as open as no secret at all.
