@@ -175,6 +175,17 @@ func TestTLS(t *testing.T) {
 		}
 		dialFails(t, eps[0])
 
+		// A host written amqp:// under use_ssl is a config error, not a
+		// plain connection.
+		plain := tlsConfig(node, certs)
+		plain.Hosts = []string{"amqp://127.0.0.1:" + strconv.Itoa(node.Port())}
+		if err := plain.Validate(); err == nil {
+			t.Fatal("use_ssl with an amqp:// host validated")
+		}
+		if eps, err := plain.Endpoints(newCaptureLog()); err == nil {
+			t.Fatalf("use_ssl with an amqp:// host gave endpoints %v", eps)
+		}
+
 		// And on the wire: the first bytes a use_ssl endpoint sends are a
 		// TLS handshake record, never the AMQP protocol header.
 		spy := newFirstBytesSpy(t)
