@@ -40,7 +40,7 @@ func Dial(addr string) (*Client, error) {
 
 // Send sends one datagram and reports whether it left; it never waits.
 func (c *Client) Send(b []byte) bool {
-	if len(b) > MaxRecordSize || c.closed.Load() || sendNow(c.raw, b) != nil {
+	if len(b) > MaxRecordSize || c.closed.Load() || sendNow(c.conn, c.raw, b) != nil {
 		c.dropped.Add(1)
 		return false
 	}

@@ -97,6 +97,9 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 	if !haveLevel || !haveMsg {
 		return Record{}, ErrMissingField
 	}
+	if rec.Level == "WARN" {
+		rec.Level = "WARNING" // slog's name; logrus and Python say WARNING
+	}
 	sortFields(rec.Fields)
 	return rec, nil
 }

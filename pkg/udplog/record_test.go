@@ -35,6 +35,13 @@ func TestDecodeJSONKeepsEveryField(t *testing.T) {
 	}
 }
 
+func TestDecodeJSONSlogWarnIsWarning(t *testing.T) {
+	rec, err := DecodeDatagram([]byte(`{"level":"WARN","msg":"x"}`), testNow)
+	if err != nil || rec.Level != "WARNING" {
+		t.Fatalf("%q %v", rec.Level, err)
+	}
+}
+
 func TestDecodeJSONTimeFallsBackToReceiveTime(t *testing.T) {
 	for _, b := range []string{`{"level":"info","msg":"x"}`, `{"level":"info","msg":"x","time":"yesterday"}`} {
 		rec, err := DecodeDatagram([]byte(b), testNow)

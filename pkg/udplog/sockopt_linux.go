@@ -60,7 +60,7 @@ func kernelDrops(addr *net.UDPAddr) (uint64, bool) {
 
 // sendNow writes one datagram without ever waiting: a full socket buffer or
 // an absent collector is an error, not a wait.
-func sendNow(raw syscall.RawConn, b []byte) error {
+func sendNow(_ *net.UDPConn, raw syscall.RawConn, b []byte) error {
 	var serr error
 	err := raw.Write(func(fd uintptr) bool {
 		_, serr = syscall.Write(int(fd), b)

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !windows
 
 package udplog
 
@@ -13,7 +13,7 @@ func setReadBuffer(c *net.UDPConn, n int) (int, error) {
 
 func kernelDrops(*net.UDPAddr) (uint64, bool) { return 0, false }
 
-func sendNow(raw syscall.RawConn, b []byte) error {
+func sendNow(_ *net.UDPConn, raw syscall.RawConn, b []byte) error {
 	var serr error
 	err := raw.Write(func(fd uintptr) bool {
 		_, serr = syscall.Write(int(fd), b)

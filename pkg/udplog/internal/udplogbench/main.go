@@ -137,7 +137,7 @@ func run(rate int, d time.Duration, senders int, format udplog.Format, dir strin
 		if st.Written+st.QueueDrops+st.Bad+(st.KernelDrops-k0)+cl >= uint64(total) || time.Now().After(deadline) {
 			break
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 	totalTime := time.Since(start)
 	r := result{rate: rate, sent: uint64(total) - cl, written: st.Written, clientLost: cl,
