@@ -234,3 +234,48 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 	}
 	_ = nodeCh
 }
+
+func TestPublishReturnsToThePrimaryOnceItIsBackUnlessSticky(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := brokertest.StartNode(t, brokertest.NodeOptions{})
+	q := randomName("sbtest-prim")
+	declareQueue(t, url, q, nil)
+	nodeQueue := func() {
+		// The node loses non-durable queues when stopped: declare again.
+		declareQueue(t, node.URL(), q, nil)
+	}
+	nodeQueue()
+
+	primary := newPublisher(t, node.URL(), url)
+	stickyCfg := failover.PublisherConfig{Endpoints: []failover.Endpoint{{URL: node.URL()}, {URL: url}}}
+	sticky, err := failover.NewPublisher(stickyCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sticky.Close() })
+	for _, p := range []*failover.Publisher{primary, sticky} {
+		waitReady(t, p, 0)
+		waitReady(t, p, 1)
+	}
+	ctx := context.Background()
+	landsOn := func(p *failover.Publisher, want int) {
+		t.Helper()
+		res, err := p.PublishAMQP(ctx, "", q, amqp.Publishing{})
+		if err != nil || res.Path != want {
+			t.Fatalf("publish: %+v, %v; want path %d", res, err, want)
+		}
+	}
+	landsOn(primary, 0)
+	landsOn(sticky, 0)
+
+	node.Stop(t)
+	landsOn(primary, 1)
+	landsOn(sticky, 1)
+
+	node.Start(t)
+	nodeQueue()
+	waitReady(t, primary, 0)
+	waitReady(t, sticky, 0)
+	landsOn(primary, 0)
+	landsOn(sticky, 1)
+}
