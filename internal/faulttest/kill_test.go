@@ -142,6 +142,8 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 		rate    = 300
 		workers = 16
 		timeout = 5 * time.Second
+		// ~6 calls are in flight at any time, so some are on A when it dies.
+		serviceDelay = 20 * time.Millisecond
 	)
 	log := newTestLog(t)
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
@@ -152,6 +154,7 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 		func(ag *router.Agent) {
 			ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
 				seq, err := rec.add(req)
+				time.Sleep(serviceDelay)
 				return seq, err
 			})
 		})
