@@ -269,8 +269,10 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 	s.mu.Unlock()
 	s.written.Add(1)
 	if err != nil {
-		s.writeErrors.Add(1)
-		s.logger.Error("udplog: write", err, nil)
+		// A full disk fails every line: log the 1st, 2nd, 4th, 8th... failure.
+		if n := s.writeErrors.Add(1); n&(n-1) == 0 {
+			s.logger.Error("udplog: write", err, watermill.LogFields{"write_errors": n})
+		}
 	}
 	if cap(line) > 64<<10 {
 		line = make([]byte, 0, 4<<10)

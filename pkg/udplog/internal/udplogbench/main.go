@@ -9,9 +9,12 @@
 package main
 
 import (
+	"io"
+
 	"bytes"
 	"flag"
 	"fmt"
+	"github.com/sirupsen/logrus"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,9 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
 
+// hookMode is -hook, handed to the sender processes.
+var hookMode bool
+
 func main() {
 	rate := flag.Int("rate", 100000, "records/s in total")
 	duration := flag.Duration("duration", 5*time.Second, "how long to send at each rate")
@@ -29,12 +35,14 @@ func main() {
 	childN := flag.Int("child-n", 0, "internal: records to send")
 	childRate := flag.Float64("child-rate", 0, "internal: records/s to send")
 	childID := flag.Int("child-id", 0, "internal: sender number")
+	useHook := flag.Bool("hook", false, "senders log through logrus and udplog.Hook instead of sending prepared JSON")
 	search := flag.Bool("search", false, "find the highest zero-loss rate, starting at -rate")
 	format := flag.String("format", "text", "text or json")
 	dir := flag.String("dir", "", "directory for the log file (default: a temp dir, removed after)")
 	flag.Parse()
+	hookMode = *useHook
 	if *child != "" {
-		os.Exit(sendRecords(*child, *childID, *childN, *childRate))
+		os.Exit(sendRecords(*child, *childID, *childN, *childRate, *useHook))
 	}
 	if *dir == "" {
 		d, err := os.MkdirTemp("", "udplogbench")
@@ -111,7 +119,8 @@ func run(rate int, d time.Duration, senders int, format udplog.Format, dir strin
 	outs := make([]bytes.Buffer, senders)
 	for g := range cmds {
 		cmds[g] = exec.Command(os.Args[0], "-child", s.Addr().String(), "-child-id", strconv.Itoa(g),
-			"-child-n", strconv.Itoa(per), "-child-rate", strconv.FormatFloat(float64(rate)/float64(senders), 'f', -1, 64))
+			"-child-n", strconv.Itoa(per), "-child-rate", strconv.FormatFloat(float64(rate)/float64(senders), 'f', -1, 64),
+			"-hook="+strconv.FormatBool(hookMode))
 		cmds[g].Stdout, cmds[g].Stderr = &outs[g], os.Stderr
 		if err := cmds[g].Start(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -147,13 +156,17 @@ func run(rate int, d time.Duration, senders int, format udplog.Format, dir strin
 }
 
 // sendRecords is a sender process: n records at rate records/s.
-func sendRecords(addr string, id, n int, rate float64) int {
-	c, err := udplog.Dial(addr)
+func sendRecords(addr string, id, n int, rate float64, useHook bool) int {
+	hook, err := udplog.NewHook(udplog.HookConfig{Addr: addr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer c.Close()
+	defer hook.Close()
+	c := hook.Client()
+	log := logrus.New()
+	log.Out = io.Discard
+	log.AddHook(hook)
 	host, _ := os.Hostname()
 	pid := os.Getpid()
 	start := time.Now()
@@ -163,6 +176,10 @@ func sendRecords(addr string, id, n int, rate float64) int {
 			if ahead := time.Duration(float64(i)/rate*float64(time.Second)) - time.Since(start); ahead > 0 {
 				time.Sleep(ahead)
 			}
+		}
+		if useHook {
+			log.WithFields(logrus.Fields{"child": id, "seq": i, "path": "/api/v1/things", "status": 200}).Info("request served")
+			continue
 		}
 		// the layout of udplog.Hook (logrus.JSONFormatter plus pid and host)
 		b = append(b[:0], `{"child":`...)
