@@ -82,11 +82,15 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 
 // Unmarshal builds the message of a delivery: the message id (or "") as UUID,
 // the body as payload, the properties under the Meta* keys, every header under
-// its own name as text. It never fails.
+// its own name as text (but headers named "amqp.*", which would pose as
+// properties). It never fails.
 func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	msg := message.NewMessage(d.MessageId, d.Body)
 	md := make(message.Metadata, len(d.Headers)+6)
 	for k, v := range d.Headers {
+		if strings.HasPrefix(k, metaPrefix) {
+			continue // a header must not pose as a property (say, a forged reply_to)
+		}
 		md[k] = HeaderText(v)
 	}
 	set := func(k, v string) {

@@ -162,3 +162,21 @@ func TestMarshalUnmarshalRoundTrip(t *testing.T) {
 		t.Errorf("metadata %v uuid %q", back.Metadata, back.UUID)
 	}
 }
+
+func TestUnmarshalIgnoresHeadersPosingAsProperties(t *testing.T) {
+	d := amqp.Delivery{Body: []byte("x"), Headers: amqp.Table{
+		MetaReplyTo: "attacker-queue", MetaCorrelationID: "forged", MetaRedelivered: "maybe", "amqp.other": "x",
+	}}
+	msg, err := Marshaler{}.Unmarshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{MetaReplyTo, MetaCorrelationID, "amqp.other"} {
+		if v, ok := msg.Metadata[k]; ok {
+			t.Errorf("%s = %q taken from a header", k, v)
+		}
+	}
+	if msg.Metadata.Get(MetaRedelivered) != "false" {
+		t.Errorf("redelivered %q", msg.Metadata.Get(MetaRedelivered))
+	}
+}
