@@ -9,17 +9,17 @@
 package main
 
 import (
-	"io"
-
 	"bytes"
 	"flag"
 	"fmt"
-	"github.com/sirupsen/logrus"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
