@@ -193,3 +193,19 @@ func assertRemote(t *testing.T, err error, code codec.ErrorCode, msg string) {
 		t.Fatalf("RemoteError = {%s %q}, want {%s %q}", re.Code, re.Message, code, msg)
 	}
 }
+
+func TestHMACSignedCallsPassAnHMACValidatingAgent(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := randomName("sbtest-hmac")
+	startStandIn(t, url, node, false, "", func(a *standIn) {
+		a.validator = codec.NewHMACTokens("hmac secret", codec.HMACOptions{})
+	})
+	good := newSender(t, rpc.ReplyQueue, codec.NewHMACTokens("hmac secret", codec.HMACOptions{}), url)
+	bad := newSender(t, rpc.ReplyQueue, codec.NewHMACTokens("other", codec.HMACOptions{}), url)
+	reply, err := good.Call(context.Background(), node+".math.add", []int{2, 3})
+	if err != nil || reply.Raw != "5" {
+		t.Fatalf("signed call: %v, %v", reply, err)
+	}
+	_, err = bad.Call(context.Background(), node+".math.add", []int{2, 3})
+	assertRemote(t, err, codec.CodeBadToken, codec.TextTokenNotValid)
+}

@@ -1,6 +1,7 @@
 package rpc_test
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -24,6 +25,8 @@ type standIn struct {
 	node   string
 	python bool   // answer like py-servicebus: no error headers
 	token  string // expected token; "" accepts any
+	// validator, when set, checks credentials instead of token.
+	validator codec.TokenValidator
 
 	conn *amqp.Connection
 	wg   sync.WaitGroup
@@ -39,7 +42,7 @@ func randomName(prefix string) string {
 }
 
 // startStandIn declares node's queue on url and serves it until the test ends.
-func startStandIn(t *testing.T, url, node string, python bool, token string) *standIn {
+func startStandIn(t *testing.T, url, node string, python bool, token string, opts ...func(*standIn)) *standIn {
 	t.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -64,6 +67,9 @@ func startStandIn(t *testing.T, url, node string, python bool, token string) *st
 		t.Fatalf("stand-in: channel: %v", err)
 	}
 	a := &standIn{t: t, node: node, python: python, token: token, conn: conn, ran: map[string]int{}}
+	for _, opt := range opts {
+		opt(a)
+	}
 	var pubMu sync.Mutex
 	sem := make(chan struct{}, 64)
 	a.wg.Add(1)
@@ -122,7 +128,17 @@ func (a *standIn) answer(d amqp.Delivery) (amqp.Publishing, bool) {
 			return amqp.Publishing{}, false // nobody waits: do not run
 		}
 	}
-	if a.token != "" && ev.Token != a.token {
+	if a.validator != nil {
+		headers := map[string]string{}
+		for k, v := range d.Headers {
+			if s, ok := v.(string); ok {
+				headers[k] = s
+			}
+		}
+		if err := a.validator.Validate(context.Background(), &ev, headers, time.Now()); err != nil {
+			return a.fail(ev, codec.CodeBadToken, codec.TextTokenNotValid), true
+		}
+	} else if a.token != "" && ev.Token != a.token {
 		return a.fail(ev, codec.CodeBadToken, codec.TextTokenNotValid), true
 	}
 	a.mu.Lock()
