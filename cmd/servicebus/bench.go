@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime/pprof"
 	"slices"
@@ -35,6 +36,10 @@ type benchRow struct {
 	// implementation: caller and server) per call: what servicebus costs in
 	// Go, apart from the broker, and steadier than calls/s on a busy machine.
 	CPUusPerCall float64 `json:"cpu_us_per_call"`
+	// Ratio is calls/s relative to the floor (amqp091) at the same mode and
+	// concurrency: the median over rounds of the per-round ratio. 0 for the
+	// floor itself.
+	Ratio float64 `json:"ratio,omitempty"`
 }
 
 // benchOptions are the bench command's settings.
@@ -205,8 +210,22 @@ func measureAll(ctx context.Context, opt benchOptions, mode string, targets []be
 				got[t.impl] = append(got[t.impl], row)
 			}
 		}
+		floor := got[implFloor]
 		for _, t := range targets {
-			rows = append(rows, medianRow(got[t.impl]))
+			rounds := got[t.impl]
+			row := medianRow(rounds)
+			if len(floor) == len(rounds) && t.impl != implFloor {
+				// The ratio of each round to the floor's run next to it in
+				// time, then the median: steadier than a ratio of medians
+				// when the machine's load drifts.
+				ratios := make([]float64, len(rounds))
+				for r := range rounds {
+					ratios[r] = rounds[r].CallsPerS / floor[r].CallsPerS
+				}
+				slices.Sort(ratios)
+				row.Ratio = math.Round(ratios[len(ratios)/2]*1000) / 1000
+			}
+			rows = append(rows, row)
 		}
 	}
 	return rows, nil
@@ -214,8 +233,9 @@ func measureAll(ctx context.Context, opt benchOptions, mode string, targets []be
 
 // medianRow is the round with the median throughput.
 func medianRow(rounds []benchRow) benchRow {
-	slices.SortFunc(rounds, func(a, b benchRow) int { return cmp.Compare(a.CallsPerS, b.CallsPerS) })
-	return rounds[len(rounds)/2]
+	sorted := slices.Clone(rounds)
+	slices.SortFunc(sorted, func(a, b benchRow) int { return cmp.Compare(a.CallsPerS, b.CallsPerS) })
+	return sorted[len(sorted)/2]
 }
 
 // Implementations measured.
@@ -340,20 +360,14 @@ func percentile(sorted []time.Duration, p int) float64 {
 
 func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
 
-// printBenchTable prints the rows with servicebus's calls/s as a ratio of the
+// printBenchTable prints the rows with each implementation's calls/s as a ratio of the
 // floor's at the same mode and concurrency.
 func printBenchTable(w io.Writer, rows []benchRow) {
-	floor := map[string]float64{}
-	for _, r := range rows {
-		if r.Impl == implFloor {
-			floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)] = r.CallsPerS
-		}
-	}
 	fmt.Fprintf(w, "%-5s %-16s %11s %10s %10s %10s %6s %9s\n", "mode", "impl", "concurrency", "calls/s", "p50", "p99", "ratio", "cpu/call")
 	for _, r := range rows {
 		ratio := ""
-		if f := floor[r.Mode+"/"+strconv.Itoa(r.Concurrency)]; r.Impl != implFloor && f > 0 {
-			ratio = fmt.Sprintf("%.2f", r.CallsPerS/f)
+		if r.Ratio > 0 {
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
 		fmt.Fprintf(w, "%-5s %-16s %11d %10.0f %10s %10s %6s %9s\n", r.Mode, r.Impl, r.Concurrency, r.CallsPerS,
 			fmtMicros(r.P50us), fmtMicros(r.P99us), ratio, fmtMicros(r.CPUusPerCall))

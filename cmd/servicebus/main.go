@@ -38,7 +38,7 @@ func commands() []command {
 		{"call", "call an RPC service and print its result", "call [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", runCall},
 		{"send", "send to a message service; returns once the broker confirmed", "send [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", runSend},
 		{"ping", "measure the round trip to a node (per broker with --all)", "ping [flags] NODE", runPing},
-		{"logd", "run the UDP log collector", "logd [flags]", runLogdPending},
+		{"logd", "run the UDP log collector", "logd [flags]", runLogd},
 		{"bench", "benchmark servicebus against plain amqp091-go", "bench [flags]", runBench},
 		{"version", "print the version", "version", runVersion},
 	}
@@ -99,10 +99,4 @@ func printUsage(w io.Writer) {
 	b.WriteString("Exit codes: 0 ok, 1 the service answered with an error, 2 usage or config error,\n")
 	b.WriteString("3 timeout, no route to the node or no broker reachable.\n")
 	io.WriteString(w, b.String())
-}
-
-// runLogdPending stands in until logd.go (the udplog engineer's) lands.
-func runLogdPending(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "servicebus logd: not built yet")
-	return exitUsage
 }

@@ -24,27 +24,5 @@ func cliLogger(verbose bool, stderr io.Writer) watermill.LoggerAdapter {
 
 // newSender builds the sender of a validated config.
 func newSender(cfg servicebus.Config, verbose bool, stderr io.Writer) (*rpc.Sender, error) {
-	logger := cliLogger(verbose, stderr)
-	eps, err := cfg.Endpoints(logger)
-	if err != nil {
-		return nil, err
-	}
-	signer, err := cfg.TokenSigner()
-	if err != nil {
-		return nil, err
-	}
-	mode := rpc.ReplyQueue
-	if cfg.ReplyMode == servicebus.ReplyDirect {
-		mode = rpc.ReplyDirect
-	}
-	return rpc.NewSender(rpc.Config{
-		Endpoints:     eps,
-		Topology:      cfg.Topology(),
-		CallTimeout:   cfg.CallTimeout,
-		Signer:        signer,
-		ReplyMode:     mode,
-		Backoff:       cfg.Backoff(),
-		ProbeInterval: cfg.ProbeInterval,
-		Codec:         cfg.CodecOptions(),
-	}, logger)
+	return servicebus.NewSender(cfg, cliLogger(verbose, stderr))
 }
