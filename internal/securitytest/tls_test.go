@@ -305,6 +305,45 @@ func TestTLS(t *testing.T) {
 		}
 	})
 
+	t.Run("RootAgentAndSenderOverMutualTLS", func(t *testing.T) {
+		cfg := tlsConfig(node, certs)
+		cfg.TokenMode = servicebus.TokenHMAC
+		cfg.SecretToken = servicebus.Secret(uniq("secret"))
+		cfg.NodeName = uniq("root-tls")
+		cfg.ExchangeName = uniq("root-tls-x")
+		cfg.DrainTimeout = 5 * time.Second
+		log := newCaptureLog()
+		startRoot(t, cfg, log)
+		s, err := servicebus.NewSender(cfg, log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if r, err := s.Call(context.Background(), cfg.NodeName+".math.add", []int{2, 3}); err != nil || r.Raw != "5" {
+			t.Fatalf("call: %v %v", r, err)
+		}
+
+		// The same with verification off: it works, and every connect of
+		// agent and sender warned.
+		insecure := cfg
+		insecure.TLS.CAFile = ""
+		insecure.TLS.InsecureSkipVerify = true
+		insecure.NodeName = uniq("root-insecure")
+		ilog := newCaptureLog()
+		startRoot(t, insecure, ilog)
+		s2, err := servicebus.NewSender(insecure, ilog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s2.Close()
+		if _, err := s2.Call(context.Background(), insecure.NodeName+".math.add", []int{1}); err != nil {
+			t.Fatal(err)
+		}
+		if n := ilog.Count("verification is off"); n < 3 {
+			t.Fatalf("%d insecure warnings for an agent and two senders; log:\n%s", n, ilog.All())
+		}
+	})
+
 	t.Run("HMACReplayThroughAnotherBrokerIsRejected", func(t *testing.T) {
 		// One agent on two brokers (this TLS node and the shared broker)
 		// shares one replay cache: a call captured on one broker and
