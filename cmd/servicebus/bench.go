@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	jsonFile := fs.String("json", "", "also write the rows as a JSON list to `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	traceFile := fs.String("trace", "", "write an execution trace of the whole run to `FILE` (go tool trace)")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	pos, code := parseArgs(fs, args, stdout, stderr)
 	if code >= 0 {
@@ -127,6 +129,17 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, "bench", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return usageErr(stderr, "bench", err)
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return usageErr(stderr, "bench", err)
+		}
+		defer trace.Stop()
 	}
 
 	ctx, stop := signalContext()
