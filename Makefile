@@ -20,7 +20,7 @@ FUZZ_PKGS ?= ./...
 BIN ?= bin
 
 .DEFAULT_GOAL := help
-.PHONY: help build test test-faults fuzz lint fmt broker clean
+.PHONY: help build demo test test-faults fuzz lint fmt broker clean
 
 help: ## list the targets
 	@echo "Usage: make TARGET [VAR=value ...]"
@@ -60,7 +60,8 @@ lint: ## gofmt must list nothing; go vet; staticcheck when installed
 fmt: ## gofmt -w every Go file
 	gofmt -w $$(git ls-files '*.go')
 
-# demo: ## (the CLI engineer adds the demo target here)
+demo: ## ensure a broker, run examples/mathagent as NODE-01, call/send/ping it with the CLI, stop it
+	bash scripts/demo.sh
 
 clean: ## remove build output
 	rm -rf $(BIN)
