@@ -89,14 +89,6 @@ func appendCompact(dst []byte, v []byte) []byte {
 	return b.Bytes()
 }
 
-func appendJSONString(dst []byte, s string) []byte {
-	j, err := json.Marshal(s)
-	if err != nil {
-		return append(dst, `""`...)
-	}
-	return append(dst, j...)
-}
-
 // appendEscaped writes s with control characters escaped Go-style.
 func appendEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func addSeeds(f *testing.F) {
@@ -68,6 +69,71 @@ func FuzzPickle(f *testing.F) {
 		line := AppendLine(nil, &rec, FormatJSON, time.UTC)
 		if !json.Valid(line[:len(line)-1]) {
 			t.Fatalf("json line is not JSON: %q", line)
+		}
+	})
+}
+
+// nesting is the deepest bracket nesting of valid JSON b.
+func nesting(b []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i) - 1
+		case '{', '[':
+			depth++
+			deepest = max(deepest, depth)
+		case '}', ']':
+			depth--
+		}
+	}
+	return deepest
+}
+
+// FuzzScanObject checks the one-pass scanner against encoding/json: it
+// accepts exactly the JSON objects json.Valid accepts (deeper than
+// maxJSONDepth aside), and each member it reports is valid on its own.
+func FuzzScanObject(f *testing.F) {
+	addSeeds(f)
+	f.Add([]byte(` {"a":-0.5e+3,"b":[true,false,null,{"c":"\u00e9\n"}],"d":{}} `))
+	f.Add([]byte(`{"a":01}`))
+	f.Add([]byte(`{"a":1.}`))
+	f.Add([]byte(`{"a":"\x"}`))
+	f.Add([]byte(`{"a":[1,]}`))
+	f.Add([]byte(`{"a" 1}`))
+	f.Add([]byte(`{"a":tru}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !utf8.Valid(b) {
+			return
+		}
+		trimmed := bytes.TrimLeft(b, " \t\r\n")
+		ref := json.Valid(b) && len(trimmed) > 0 && trimmed[0] == '{'
+		var members [][2][]byte
+		mine := scanObject(b, func(k, v []byte) { members = append(members, [2][]byte{k, v}) })
+		if mine && !ref {
+			t.Fatalf("accepted invalid %q", b)
+		}
+		if ref && !mine && nesting(b) <= maxJSONDepth {
+			t.Fatalf("rejected valid %q", b)
+		}
+		if !mine {
+			return
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range members {
+			var k string
+			if err := json.Unmarshal(kv[0], &k); err != nil || jsonKey(kv[0]) != k {
+				t.Fatalf("key %q: %v", kv[0], err)
+			}
+			if !json.Valid(kv[1]) {
+				t.Fatalf("value %q of %q", kv[1], b)
+			}
+		}
+		if len(members) < len(m) {
+			t.Fatalf("%d members reported, %d keys", len(members), len(m))
 		}
 	})
 }

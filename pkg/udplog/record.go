@@ -67,14 +67,9 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 	if len(t) == 0 || t[0] != '{' {
 		return Record{}, ErrNotJSON
 	}
-	if !json.Valid(t) {
-		var v any
-		err := json.Unmarshal(t, &v) // for the message
-		return Record{}, fmt.Errorf("%w: %v", ErrNotJSON, err)
-	}
 	rec := Record{Time: now, raw: t, Fields: make([]Field, 0, 8)}
 	var haveLevel, haveMsg bool
-	eachMember(t, func(key, val []byte) {
+	ok := scanObject(t, func(key, val []byte) {
 		switch k := jsonKey(key); k {
 		case keyLevel:
 			rec.Level, haveLevel = strings.ToUpper(jsonText(val)), true
@@ -94,6 +89,13 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 			rec.Fields = append(rec.Fields, Field{k, val})
 		}
 	})
+	if !ok {
+		var v any
+		if err := json.Unmarshal(t, &v); err != nil { // to say what is wrong
+			return Record{}, fmt.Errorf("%w: %v", ErrNotJSON, err)
+		}
+		return Record{}, fmt.Errorf("%w: nested deeper than %d", ErrNotJSON, maxJSONDepth)
+	}
 	if !haveLevel || !haveMsg {
 		return Record{}, ErrMissingField
 	}
@@ -108,31 +110,6 @@ func sortFields(f []Field) {
 	slices.SortStableFunc(f, func(a, b Field) int { return strings.Compare(a.Key, b.Key) })
 }
 
-// eachMember calls fn with the raw key (quotes included) and raw value of
-// every member of the JSON object b, which must be valid JSON.
-func eachMember(b []byte, fn func(key, val []byte)) {
-	i := skipSpace(b, 1)
-	for i < len(b) && b[i] == '"' {
-		ke := skipString(b, i)
-		key := b[i:ke]
-		i = skipSpace(b, ke)
-		i = skipSpace(b, i+1) // ':'
-		ve := skipValue(b, i)
-		fn(key, b[i:ve])
-		i = skipSpace(b, ve)
-		if i < len(b) && b[i] == ',' {
-			i = skipSpace(b, i+1)
-		}
-	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
-		i++
-	}
-	return i
-}
-
 // skipString returns the index after the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
 	for i++; i < len(b); i++ {
@@ -144,40 +121,6 @@ func skipString(b []byte, i int) int {
 		}
 	}
 	return len(b)
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return i
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i)
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return i
-	default:
-		for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
-			i++
-		}
-		return i
-	}
 }
 
 // jsonKey is the text of a raw JSON string (quotes included).

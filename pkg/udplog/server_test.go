@@ -255,7 +255,7 @@ func TestClientNeverBlocksWithoutCollector(t *testing.T) {
 	defer c.Close()
 	log := logrus.New()
 	log.Out = &bytes.Buffer{}
-	h := &Hook{client: c, levels: logrus.AllLevels, formatter: &logrus.JSONFormatter{}}
+	h := &Hook{client: c, levels: logrus.AllLevels}
 	log.AddHook(h)
 	start := time.Now()
 	const n = 20000

@@ -16,7 +16,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -35,6 +37,7 @@ func main() {
 	childN := flag.Int("child-n", 0, "internal: records to send")
 	childRate := flag.Float64("child-rate", 0, "internal: records/s to send")
 	childID := flag.Int("child-id", 0, "internal: sender number")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the collector to this file")
 	useHook := flag.Bool("hook", false, "senders log through logrus and udplog.Hook instead of sending prepared JSON")
 	search := flag.Bool("search", false, "find the highest zero-loss rate, starting at -rate")
 	format := flag.String("format", "text", "text or json")
@@ -53,10 +56,22 @@ func main() {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if !*search {
 		r := run(*rate, *duration, *senders, udplog.Format(*format), *dir)
 		fmt.Println(r)
 		if !r.lossless() {
+			pprof.StopCPUProfile()
 			os.Exit(1)
 		}
 		return
@@ -90,14 +105,16 @@ type result struct {
 	sent, written, lost, clientLost uint64
 	kernelDrops, queueDrops         uint64
 	sendTime, totalTime             time.Duration
+	cpu                             time.Duration // collector process CPU, user+system
 }
 
 func (r result) lossless() bool { return r.lost == 0 && r.clientLost == 0 }
 
 func (r result) String() string {
-	return fmt.Sprintf("rate %7d/s: sent %d in %v (%.0f/s), written %d, %.0f records/s end to end, lost %d (kernel %d, queue %d, client %d)",
+	return fmt.Sprintf("rate %7d/s: sent %d in %v (%.0f/s), written %d, %.0f records/s end to end, lost %d (kernel %d, queue %d, client %d); collector CPU %.2f µs/record",
 		r.rate, r.sent, r.sendTime.Round(time.Millisecond), float64(r.sent)/r.sendTime.Seconds(), r.written,
-		float64(r.written)/r.totalTime.Seconds(), r.lost, r.kernelDrops, r.queueDrops, r.clientLost)
+		float64(r.written)/r.totalTime.Seconds(), r.lost, r.kernelDrops, r.queueDrops, r.clientLost,
+		float64(r.cpu.Microseconds())/float64(max(r.written, 1)))
 }
 
 func run(rate int, d time.Duration, senders int, format udplog.Format, dir string) result {
@@ -111,6 +128,7 @@ func run(rate int, d time.Duration, senders int, format udplog.Format, dir strin
 	defer s.Close()
 	defer os.Remove(file)
 	k0 := s.Stats().KernelDrops
+	cpu0 := processCPU()
 	total := int(float64(rate) * d.Seconds())
 	per := total / senders
 	total = per * senders
@@ -149,8 +167,9 @@ func run(rate int, d time.Duration, senders int, format udplog.Format, dir strin
 		time.Sleep(10 * time.Millisecond)
 	}
 	totalTime := time.Since(start)
+	cpu := processCPU() - cpu0
 	r := result{rate: rate, sent: uint64(total) - cl, written: st.Written, clientLost: cl,
-		kernelDrops: st.KernelDrops - k0, queueDrops: st.QueueDrops, sendTime: sendTime, totalTime: totalTime}
+		kernelDrops: st.KernelDrops - k0, queueDrops: st.QueueDrops, sendTime: sendTime, totalTime: totalTime, cpu: cpu}
 	r.lost = uint64(total) - cl - st.Written
 	return r
 }
@@ -197,4 +216,14 @@ func sendRecords(addr string, id, n int, rate float64, useHook bool) int {
 	}
 	fmt.Printf("dropped=%d\n", c.Dropped())
 	return 0
+}
+
+// processCPU is the CPU time this process (the collector, not its sender
+// children) has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
