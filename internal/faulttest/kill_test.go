@@ -241,7 +241,8 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 			lateFailures++
 		}
 	}
-	gap, _ := longestGap(outs, start, callsDone)
+	gap, gapAt := longestGap(outs, start, callsDone)
+	t.Logf("longest gap between successful calls: %s, from %s after the kill", gap.Round(time.Millisecond), gapAt.Sub(killAt).Round(time.Millisecond))
 	recovery := time.Duration(0)
 	if !recovered.IsZero() {
 		recovery = recovered.Sub(firstFail)

@@ -105,8 +105,11 @@ func testNetworkCut(t *testing.T, name string, a, b *brokertest.Node, heartbeat,
 	cutAt := time.Now()
 	p.SetMode(brokertest.Blackhole)
 	log.printf("TEST link to A cut (blackhole)")
-	var agentNoticed, senderNoticed time.Duration
+	var agentNoticed, senderNoticed, pathUnhealthy time.Duration
 	waitFor(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
+		if pathUnhealthy == 0 && !sender.Publisher().Path(0).Healthy() {
+			pathUnhealthy = time.Since(cutAt)
+		}
 		if agentNoticed == 0 && agent.Consuming() == 1 {
 			agentNoticed = time.Since(cutAt)
 		}
@@ -165,10 +168,10 @@ func testNetworkCut(t *testing.T, name string, a, b *brokertest.Node, heartbeat,
 			maxHang = c.end.Sub(c.start)
 		}
 	}
-	t.Logf("cut noticed: agent %s, sender %s; first call served through B %s after the cut", agentNoticed.Round(time.Millisecond), senderNoticed.Round(time.Millisecond), failedOver.Round(time.Millisecond))
+	t.Logf("cut noticed: sender's path unhealthy %s; agent stopped consuming %s, sender's publisher off A %s; first call served through B %s after the cut", pathUnhealthy.Round(time.Millisecond), agentNoticed.Round(time.Millisecond), senderNoticed.Round(time.Millisecond), failedOver.Round(time.Millisecond))
 	t.Logf("after the heal: agent consuming on A in %s, sender ready on A in %s; %d calls, %d failed, longest call %s",
 		agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), len(calls), failed, maxHang.Round(time.Millisecond))
-	t.Logf("FIGURES netcut (%s): agent_noticed=%s sender_noticed=%s failover_first_call_via_B=%s heal_to_agent_consuming=%s heal_to_sender_ready=%s calls=%d failed=%d", name,
+	t.Logf("FIGURES netcut (%s): sender_path_unhealthy=%s agent_noticed=%s sender_noticed=%s failover_first_call_via_B=%s heal_to_agent_consuming=%s heal_to_sender_ready=%s calls=%d failed=%d", name, pathUnhealthy.Round(time.Millisecond),
 		agentNoticed.Round(time.Millisecond), senderNoticed.Round(time.Millisecond), failedOver.Round(time.Millisecond),
 		agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), len(calls), failed)
 	if agentNoticed > noticeGoal {
