@@ -36,7 +36,7 @@ func runLogd(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", string(udplog.FormatText), "line format: text ([TIME PID:PID]LEVEL:MESSAGE) or json")
 	pidFile := fs.String("pidfile", "", "write the process id to this `file` while running")
 	maxSize := fs.String("max-size", "0", "also rotate when the file passes this `size` (bytes, or with K, M, G); 0: off")
-	rcvbuf := fs.String("rcvbuf", "16M", "socket receive buffer `size` to ask for")
+	rcvbuf := fs.String("rcvbuf", "32M", "socket receive buffer `size` to ask for")
 	utc := fs.Bool("utc", false, "rotate at midnight UTC instead of local midnight")
 	statsEvery := fs.Duration("stats-interval", time.Minute, "how often to report dropped datagrams")
 	verbose := fs.Bool("v", false, "log debug messages")

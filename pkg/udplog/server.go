@@ -35,7 +35,8 @@ type ServerConfig struct {
 	// OnStart runs once the socket is bound and the file open, before the
 	// first datagram is read (py-servicebus passed a callback here).
 	OnStart func(addr net.Addr) error
-	// ReadBuffer is the socket receive buffer asked for; default 16 MiB.
+	// ReadBuffer is the socket receive buffer asked for; default 32 MiB (Linux
+	// doubles it; above net.core.rmem_max only with CAP_NET_ADMIN).
 	ReadBuffer int
 	// QueueBytes bounds the datagrams read but not yet written; default 64 MiB.
 	QueueBytes int
@@ -60,7 +61,7 @@ func (c *ServerConfig) setDefaults() {
 		c.Format = FormatText
 	}
 	if c.ReadBuffer == 0 {
-		c.ReadBuffer = 16 << 20
+		c.ReadBuffer = 32 << 20
 	}
 	if c.QueueBytes == 0 {
 		c.QueueBytes = 64 << 20

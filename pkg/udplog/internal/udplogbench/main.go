@@ -29,6 +29,9 @@ import (
 // hookMode is -hook, handed to the sender processes.
 var hookMode bool
 
+// readBuffer is -rcvbuf.
+var readBuffer int
+
 func main() {
 	rate := flag.Int("rate", 100000, "records/s in total")
 	duration := flag.Duration("duration", 5*time.Second, "how long to send at each rate")
@@ -38,12 +41,14 @@ func main() {
 	childRate := flag.Float64("child-rate", 0, "internal: records/s to send")
 	childID := flag.Int("child-id", 0, "internal: sender number")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the collector to this file")
+	rcvbuf := flag.Int("rcvbuf", 0, "collector socket receive buffer, bytes (0: the default)")
 	useHook := flag.Bool("hook", false, "senders log through logrus and udplog.Hook instead of sending prepared JSON")
 	search := flag.Bool("search", false, "find the highest zero-loss rate, starting at -rate")
 	format := flag.String("format", "text", "text or json")
 	dir := flag.String("dir", "", "directory for the log file (default: a temp dir, removed after)")
 	flag.Parse()
 	hookMode = *useHook
+	readBuffer = *rcvbuf
 	if *child != "" {
 		os.Exit(sendRecords(*child, *childID, *childN, *childRate, *useHook))
 	}
@@ -120,7 +125,7 @@ func (r result) String() string {
 func run(rate int, d time.Duration, senders int, format udplog.Format, dir string) result {
 	file := filepath.Join(dir, "bench.log")
 	os.Remove(file)
-	s, err := udplog.NewServer(udplog.ServerConfig{Addr: "127.0.0.1:0", File: file, Format: format}, nil)
+	s, err := udplog.NewServer(udplog.ServerConfig{Addr: "127.0.0.1:0", File: file, Format: format, ReadBuffer: readBuffer}, nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
