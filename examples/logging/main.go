@@ -1,7 +1,9 @@
 // Command logging shows many processes logging into one file through the
 // UDP log collector: it starts a collector, forks worker processes (itself,
 // re-run with -worker) that log through the logrus hook and the slog
-// handler, waits for them, and prints the one file they share.
+// handler — and, when python3 is on the PATH, a Python process that logs
+// through logging.handlers.DatagramHandler — waits for them, and prints the
+// one file they share.
 //
 //	go run ./examples/logging
 //	go run ./examples/logging -workers 8 -records 1000 -format json
@@ -76,13 +78,23 @@ func runCollector(workers, records int, format udplog.Format, dir string, show i
 			return 1
 		}
 	}
+	// Each worker sends records+1 datagrams.
+	want := uint64(workers * (records + 1))
+	if py, err := exec.LookPath("python3"); err == nil {
+		host, port, _ := net.SplitHostPort(srv.Addr().String())
+		c := exec.Command(py, "-c", pythonWorker, host, port, strconv.Itoa(records))
+		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		if err := c.Start(); err == nil {
+			cmds = append(cmds, c)
+			want += uint64(records)
+		}
+	}
 	for _, c := range cmds {
 		if err := c.Wait(); err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
 		}
 	}
-	// Each worker sends records+1 datagrams; wait (bounded) until all are in.
-	want := uint64(workers * (records + 1))
+	// Wait (bounded) until every record is in.
 	deadline := time.Now().Add(10 * time.Second)
 	for srv.Stats().Written+srv.Stats().KernelDrops < want && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -92,8 +104,8 @@ func runCollector(workers, records int, format udplog.Format, dir string, show i
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	fmt.Printf("\n%d workers sent %d records; the collector wrote %d lines (%d bad, %d dropped by the kernel):\n\n",
-		workers, want, st.Written, st.Bad, st.KernelDrops)
+	fmt.Printf("\n%d processes sent %d records; the collector wrote %d lines (%d bad, %d dropped by the kernel):\n\n",
+		len(cmds), want, st.Written, st.Bad, st.KernelDrops)
 	f, err := os.Open(file)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -146,3 +158,14 @@ func runWorker(addr string, id, records int) int {
 	slog.New(udplog.NewSlogHandler(c, nil)).Info("worker finished", "worker", id, "dropped", hook.Client().Dropped())
 	return 0
 }
+
+// pythonWorker logs through the standard library's DatagramHandler, whose
+// pickled records the collector reads without running any of them.
+const pythonWorker = `
+import logging, logging.handlers, sys
+log = logging.getLogger("pyworker")
+log.setLevel(logging.INFO)
+log.addHandler(logging.handlers.DatagramHandler(sys.argv[1], int(sys.argv[2])))
+for i in range(int(sys.argv[3])):
+    log.info("python step %d done", i, extra={"step": i})
+`
