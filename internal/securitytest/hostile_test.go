@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -189,4 +190,34 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 	waitUntil(t, 10*time.Second, "the call to nowhere handled", func() bool { return agent.Stats().Received > before })
 	body, h = signed(t, signer, uniq("ev"), "[2, 2]", time.Now())
 	expectResult(t, raw.call(body, h), "4")
+}
+
+// TestHostileMessageIsDeadLetteredInDurableTopology: in durable topology a
+// refused message is not lost silently but kept in NODE.dead for inspection.
+func TestHostileMessageIsDeadLetteredInDurableTopology(t *testing.T) {
+	w := newWorld(t, "hostile-dlx")
+	w.topology.Kind = failover.TopologyDurable
+	t.Cleanup(func() {
+		conn, err := w.endpoints[0].Dial()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		if ch, err := conn.Channel(); err == nil {
+			_, _ = ch.QueueDelete(w.node+".dead", false, false, false)
+			_ = ch.ExchangeDelete(w.topology.DeadLetterExchange(), false, false)
+		}
+	})
+	agent := w.startAgent(codec.NoTokens, newCaptureLog())
+	raw := w.rawClient()
+	raw.publish([]byte(billionLaughs), nil, false)
+	waitUntil(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected > 0 })
+	waitUntil(t, 10*time.Second, "the message in the dead-letter queue", func() bool {
+		d, ok, err := raw.ch.Get(w.node+".dead", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok && bytes.Equal(d.Body, []byte(billionLaughs))
+	})
+	expectResult(t, raw.call(pyCall(uniq("ok"), "", "math", "add", "[1, 1]"), nil), "2")
 }
