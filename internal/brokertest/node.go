@@ -68,18 +68,39 @@ type Node struct {
 // rights to run it, the test fails under CI=true and is skipped otherwise.
 func StartNode(t testing.TB, opts NodeOptions) *Node {
 	t.Helper()
-	n, err := newNode(t, opts)
-	if err != nil {
-		t.Fatalf("brokertest: prepare node: %v", err)
+	for attempt := 1; ; attempt++ {
+		n, err := newNode(t, opts)
+		if err != nil {
+			t.Fatalf("brokertest: prepare node: %v", err)
+		}
+		if err := n.start(); err != nil {
+			t.Cleanup(func() { n.cleanup(t) })
+			t.Fatalf("brokertest: start node %s: %v", n.name, err)
+		}
+		err = n.waitReady(StartTimeout)
+		if err == nil {
+			t.Cleanup(func() { n.cleanup(t) })
+			t.Logf("brokertest: node %s up at %s (dir %s)", n.name, n.URL(), n.dir)
+			return n
+		}
+		// A free port can be taken by another process between our check and
+		// the node's bind: the node exits at once. Try again on new ports.
+		if errors.Is(err, errExited) && attempt < startAttempts {
+			t.Logf("brokertest: %v; trying again on new ports", err)
+			n.kill()
+			_ = os.RemoveAll(n.dir)
+			continue
+		}
+		t.Cleanup(func() { n.cleanup(t) })
+		t.Fatalf("brokertest: %v", err)
 	}
-	t.Cleanup(func() { n.cleanup(t) })
-	if err := n.start(); err != nil {
-		t.Fatalf("brokertest: start node %s: %v", n.name, err)
-	}
-	n.WaitReady(t, StartTimeout)
-	t.Logf("brokertest: node %s up at %s (dir %s)", n.name, n.URL(), n.dir)
-	return n
 }
+
+// startAttempts bounds how often StartNode tries a node that exits at boot.
+const startAttempts = 3
+
+// errExited means the node's process ended while it was expected to boot.
+var errExited = errors.New("node exited while starting")
 
 // Name is the Erlang node name, NAME@localhost.
 func (n *Node) Name() string { return n.name }
@@ -170,33 +191,38 @@ func (n *Node) Kill(t testing.TB) {
 // node's process exits.
 func (n *Node) WaitReady(t testing.TB, timeout time.Duration) {
 	t.Helper()
+	if err := n.waitReady(timeout); err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+}
+
+func (n *Node) waitReady(timeout time.Duration) error {
 	n.mu.Lock()
 	exited := n.exited
 	n.mu.Unlock()
 	if exited == nil {
-		t.Fatalf("brokertest: node %s was never started", n.name)
+		return fmt.Errorf("node %s was never started", n.name)
 	}
 	deadline := time.Now().Add(timeout)
-	var lastErr error
 	for {
 		select {
 		case <-exited:
-			t.Fatalf("brokertest: node %s exited while starting; log tail:\n%s", n.name, n.logTail(40))
+			return fmt.Errorf("%w: %s; log tail:\n%s", errExited, n.name, n.logTail(40))
 		default:
 		}
-		lastErr = ping(n.URL(), 2*time.Second)
-		if lastErr == nil && n.tlsPort != 0 {
+		err := ping(n.URL(), 2*time.Second)
+		if err == nil && n.tlsPort != 0 {
 			var c net.Conn
-			c, lastErr = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.tlsPort), 2*time.Second)
+			c, err = net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", n.tlsPort), 2*time.Second)
 			if c != nil {
 				c.Close()
 			}
 		}
-		if lastErr == nil {
-			return
+		if err == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("brokertest: node %s not ready within %s: %v; log tail:\n%s", n.name, timeout, lastErr, n.logTail(40))
+			return fmt.Errorf("node %s not ready within %s: %v; log tail:\n%s", n.name, timeout, err, n.logTail(40))
 		}
 		select {
 		case <-exited:
