@@ -21,22 +21,26 @@ const noticeGoal = 5 * time.Second
 // The link to broker A is cut without RST (the proxy goes silent). The agent
 // and the sender notice within 5 s, calls move to B, and once the link heals
 // the agent consumes on A again. Once with heartbeat and probe at 1 s, once
-// with the probe alone (heartbeat 60 s), which proves the health probe.
+// with the probe alone (heartbeat 60 s), which proves the health probe, and
+// once with a loud failure (RST) and default settings for comparison.
 func TestNetworkCutIsNoticedAndHealed(t *testing.T) {
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
 	for _, tc := range []struct {
 		name             string
+		mode             brokertest.Mode
 		heartbeat, probe time.Duration
 	}{
-		{"heartbeat and probe 1s", time.Second, time.Second},
-		{"probe 1s alone", time.Minute, time.Second},
+		{"heartbeat and probe 1s", brokertest.Blackhole, time.Second, time.Second},
+		{"probe 1s alone", brokertest.Blackhole, time.Minute, time.Second},
+		// For comparison: a link that fails loudly (RST) is noticed at once.
+		{"reset, defaults", brokertest.Reset, 0, 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testNetworkCut(t, tc.name, a, b, tc.heartbeat, tc.probe) })
+		t.Run(tc.name, func(t *testing.T) { testNetworkCut(t, tc.name, tc.mode, a, b, tc.heartbeat, tc.probe) })
 	}
 }
 
-func testNetworkCut(t *testing.T, name string, a, b *brokertest.Node, heartbeat, probe time.Duration) {
+func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *brokertest.Node, heartbeat, probe time.Duration) {
 	log := newTestLog(t)
 	p := brokertest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", a.Port()))
 	viaProxy, viaB := brokerOf(p.URL("guest", "guest")), brokerOf(b.URL())
@@ -103,8 +107,8 @@ func testNetworkCut(t *testing.T, name string, a, b *brokertest.Node, heartbeat,
 	defer stopCalls()
 
 	cutAt := time.Now()
-	p.SetMode(brokertest.Blackhole)
-	log.printf("TEST link to A cut (blackhole)")
+	p.SetMode(mode)
+	log.printf("TEST link to A cut (%s)", mode)
 	var agentNoticed, senderNoticed, pathUnhealthy time.Duration
 	waitFor(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
 		if pathUnhealthy == 0 && !sender.Publisher().Path(0).Healthy() {
