@@ -225,8 +225,8 @@ func (c Config) Validate() error {
 
 	switch c.TokenMode {
 	case TokenDaily, TokenHMAC:
-		if c.SecretToken == "" {
-			bad("secret_token", "is empty: set it, or set token_mode: off to run without tokens")
+		if c.SecretToken.blank() {
+			bad("secret_token", "is empty or only blanks: set it, or set token_mode: off to run without tokens")
 		}
 	case TokenOff:
 	default:

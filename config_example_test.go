@@ -41,6 +41,6 @@ func ExampleConfig_Validate() {
 	cfg.Concurrency = 0
 	fmt.Println(cfg.Validate())
 	// Output:
-	// secret_token: is empty: set it, or set token_mode: off to run without tokens
+	// secret_token: is empty or only blanks: set it, or set token_mode: off to run without tokens
 	// concurrency: 0 must be at least 1
 }

@@ -124,3 +124,7 @@ func (c Config) MarshalJSON() ([]byte, error) { return json.Marshal(configPlain(
 // MarshalYAML is the config with secrets redacted; durations are written as
 // Go duration strings, which LoadConfig reads back.
 func (c Config) MarshalYAML() (any, error) { return configPlain(c.redactedCopy()), nil }
+
+// blank reports a secret that is empty or only white space: as open to
+// guessing as no secret at all.
+func (s Secret) blank() bool { return strings.TrimSpace(string(s)) == "" }

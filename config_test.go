@@ -70,7 +70,7 @@ func TestEmptySecretRefusesUnlessTokensOff(t *testing.T) {
 			t.Errorf("token_mode %s secret %q: Validate() = %v", tc.mode, string(tc.secret), err)
 		}
 		if err != nil && !strings.Contains(err.Error(),
-			"secret_token: is empty: set it, or set token_mode: off to run without tokens") {
+			"secret_token: is empty or only blanks: set it, or set token_mode: off to run without tokens") {
 			t.Errorf("error does not explain the fix: %v", err)
 		}
 	}

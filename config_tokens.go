@@ -23,8 +23,8 @@ func (c Config) tokens() (tokenScheme, error) {
 	default:
 		return nil, fmt.Errorf("token_mode: %q is not one of daily, hmac, off", string(c.TokenMode))
 	}
-	if c.SecretToken == "" {
-		return nil, errors.New("secret_token: is empty: set it, or set token_mode: off to run without tokens")
+	if c.SecretToken.blank() {
+		return nil, errors.New("secret_token: is empty or only blanks: set it, or set token_mode: off to run without tokens")
 	}
 	loc, err := c.TokenLocation()
 	if err != nil {

@@ -122,7 +122,6 @@ func TestNewAgentRefusesAConfigWithoutSecret(t *testing.T) {
 	}
 }
 
-
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

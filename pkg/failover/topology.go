@@ -25,6 +25,10 @@ type Topology struct {
 	Exchange string       // "" means "py-servicebus"
 }
 
+// DeliveryLimit is how often durable topology hands out one message before
+// dead-lettering it.
+const DeliveryLimit = 10
+
 // DefaultExchange is py-servicebus's exchange name.
 const DefaultExchange = "py-servicebus"
 
@@ -95,7 +99,11 @@ func (t Topology) DeclareNodeQueue(ch *amqp.Channel, node string) error {
 			return fmt.Errorf("topology: bind dead-letter queue %q: %w", dead, err)
 		}
 		args = amqp.Table{
-			"x-queue-type":              "quorum",
+			"x-queue-type": "quorum",
+			// A delivery that keeps coming back (a body or header that
+			// kills the consumer's connection before it can be acked) is
+			// dead-lettered after this many returns instead of looping.
+			"x-delivery-limit":          DeliveryLimit,
 			"x-dead-letter-exchange":    t.DeadLetterExchange(),
 			"x-dead-letter-routing-key": node,
 		}
