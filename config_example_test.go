@@ -30,9 +30,9 @@ func ExampleConfig_ApplyEnv() {
 	}
 	fmt.Println(cfg.NodeName, cfg.CallTimeout, cfg.SecretToken)
 	// Output:
-	// amqp://10.0.0.1:5672// false
-	// amqp://10.0.0.2:5673// false
-	// amqps://10.0.0.3:5671// true
+	// amqp://10.0.0.1:5672/%2F false
+	// amqp://10.0.0.2:5673/%2F false
+	// amqps://10.0.0.3:5671/%2F true
 	// NODE-01 2.5s [REDACTED]
 }
 
