@@ -40,8 +40,9 @@ type Field struct {
 // "level" and "msg" ("time" is RFC 3339 text or Unix seconds; "pid" a
 // number), or a Python logging.handlers.DatagramHandler record (a 4-byte
 // big-endian length, then a pickled dict). now is used when the record
-// carries no time. Errors wrap ErrTooLarge, ErrInvalidUTF8, ErrNotJSON,
-// ErrMissingField or ErrBadPickle.
+// carries no time. The Record's field values share memory with b. Errors
+// wrap ErrTooLarge, ErrInvalidUTF8, ErrNotJSON, ErrMissingField or
+// ErrBadPickle.
 func DecodeDatagram(b []byte, now time.Time) (Record, error) {
 	if len(b) > MaxRecordSize {
 		return Record{}, ErrTooLarge
