@@ -1,5 +1,5 @@
 # servicebus — developer and CI entry points. `make help` lists the targets.
-# Every variable below can be set on the command line: make fuzz FUZZTIME=60s
+# Every variable below can be set on the command line: make fuzz FUZZTIME=10s
 
 GO           ?= go
 PKGS         ?= ./...
@@ -14,7 +14,7 @@ FAULT_PKGS    ?= ./...
 FAULT_TIMEOUT ?= 45m
 
 # Fuzzing: every FuzzXxx in FUZZ_PKGS runs for FUZZTIME (found with go test -list).
-FUZZTIME  ?= 30s
+FUZZTIME  ?= 60s
 FUZZ_PKGS ?= ./...
 
 BIN ?= bin
