@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"slices"
@@ -77,6 +78,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	traceFile := fs.String("trace", "", "write an execution trace of the whole run to `FILE` (go tool trace)")
+	mutexProfile := fs.String("mutexprofile", "", "write a mutex contention profile of the whole run to `FILE`")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	pos, code := parseArgs(fs, args, stdout, stderr)
 	if code >= 0 {
@@ -129,6 +131,15 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 			return usageErr(stderr, "bench", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *mutexProfile != "" {
+		runtime.SetMutexProfileFraction(1)
+		defer func() {
+			if f, err := os.Create(*mutexProfile); err == nil {
+				pprof.Lookup("mutex").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if *traceFile != "" {
 		f, err := os.Create(*traceFile)
