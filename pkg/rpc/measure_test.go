@@ -39,7 +39,8 @@ func TestMeasureCallAgainstPlainAMQP(t *testing.T) {
 
 	queue := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
 	direct := newSender(t, rpc.ReplyDirect, codec.NoTokens, url)
-	plain := newPlainClient(t, url)
+	plain := newPlainClient(t, url, false)
+	confirmed := newPlainClient(t, url, true)
 	body := codec.EncodeEvent(&codec.Event{Version: "1", ID: "1", Category: "math", Service: "add", Params: []byte("[1,2]")})
 
 	clients := []struct {
@@ -55,6 +56,7 @@ func TestMeasureCallAgainstPlainAMQP(t *testing.T) {
 			return err
 		}},
 		{"plain amqp091-go", func(ctx context.Context) error { return plain.call(ctx, node, body) }},
+		{"plain + confirm + mandatory", func(ctx context.Context) error { return confirmed.call(ctx, node, body) }},
 	}
 	type figure struct {
 		rate     float64
@@ -136,6 +138,7 @@ func measure(n, conc int, call func(context.Context) error) (rate float64, p50, 
 // channel, an exclusive reply queue, a correlation map; no confirms, no
 // mandatory, no failover.
 type plainClient struct {
+	confirm bool // the same with publisher confirms and mandatory, waited one by one
 	conn    *amqp.Connection
 	ch      *amqp.Channel
 	replyTo string
@@ -145,7 +148,7 @@ type plainClient struct {
 	done    chan struct{}
 }
 
-func newPlainClient(t *testing.T, url string) *plainClient {
+func newPlainClient(t *testing.T, url string, confirm bool) *plainClient {
 	t.Helper()
 	conn, err := amqp.Dial(url)
 	if err != nil {
@@ -155,6 +158,11 @@ func newPlainClient(t *testing.T, url string) *plainClient {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if confirm {
+		if err := ch.Confirm(false); err != nil {
+			t.Fatal(err)
+		}
+	}
 	q, err := ch.QueueDeclare("", false, true, true, false, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +171,7 @@ func newPlainClient(t *testing.T, url string) *plainClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &plainClient{conn: conn, ch: ch, replyTo: q.Name, waiting: map[string]chan []byte{}, done: make(chan struct{})}
+	c := &plainClient{confirm: confirm, conn: conn, ch: ch, replyTo: q.Name, waiting: map[string]chan []byte{}, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		for d := range deliveries {
@@ -189,11 +197,16 @@ func (c *plainClient) call(ctx context.Context, node string, body []byte) error 
 	c.mu.Lock()
 	c.waiting[id] = w
 	c.mu.Unlock()
-	err := c.ch.PublishWithContext(ctx, failover.DefaultExchange, node, false, false, amqp.Publishing{
+	dc, err := c.ch.PublishWithDeferredConfirmWithContext(ctx, failover.DefaultExchange, node, c.confirm, false, amqp.Publishing{
 		Body: body, ReplyTo: c.replyTo, CorrelationId: id,
 	})
 	if err != nil {
 		return err
+	}
+	if c.confirm {
+		if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+			return fmt.Errorf("plain call: confirm %v %w", ok, err)
+		}
 	}
 	select {
 	case <-w:
