@@ -68,7 +68,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	url := fs.String("url", "", "broker `URL` (default $SERVICEBUS_TEST_URL, else amqp://guest:guest@127.0.0.1:5672/)")
 	conc := fs.String("concurrency", "1,16,64", "comma-separated numbers of concurrent callers")
 	n := fs.Int("n", 5000, "calls per run")
-	rounds := fs.Int("rounds", 1, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
+	rounds := fs.Int("rounds", 3, "runs of each (mode, impl, concurrency), alternating the order; the median is reported")
 	modes := fs.String("mode", "rpc,send", "what to measure: rpc, send or both")
 	impls := fs.String("impl", implFloor+","+implServicebus, "implementations to run: "+implFloor+" (the floor), "+implServicebus+
 		"; experiments (rpc only): "+implConfirms+
