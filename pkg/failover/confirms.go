@@ -25,9 +25,10 @@ type pathPub struct {
 	idx  int
 	path *Path
 
-	// pubMu serialises "take the next delivery tag, register, publish" so
-	// the tag we register is the tag the broker confirms.
-	pubMu sync.Mutex
+	// turn serialises "take the next delivery tag, register, publish" so
+	// the tag we register is the tag the broker confirms. It is a channel,
+	// not a mutex, so that waiting for it honours the context.
+	turn chan struct{}
 
 	mu  sync.Mutex
 	cur *pubChannel // nil while down
@@ -134,25 +135,8 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 	}
 	pd := &pending{msgID: msg.MessageId, done: make(chan struct{})}
 
-	pp.pubMu.Lock()
-	pd.tag = pc.ch.GetNextPublishSeqNo()
-	if err := pc.register(pd); err != nil {
-		pp.pubMu.Unlock()
+	if err := pp.write(ctx, pc, pd, exchange, key, msg); err != nil {
 		return PublishResult{}, pc.gen, err
-	}
-	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
-	if err != nil {
-		pc.unregister(pd)
-		pp.pubMu.Unlock()
-		if ctx.Err() != nil {
-			return PublishResult{}, pc.gen, ctx.Err()
-		}
-		return PublishResult{}, pc.gen, fmt.Errorf("%w: %w", ErrPathLost, err)
-	}
-	pp.pubMu.Unlock()
-	if dc != nil && dc.DeliveryTag != pd.tag {
-		// Only possible if someone published on our channel behind our back.
-		pp.pub.logger.Error("Delivery tag mismatch", nil, watermill.LogFields{"want": pd.tag, "got": dc.DeliveryTag})
 	}
 
 	timer := time.NewTimer(pp.pub.cfg.ConfirmTimeout)
@@ -180,6 +164,55 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 		return PublishResult{}, pc.gen, pd.err
 	}
 	return PublishResult{Path: pp.idx, Endpoint: pp.path.Endpoint().String(), DeliveryTag: pd.tag}, pc.gen, nil
+}
+
+// write registers pd and publishes msg. A socket write can block for as
+// long as the broker does not read (a resource alarm, flow control), and
+// amqp091-go does not interrupt it; so the write runs on a goroutine of its
+// own and the caller leaves when ctx ends. A write whose turn comes after
+// ctx ended is skipped; one already under way completes (or fails with the
+// connection) on its own, and its confirm then finds nobody waiting.
+func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
+	done := make(chan error, 1)
+	go func() {
+		select {
+		case pp.turn <- struct{}{}:
+		case <-ctx.Done():
+			done <- ctx.Err()
+			return
+		}
+		defer func() { <-pp.turn }()
+		if err := ctx.Err(); err != nil {
+			done <- err
+			return
+		}
+		pd.tag = pc.ch.GetNextPublishSeqNo()
+		if err := pc.register(pd); err != nil {
+			done <- err
+			return
+		}
+		dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
+		if err != nil {
+			pc.unregister(pd)
+			if ctx.Err() != nil {
+				done <- ctx.Err()
+			} else {
+				done <- fmt.Errorf("%w: %w", ErrPathLost, err)
+			}
+			return
+		}
+		if dc != nil && dc.DeliveryTag != pd.tag {
+			// Only possible if someone published on our channel behind our back.
+			pp.pub.logger.Error("Delivery tag mismatch", nil, watermill.LogFields{"want": pd.tag, "got": dc.DeliveryTag})
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (pc *pubChannel) register(pd *pending) error {

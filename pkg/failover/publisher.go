@@ -190,7 +190,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		closing: make(chan struct{}),
 	}
 	for i, ep := range cfg.Endpoints {
-		pp := &pathPub{pub: p, idx: i}
+		pp := &pathPub{pub: p, idx: i, turn: make(chan struct{}, 1)}
 		pp.path = NewPath(PathConfig{
 			Endpoint:      ep,
 			Backoff:       cfg.Backoff,

@@ -207,7 +207,27 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 	if p.Ready(1) {
 		t.Fatal("the node path should be blocked and not ready")
 	}
+	// Publishing into the blocked connection anyway fills the socket: the
+	// writes stall, yet every publish leaves by its deadline.
+	big := make([]byte, 256<<10)
+	var wg sync.WaitGroup
 	start := time.Now()
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+			defer cancel()
+			if _, err := p.PublishOnPath(pctx, 1, "", onlyOnNode, amqp.Publishing{Body: big}, nil); err == nil {
+				t.Error("a publish into a blocked broker was confirmed")
+			}
+		}()
+	}
+	wg.Wait()
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("publishes into a blocked broker took %s to give up, want about 500ms", took)
+	}
+	start = time.Now()
 	if _, err := p.PublishAMQP(ctx, "", q, amqp.Publishing{}); !errors.Is(err, failover.ErrNacked) {
 		t.Fatalf("err = %v, want ErrNacked from main alone", err)
 	}
