@@ -25,6 +25,10 @@ func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testin
 		t.Fatalf("Send: %v", err)
 	}
 	waitFor(t, 5*time.Second, func() bool { return agent.runs("echo") == 1 })
+	reply, err := s.Call(ctx, node+".math.add", []int{1, 2})
+	if err != nil || reply.Raw != "3" {
+		t.Fatalf("Call over the second broker: %v, %v", reply, err)
+	}
 
 	res, err := s.PingAll(ctx, node)
 	if err != nil {
