@@ -200,10 +200,17 @@ func (p *Path) run() {
 		if reason != ErrPathClosed {
 			p.logger.Info("Broker connection lost", watermill.LogFields{"err": reason})
 		}
-		_ = conn.CloseDeadline(time.Now().Add(time.Second))
+		// A silent link makes the close wait its full deadline: run OnDown
+		// meanwhile, so work bound to the connection fails at once.
+		closeDone := make(chan struct{})
+		go func() {
+			defer close(closeDone)
+			_ = conn.CloseDeadline(time.Now().Add(time.Second))
+		}()
 		if p.cfg.OnDown != nil {
 			p.cfg.OnDown(reason)
 		}
+		<-closeDone
 		if reason == ErrPathClosed {
 			return
 		}
