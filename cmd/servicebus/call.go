@@ -17,8 +17,9 @@ agents answer with Python's str() of the result). PARAMS_JSON defaults to null;
 "-" reads it from standard input.
 
 Exit codes: 0 ok, 1 the service answered with an error, 2 usage or config
-error (bad flag, bad JSON, bad target), 3 timeout, no route to the node or no
-broker reachable.`
+error (bad flag, bad JSON, bad target), 3 timeout (also when the agent
+answers that the deadline passed or that it is shutting down), no route to the
+node or no broker reachable.`
 
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("call", "call [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", callHelp)

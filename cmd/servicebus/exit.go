@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -18,6 +19,12 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &remote):
+		switch remote.Code {
+		case codec.CodeDeadlineExceeded, codec.CodeUnavailable:
+			// The agent answered that the call's time ran out, or that it
+			// is shutting down: no result, try again later, like a timeout.
+			return exitUnavailable
+		}
 		return exitRemote
 	case errors.Is(err, rpc.ErrBadTarget), errors.Is(err, errUsage):
 		return exitUsage

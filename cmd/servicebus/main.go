@@ -22,7 +22,7 @@ const (
 	exitOK          = 0 // success
 	exitRemote      = 1 // the service answered with an error
 	exitUsage       = 2 // bad command line, bad JSON, bad config
-	exitUnavailable = 3 // timeout, no route to the node, no broker reachable
+	exitUnavailable = 3 // timeout (ours or the agent's), no route to the node, no broker reachable, agent shutting down
 )
 
 // command is one subcommand of the CLI.
