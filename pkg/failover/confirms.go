@@ -141,29 +141,36 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 
 	timer := time.NewTimer(pp.pub.cfg.ConfirmTimeout)
 	defer timer.Stop()
-	select {
-	case <-pd.done:
-	case <-timer.C:
-		err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.path.Endpoint().String())
-		if pp.path.Blocked() {
-			// RabbitMQ reports a resource alarm (connection.blocked) only
-			// to a connection that publishes, and then stops reading it: the
-			// confirm is late, the link is fine. The path is skipped while
-			// blocked; a new connection would only be blocked again.
-			return PublishResult{}, pc.gen, fmt.Errorf("%w (broker blocks publishers)", err)
+	changed := pp.path.Changed()
+	for {
+		select {
+		case <-pd.done:
+			if pd.err != nil {
+				return PublishResult{}, pc.gen, pd.err
+			}
+			return PublishResult{Path: pp.idx, Endpoint: pp.path.Endpoint().String(), DeliveryTag: pd.tag}, pc.gen, nil
+		case <-changed:
+			// RabbitMQ announces a resource alarm to a connection once it
+			// publishes and then stops reading it: leave at once instead
+			// of after the confirm timeout.
+			if pp.path.Blocked() {
+				return PublishResult{}, pc.gen, fmt.Errorf("%w: %s", ErrBlocked, pp.path.Endpoint().String())
+			}
+			changed = pp.path.Changed()
+		case <-timer.C:
+			err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.path.Endpoint().String())
+			if pp.path.Blocked() {
+				return PublishResult{}, pc.gen, fmt.Errorf("%w: %w", ErrBlocked, err)
+			}
+			pp.pub.logger.Error("Publish confirm timed out; reconnecting", err, nil)
+			pp.killIfCurrent(pc, err)
+			return PublishResult{}, pc.gen, err
+		case <-ctx.Done():
+			return PublishResult{}, pc.gen, ctx.Err()
+		case <-pp.pub.closing:
+			return PublishResult{}, pc.gen, ErrClosed
 		}
-		pp.pub.logger.Error("Publish confirm timed out; reconnecting", err, nil)
-		pp.killIfCurrent(pc, err)
-		return PublishResult{}, pc.gen, err
-	case <-ctx.Done():
-		return PublishResult{}, pc.gen, ctx.Err()
-	case <-pp.pub.closing:
-		return PublishResult{}, pc.gen, ErrClosed
 	}
-	if pd.err != nil {
-		return PublishResult{}, pc.gen, pd.err
-	}
-	return PublishResult{Path: pp.idx, Endpoint: pp.path.Endpoint().String(), DeliveryTag: pd.tag}, pc.gen, nil
 }
 
 // write registers pd and publishes msg. A socket write can block for as
@@ -173,6 +180,10 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 // ctx ended is skipped; one already under way completes (or fails with the
 // connection) on its own, and its confirm then finds nobody waiting.
 func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
+	// cancel lets a write that has not had its turn yet be dropped when
+	// the caller leaves (deadline or blocked broker).
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() {
 		select {
@@ -207,11 +218,19 @@ func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, excha
 		}
 		done <- nil
 	}()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	changed := pp.path.Changed()
+	for {
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+			if pp.path.Blocked() {
+				return fmt.Errorf("%w: %s", ErrBlocked, pp.path.Endpoint().String())
+			}
+			changed = pp.path.Changed()
+		}
 	}
 }
 

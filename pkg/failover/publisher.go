@@ -31,6 +31,10 @@ var (
 	// ErrPathLost means the connection a publish went out on died before its
 	// confirm came.
 	ErrPathLost = errors.New("failover: connection lost before confirm")
+	// ErrBlocked means the broker blocked publishers (a memory or disk
+	// alarm) while a publish waited there; the publish moves on. The message
+	// may still be delivered by that broker once the alarm clears.
+	ErrBlocked = errors.New("failover: broker blocks publishers (resource alarm)")
 )
 
 // Defaults of PublisherConfig.
@@ -140,11 +144,12 @@ type PublishResult struct {
 //   - nack: the next ready path; ErrNacked when every ready path refused.
 //   - connection or channel lost before the confirm: the next ready path, or
 //     a wait for one to come back.
+//   - the broker blocks the connection (connection.blocked, which RabbitMQ
+//     sends only to a connection that publishes): publishes waiting there
+//     move on at once (ErrBlocked) and the path is skipped until unblocked.
+//     It is not killed: a new connection would be blocked again.
 //   - no confirm within ConfirmTimeout: the path is killed (it reconnects)
-//     and the publish moves on. A path blocked by an alarm is not killed —
-//     RabbitMQ tells a connection it is blocked only once it publishes, and
-//     a new connection would be blocked again — it is skipped until
-//     unblocked.
+//     and the publish moves on.
 //   - no ready path: wait for a path to change state until the deadline
 //     (the ctx's, else PublishTimeout), then ErrUnavailable. A publish never
 //     hangs.
