@@ -115,11 +115,13 @@ func (c Config) senderConfig(logger watermill.LoggerAdapter) (rpc.Config, error)
 		return rpc.Config{}, fmt.Errorf("reply_mode: unknown mode %q", c.ReplyMode)
 	}
 	return rpc.Config{
-		Endpoints:     endpoints,
-		Topology:      c.Topology(),
-		CallTimeout:   c.CallTimeout,
-		Signer:        signer,
-		ReplyMode:     mode,
+		Endpoints:   endpoints,
+		Topology:    c.Topology(),
+		CallTimeout: c.CallTimeout,
+		Signer:      signer,
+		ReplyMode:   mode,
+		// DESIGN: the sender comes back to the first broker once it is healthy.
+		PreferPrimary: true,
 		Backoff:       c.Backoff(),
 		ProbeInterval: c.ProbeInterval,
 		Codec:         c.CodecOptions(),

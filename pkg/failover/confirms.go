@@ -379,6 +379,6 @@ func (pp *pathPub) killIfCurrent(pc *pubChannel, reason error) {
 	// A dying connection closes its channels too; that is the path's own
 	// business, and a Kill now would hit the next connection instead.
 	if cur == pc && !pc.conn.IsClosed() {
-		pp.path.Kill(reason)
+		pp.path.KillConn(pc.conn, reason)
 	}
 }

@@ -10,6 +10,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// DefaultSetupTimeout bounds the set-up of a new connection (OnUp).
+const DefaultSetupTimeout = 10 * time.Second
+
 // DefaultProbeInterval is how often a path checks that its broker still
 // answers when no interval is configured.
 const DefaultProbeInterval = 5 * time.Second
@@ -32,6 +35,9 @@ type PathConfig struct {
 	// declare topology, open channels, start consumers. An error closes the
 	// connection and the path tries again after a backoff.
 	OnUp func(conn *amqp.Connection) error
+	// SetupTimeout bounds OnUp: past it the connection is closed under OnUp,
+	// whose broker calls then fail. 0 means DefaultSetupTimeout.
+	SetupTimeout time.Duration
 	// OnDown runs once a connection that OnUp accepted is gone, with the
 	// reason, before the next attempt. Work bound to that connection fails here.
 	OnDown func(err error)
@@ -62,8 +68,14 @@ func NewPath(cfg PathConfig) *Path {
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = DefaultProbeInterval
 	}
+	if cfg.SetupTimeout <= 0 {
+		cfg.SetupTimeout = DefaultSetupTimeout
+	}
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = min(cfg.ProbeInterval, 5*time.Second)
+		if cfg.SetupTimeout <= 0 {
+			cfg.SetupTimeout = DefaultSetupTimeout
+		}
 		if cfg.ProbeTimeout <= 0 {
 			cfg.ProbeTimeout = 5 * time.Second
 		}
@@ -76,7 +88,7 @@ func NewPath(cfg PathConfig) *Path {
 		cfg:     cfg,
 		logger:  logger.With(watermill.LogFields{"broker": cfg.Endpoint.String()}),
 		changed: make(chan struct{}),
-		kill:    make(chan killRequest, 1),
+		kill:    make(chan killRequest, 8),
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
@@ -103,6 +115,8 @@ func (p *Path) Healthy() bool {
 }
 
 // Blocked reports whether the broker has blocked publishers on this path.
+// RabbitMQ tells only connections that have published since the alarm began,
+// so an idle path stays unblocked until its first publish.
 func (p *Path) Blocked() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -130,11 +144,19 @@ type killRequest struct {
 }
 
 // Kill drops the current connection as broken, for failures only the user of
-// the path can see (a publish confirm that never came). The path reconnects.
-// A Kill while the path is down does nothing: it is meant for the connection
-// the caller saw fail, never for the next one.
+// the path can see. A Kill while the path is down does nothing. Prefer
+// KillConn, which names the connection that failed.
 func (p *Path) Kill(reason error) {
-	conn := p.Conn()
+	if conn := p.Conn(); conn != nil {
+		p.KillConn(conn, reason)
+	}
+}
+
+// KillConn drops conn as broken (a publish confirm that never came, a
+// consumer the broker cancelled) and the path reconnects. It does nothing when
+// conn is no longer the path's connection, so a late kill never hits the next
+// one.
+func (p *Path) KillConn(conn *amqp.Connection, reason error) {
 	if conn == nil {
 		return
 	}
@@ -184,7 +206,14 @@ func (p *Path) run() {
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		blockings := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
 		if p.cfg.OnUp != nil {
-			if err := p.cfg.OnUp(conn); err != nil {
+			// A broker that accepts the connection and then goes silent
+			// would hold OnUp until the heartbeats give up.
+			stuck := time.AfterFunc(p.cfg.SetupTimeout, func() { _ = conn.CloseDeadline(time.Now()) })
+			err := p.cfg.OnUp(conn)
+			if !stuck.Stop() && err == nil {
+				err = fmt.Errorf("set-up took longer than %s", p.cfg.SetupTimeout)
+			}
+			if err != nil {
 				err = fmt.Errorf("failover: set up %s: %w", p.cfg.Endpoint.String(), err)
 				p.logger.Error("Broker set-up failed", err, nil)
 				_ = conn.CloseDeadline(time.Now().Add(time.Second))

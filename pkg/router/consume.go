@@ -137,7 +137,7 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 				// The connection lives but the consumer does not: reconnect,
 				// which declares the queue again and consumes anew.
 				a.logger.Info("Consumer gone, reconnecting", watermill.LogFields{"broker": pc.broker})
-				a.path(pc.index).Kill(errConsumerGone)
+				a.path(pc.index).KillConn(pc.conn, errConsumerGone)
 			}
 			return
 		}

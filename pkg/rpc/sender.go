@@ -239,7 +239,7 @@ func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deli
 		current := rp.gen == gen && rp.up
 		rp.mu.RUnlock()
 		if current {
-			s.pub.Path(idx).Kill(errors.New("rpc: reply consumer ended"))
+			s.pub.Path(idx).KillConn(conn, errors.New("rpc: reply consumer ended"))
 		}
 	}
 }
