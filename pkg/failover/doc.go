@@ -10,5 +10,7 @@
 //     py-servicebus compatible or durable.
 //   - Publisher: publishes with confirms and mandatory on the first healthy
 //     path, moving a publish to the next path on a nack, a return, a dead
-//     connection or a confirm timeout.
+//     connection or a confirm timeout. The Publisher type's documentation
+//     tells the life of one publish and why it uses amqp091-go channels
+//     directly rather than watermill-amqp's publisher.
 package failover

@@ -19,14 +19,16 @@ var (
 	// broker: the broker returned the mandatory publish. It comes back at
 	// once, not after the timeout. Nothing was delivered.
 	ErrNoRoute = failover.ErrNoRoute
-	// ErrUnavailable means no broker took the message before the deadline.
-	// Nothing was delivered; retrying later is safe.
+	// ErrUnavailable means no broker confirmed the message before the
+	// deadline. Usually nothing was delivered, but a publish whose confirm
+	// was still outstanding (a blocked broker, a slow link) may yet be
+	// delivered: retry only what may run twice.
 	ErrUnavailable = failover.ErrUnavailable
 	// ErrConnectionLost means the connection that a call's reply would come
 	// back on died while the call waited. The call was delivered and may
 	// have run; it is retryable only for idempotent services. It also
 	// matches ErrUnavailable.
-	ErrConnectionLost = fmt.Errorf("%w: connection lost while waiting for the reply", ErrUnavailable)
+	ErrConnectionLost = fmt.Errorf("rpc: broker connection lost while waiting for the reply (%w)", ErrUnavailable)
 	// ErrClosed means the sender was closed.
 	ErrClosed = errors.New("rpc: sender closed")
 	// ErrBadTarget means a target is not NODE.CATEGORY.NAME.
