@@ -180,3 +180,15 @@ func (l *lazySender) Close() error {
 	}
 	return l.sender.Close()
 }
+
+// RPC adapts a function of typed params to an RPCService: the params are
+// decoded from JSON into P (a failure answers the caller with a bad-request
+// error) and the result is sent back as JSON.
+func RPC[P, R any](fn func(ctx context.Context, params P) (R, error)) RPCService {
+	return router.RPC(fn)
+}
+
+// Message adapts a function of typed params to a MessageService.
+func Message[P any](fn func(ctx context.Context, params P) error) MessageService {
+	return router.Message(fn)
+}

@@ -11,7 +11,6 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 func TestMain(m *testing.M) {
@@ -53,7 +52,7 @@ func TestAgentAndSenderFromOneConfigTalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent.AddRPCService("math", "add", router.RPC(func(_ context.Context, p []int) (int, error) {
+	agent.AddRPCService("math", "add", servicebus.RPC(func(_ context.Context, p []int) (int, error) {
 		sum := 0
 		for _, v := range p {
 			sum += v
