@@ -21,9 +21,10 @@ var (
 // pathPub is the publishing side of one path: its confirm-mode channel and
 // the publishes waiting for their confirms on it, replaced at every reconnect.
 type pathPub struct {
-	pub  *Publisher
-	idx  int
-	path *Path
+	pub    *Publisher
+	idx    int
+	path   *Path
+	broker string // path.Endpoint().String(), parsed once
 
 	// turn serialises "take the next delivery tag, register, publish" so
 	// the tag we register is the tag the broker confirms. It is a channel,
@@ -148,17 +149,17 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 			if pd.err != nil {
 				return PublishResult{}, pc.gen, pd.err
 			}
-			return PublishResult{Path: pp.idx, Endpoint: pp.path.Endpoint().String(), DeliveryTag: pd.tag}, pc.gen, nil
+			return PublishResult{Path: pp.idx, Endpoint: pp.broker, DeliveryTag: pd.tag}, pc.gen, nil
 		case <-changed:
 			// RabbitMQ announces a resource alarm to a connection once it
 			// publishes and then stops reading it: leave at once instead
 			// of after the confirm timeout.
 			if pp.path.Blocked() {
-				return PublishResult{}, pc.gen, fmt.Errorf("%w: %s", ErrBlocked, pp.path.Endpoint().String())
+				return PublishResult{}, pc.gen, fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
 			}
 			changed = pp.path.Changed()
 		case <-timer.C:
-			err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.path.Endpoint().String())
+			err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.broker)
 			if pp.path.Blocked() {
 				return PublishResult{}, pc.gen, fmt.Errorf("%w: %w", ErrBlocked, err)
 			}
@@ -179,9 +180,33 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 // own and the caller leaves when ctx ends. A write whose turn comes after
 // ctx ended is skipped; one already under way completes (or fails with the
 // connection) on its own, and its confirm then finds nobody waiting.
+// inlineWriteMax is the largest body written on the caller's goroutine: a
+// small frame fits the socket buffer even when the broker has just stopped
+// reading, so the write cannot outlast the caller's deadline.
+const inlineWriteMax = 16 << 10
+
 func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
-	// cancel lets a write that has not had its turn yet be dropped when
-	// the caller leaves (deadline or blocked broker).
+	if len(msg.Body) <= inlineWriteMax && !pp.path.Blocked() {
+		changed := pp.path.Changed()
+		for {
+			select {
+			case pp.turn <- struct{}{}:
+				err := pp.writeTurn(ctx, pc, pd, exchange, key, msg)
+				<-pp.turn
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-changed:
+				if pp.path.Blocked() {
+					return fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
+				}
+				changed = pp.path.Changed()
+			}
+		}
+	}
+	// A large body may stall in the socket write while the broker blocks
+	// publishers: write on a goroutine of its own so the caller leaves by
+	// its deadline. cancel drops a write that has not had its turn yet.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
@@ -193,30 +218,7 @@ func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, excha
 			return
 		}
 		defer func() { <-pp.turn }()
-		if err := ctx.Err(); err != nil {
-			done <- err
-			return
-		}
-		pd.tag = pc.ch.GetNextPublishSeqNo()
-		if err := pc.register(pd); err != nil {
-			done <- err
-			return
-		}
-		dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
-		if err != nil {
-			pc.unregister(pd)
-			if ctx.Err() != nil {
-				done <- ctx.Err()
-			} else {
-				done <- fmt.Errorf("%w: %w", ErrPathLost, err)
-			}
-			return
-		}
-		if dc != nil && dc.DeliveryTag != pd.tag {
-			// Only possible if someone published on our channel behind our back.
-			pp.pub.logger.Error("Delivery tag mismatch", nil, watermill.LogFields{"want": pd.tag, "got": dc.DeliveryTag})
-		}
-		done <- nil
+		done <- pp.writeTurn(ctx, pc, pd, exchange, key, msg)
 	}()
 	changed := pp.path.Changed()
 	for {
@@ -227,11 +229,35 @@ func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, excha
 			return ctx.Err()
 		case <-changed:
 			if pp.path.Blocked() {
-				return fmt.Errorf("%w: %s", ErrBlocked, pp.path.Endpoint().String())
+				return fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
 			}
 			changed = pp.path.Changed()
 		}
 	}
+}
+
+// writeTurn publishes msg; the caller holds the turn.
+func (pp *pathPub) writeTurn(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pd.tag = pc.ch.GetNextPublishSeqNo()
+	if err := pc.register(pd); err != nil {
+		return err
+	}
+	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
+	if err != nil {
+		pc.unregister(pd)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %w", ErrPathLost, err)
+	}
+	if dc != nil && dc.DeliveryTag != pd.tag {
+		// Only possible if someone published on our channel behind our back.
+		pp.pub.logger.Error("Delivery tag mismatch", nil, watermill.LogFields{"want": pd.tag, "got": dc.DeliveryTag})
+	}
+	return nil
 }
 
 func (pc *pubChannel) register(pd *pending) error {

@@ -195,7 +195,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		closing: make(chan struct{}),
 	}
 	for i, ep := range cfg.Endpoints {
-		pp := &pathPub{pub: p, idx: i, turn: make(chan struct{}, 1)}
+		pp := &pathPub{pub: p, idx: i, broker: ep.String(), turn: make(chan struct{}, 1)}
 		pp.path = NewPath(PathConfig{
 			Endpoint:      ep,
 			Backoff:       cfg.Backoff,
@@ -357,7 +357,7 @@ func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, m
 			// The path went down between pick and publish: not an attempt.
 			attempts--
 		}
-		p.logger.Debug("Publish moves to next broker", watermill.LogFields{"broker": pp.path.Endpoint().String(), "err": err})
+		p.logger.Debug("Publish moves to next broker", watermill.LogFields{"broker": pp.broker, "err": err})
 		lastErr = err
 		tried[idx] = gen
 	}
@@ -380,7 +380,7 @@ func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key stri
 	res, _, err := pp.publish(ctx, exchange, key, msg, prepare)
 	if err != nil {
 		if errors.Is(err, errNotReady) {
-			return res, fmt.Errorf("%w: %s: %w", ErrUnavailable, pp.path.Endpoint().String(), err)
+			return res, fmt.Errorf("%w: %s: %w", ErrUnavailable, pp.broker, err)
 		}
 		return res, err
 	}
