@@ -378,6 +378,17 @@ func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key stri
 	}
 	pp := p.paths[i]
 	res, _, err := pp.publish(ctx, exchange, key, msg, prepare)
+	// A path still making its first connection (a sender just built) is
+	// waited for within ctx; one that has failed is reported at once.
+	for errors.Is(err, errNotReady) && pp.path.Err() == nil {
+		select {
+		case <-pp.path.Changed():
+		case <-time.After(10 * time.Millisecond): // OnUp's channel may lag the path's state
+		case <-ctx.Done():
+			return res, p.unavailable(ctx, err)
+		}
+		res, _, err = pp.publish(ctx, exchange, key, msg, prepare)
+	}
 	if err != nil {
 		if errors.Is(err, errNotReady) {
 			return res, fmt.Errorf("%w: %s: %w", ErrUnavailable, pp.broker, err)

@@ -70,3 +70,18 @@ func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
 		t.Fatalf("ErrNoRoute must not be retryable")
 	}
 }
+
+// A sender built a moment ago is still connecting: PingAll waits for its
+// brokers within the deadline instead of failing them as not ready.
+func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := randomName("sbtest-ping")
+	startStandIn(t, url, node, false, "")
+	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := s.PingAll(ctx, node)
+	if err != nil || res.Answered != 2 {
+		t.Fatalf("PingAll right after NewSender = %d of %d answered, err %v (%+v)", res.Answered, res.Brokers, err, res.Paths)
+	}
+}
