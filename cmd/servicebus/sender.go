@@ -10,15 +10,17 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
-// cliLogger logs nothing unless --verbose: the CLI reports its outcome in one
-// line on stderr, connection events only on request.
+// cliLogger logs errors only unless --verbose: the CLI reports its outcome in
+// one line on stderr, connection events only on request.
 func cliLogger(verbose bool, stderr io.Writer) watermill.LoggerAdapter {
-	if !verbose {
-		return watermill.NopLogger{}
-	}
 	l := logrus.New()
 	l.SetOutput(stderr)
-	l.SetLevel(logrus.DebugLevel)
+	// Errors are always shown: among them the warning that TLS
+	// verification is off (tls.insecure_skip_verify).
+	l.SetLevel(logrus.ErrorLevel)
+	if verbose {
+		l.SetLevel(logrus.DebugLevel)
+	}
 	return servicebus.LogrusLogger(l)
 }
 
