@@ -156,7 +156,7 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 		{codec.HeaderDeadline: amqp.Decimal{Scale: 2, Value: 12345}, "x-delivery-count": int32(7), "t": time.Now()},
 	}
 	// 30 levels: within amqp091-go's limit of 32; deeper ones are a
-	// poison message (knownbug_test.go: TestPoisonHeaderDoesNotStopTheAgent).
+	// poison message (poison_test.go: TestPoisonHeaderDoesNotStopTheAgent).
 	deep := amqp.Table{"v": "leaf"}
 	for range 30 {
 		deep = amqp.Table{"t": deep}

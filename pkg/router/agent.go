@@ -48,6 +48,7 @@ type Agent struct {
 	stopping      bool
 	paths         []*failover.Path
 	conns         []*pathConn // the live connection of each path, nil while down
+	parseLosses   []int       // per path: connections lost in a row to a delivery amqp091-go cannot parse
 	onStart       []func(context.Context) error
 	onExit        []func()
 
@@ -82,20 +83,21 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	a := &Agent{
-		cfg:        cfg,
-		logger:     logger,
-		services:   newServices(),
-		router:     r,
-		sem:        make(chan struct{}, cfg.Concurrency),
-		rpcCh:      make(chan *message.Message),
-		msgCh:      make(chan *message.Message),
-		baseCtx:    baseCtx,
-		cancelBase: cancel,
-		paths:      make([]*failover.Path, len(cfg.Endpoints)),
-		conns:      make([]*pathConn, len(cfg.Endpoints)),
-		stopFeed:   make(chan struct{}),
-		abandon:    make(chan struct{}),
-		routerDone: make(chan struct{}),
+		cfg:         cfg,
+		logger:      logger,
+		services:    newServices(),
+		router:      r,
+		sem:         make(chan struct{}, cfg.Concurrency),
+		rpcCh:       make(chan *message.Message),
+		msgCh:       make(chan *message.Message),
+		baseCtx:     baseCtx,
+		cancelBase:  cancel,
+		paths:       make([]*failover.Path, len(cfg.Endpoints)),
+		conns:       make([]*pathConn, len(cfg.Endpoints)),
+		parseLosses: make([]int, len(cfg.Endpoints)),
+		stopFeed:    make(chan struct{}),
+		abandon:     make(chan struct{}),
+		routerDone:  make(chan struct{}),
 	}
 	sub := &subscriber{a: a}
 	a.rpcH = r.AddHandler(HandlerRPC, HandlerRPC, sub, "reply", replyPublisher{a}, a.dispatchRPC)

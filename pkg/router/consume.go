@@ -58,6 +58,9 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 		if err := a.cfg.Topology.DeclareNodeQueue(ch, a.cfg.NodeName); err != nil {
 			return err
 		}
+		if err := a.clearUnreadable(i, broker, conn); err != nil {
+			return err
+		}
 		if err := ch.Qos(a.cfg.Concurrency, 0, false); err != nil {
 			return fmt.Errorf("set prefetch %d: %w", a.cfg.Concurrency, err)
 		}
@@ -98,10 +101,15 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 // onDown stops the consume loop of path i; deliveries still in flight on
 // that connection cannot be acked any more and the broker redelivers them.
 func (a *Agent) onDown(i int) func(error) {
-	return func(error) {
+	return func(reason error) {
 		a.mu.Lock()
 		pc := a.conns[i]
 		a.conns[i] = nil
+		if isParseFailure(reason) {
+			a.parseLosses[i]++
+		} else {
+			a.parseLosses[i] = 0
+		}
 		a.mu.Unlock()
 		if pc == nil {
 			return

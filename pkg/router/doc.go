@@ -112,4 +112,15 @@
 // within a second after that is left behind and its delivery returns to the
 // broker when the connection closes (never lost, maybe run twice). Close is
 // idempotent and no goroutine of the agent outlives it.
+//
+// # Unreadable deliveries
+//
+// A delivery amqp091-go cannot parse (headers nested deeper than 32 levels)
+// kills the consuming connection before it can be acked or rejected, and the
+// broker hands it out again at every connect. Durable topology ends that with
+// the queue's delivery limit. In compat topology, after two connections lost
+// this way in a row, the path takes messages off the queue head with
+// basic.get and no ack before consuming again: readable ones are put back at
+// the tail (confirmed), the unreadable one is dropped by the broker, logged
+// as an error and counted in Stats.Unreadable.
 package router

@@ -19,6 +19,7 @@ type Stats struct {
 	ServiceErrors    uint64 // services that returned an error (after retries)
 	Panics           uint64 // services that panicked
 	ReplyFailures    uint64 // replies that could not be published
+	Unreadable       uint64 // deliveries no Go client can parse, taken off the queue (see unreadable.go)
 	InFlight         int    // deliveries being worked on now
 	Consuming        int    // brokers whose node queue is consumed now
 }
@@ -26,7 +27,7 @@ type Stats struct {
 type counters struct {
 	received, replies, pongs, acked, rejected, requeued atomic.Uint64
 	malformed, tooLarge, badToken, unknown, deadline    atomic.Uint64
-	serviceErrors, panics, replyFailures                atomic.Uint64
+	serviceErrors, panics, replyFailures, unreadable    atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -45,5 +46,6 @@ func (c *counters) snapshot() Stats {
 		ServiceErrors:    c.serviceErrors.Load(),
 		Panics:           c.panics.Load(),
 		ReplyFailures:    c.replyFailures.Load(),
+		Unreadable:       c.unreadable.Load(),
 	}
 }
