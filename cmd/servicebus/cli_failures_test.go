@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -280,4 +281,49 @@ func TestQuietLoggerWarnsOnceAndTheFinalLineCarriesHeldErrors(t *testing.T) {
 		t.Errorf("code %d", code)
 	}
 	oneLineWith(t, stderr.String(), "final line", "no broker available", "(PRECONDITION_FAILED - inequivalent arg)")
+}
+
+// logd is a daemon: Ctrl-C (SIGINT) stops it cleanly, exit 0, like SIGTERM
+// (TestLogdRunsAndStopsOnSIGTERM).
+func TestLogdStopsCleanlyOnSIGINT(t *testing.T) {
+	file, addr := t.TempDir()+"/app.log", freeUDPAddr(t)
+	cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Once a record is written the collector listens, and so catches signals.
+	deadline := time.Now().Add(15 * time.Second)
+	for !fileHas(file, "sigint test") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Fatalf("no record written within 15s; stderr: %s", stderr.String())
+		}
+		_, _ = conn.Write([]byte(`{"level":"info","msg":"sigint test"}`))
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("logd exited with %v after SIGINT; stderr: %s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+		t.Fatalf("logd did not exit within 15s of SIGINT")
+	}
 }
