@@ -3,6 +3,7 @@ package servicebus
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -36,6 +37,19 @@ func WithOverride(source, key, value string) LoadOption {
 	return func(o *loadOptions) { o.overrides = append(o.overrides, override{source, key, value}) }
 }
 
+// stderrWarnings is LoadConfig's logger when none is given: a warning is
+// one line on w, "servicebus: warning: ...".
+type stderrWarnings struct {
+	watermill.NopLogger
+	w io.Writer
+}
+
+func (s stderrWarnings) Error(msg string, _ error, _ watermill.LogFields) {
+	fmt.Fprintf(s.w, "servicebus: warning: %s\n", msg)
+}
+
+func (s stderrWarnings) With(watermill.LogFields) watermill.LoggerAdapter { return s }
+
 // withEnviron makes LoadConfig read env instead of the process environment
 // (KEY=VALUE entries), for tests.
 func withEnviron(env []string) LoadOption {
@@ -65,7 +79,7 @@ func LoadConfig(path string, opts ...LoadOption) (Config, error) {
 		opt(&o)
 	}
 	if o.logger == nil {
-		o.logger = watermill.NewStdLogger(false, false)
+		o.logger = stderrWarnings{w: os.Stderr}
 	}
 	cfg := DefaultConfig()
 	l := &layers{origin: map[string]string{}, failed: map[string]bool{}}

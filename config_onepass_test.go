@@ -220,3 +220,11 @@ func TestToolVariablesCoverTheRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLoadConfigWarnsOnStandardErrorByDefault(t *testing.T) {
+	var buf strings.Builder
+	stderrWarnings{w: &buf}.With(nil).Error("environment variable SERVICEBUS_FOO is not a servicebus setting", nil, watermill.LogFields{"x": 1})
+	if got := buf.String(); got != "servicebus: warning: environment variable SERVICEBUS_FOO is not a servicebus setting\n" {
+		t.Errorf("default warning line %q", got)
+	}
+}
