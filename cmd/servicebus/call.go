@@ -30,12 +30,13 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	conn := addConnFlags(fs)
 	conn.addTimeout(0, "deadline of the call (default: config call_timeout, 30s)")
 	asJSON := fs.Bool("json", false, `print {"id": EVENT_ID, "result": RESULT} (RESULT a string when the answer is not JSON); errors as {"error": TEXT, "code": CODE}`)
-	pos, code := parseArgs(fs, args, stdout, stderr)
+	out := reporter{cmd: "call", stdout: stdout, stderr: stderr, json: jsonRequested(args)}
+	pos, code := parseArgsReporting(fs, args, stdout, out)
 	if code >= 0 {
 		return code
 	}
 	log := newQuietLog("call", *conn.verbose, stderr)
-	out := reporter{cmd: "call", stdout: stdout, stderr: stderr, json: *asJSON, log: log}
+	out.json, out.log = *asJSON, log
 	target, params, err := targetAndParams(pos)
 	if err != nil {
 		return out.usage(err)

@@ -97,6 +97,24 @@ func TestDurationFlagTakesTheConfigForms(t *testing.T) {
 	}
 }
 
+func TestJSONRequested(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{[]string{"--json", "N.a.b"}, true},
+		{[]string{"N.a.b", "-json"}, true},
+		{[]string{"--json=true"}, true},
+		{[]string{"--json=false"}, false},
+		{[]string{"N.a.b", "--", "--json"}, false},
+		{[]string{"N.a.b"}, false},
+	} {
+		if got := jsonRequested(tc.args); got != tc.want {
+			t.Errorf("jsonRequested(%q) = %v", tc.args, got)
+		}
+	}
+}
+
 func TestHelpHelpPrintsTheHelpOfHelp(t *testing.T) {
 	r := runCLI(t, nil, "help", "help")
 	r.wantCode(t, exitOK)
@@ -187,6 +205,8 @@ func TestCallJSONErrorsAreObjectsOnStdout(t *testing.T) {
 		{"timeout", []string{"--timeout", "0.5", idleNode(t, url) + ".math.add", "[]"}, exitUnavailable, "timeout", "has no consumer"},
 		{"bad params", []string{a.node + ".math.add", "[1,"}, exitUsage, "usage", "params are not JSON"},
 		{"bad config", []string{"--topology", "fancy", a.node + ".math.add"}, exitUsage, "usage", `--topology: topology: "fancy"`},
+		{"bad flag", []string{"--bogus", a.node + ".math.add"}, exitUsage, "usage", "bogus"},
+		{"bad timeout", []string{"--timeout", "soon", a.node + ".math.add"}, exitUsage, "usage", "not a duration"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCLI(t, env, append([]string{"call", "--json"}, tc.args...)...)

@@ -35,6 +35,12 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 // returns the positional arguments and -1, or an exit code when the command
 // is done: 0 after printing help, 2 after a usage error.
 func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
+	return parseArgsReporting(fs, args, stdout, reporter{cmd: fs.Name(), stderr: stderr})
+}
+
+// parseArgsReporting is parseArgs reporting a usage error through out (as
+// JSON with --json).
+func parseArgsReporting(fs *flag.FlagSet, args []string, stdout io.Writer, out reporter) ([]string, int) {
 	var pos []string
 	for {
 		err := fs.Parse(args)
@@ -44,7 +50,7 @@ func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]str
 			return nil, exitOK
 		}
 		if err != nil {
-			return nil, usageErr(stderr, fs.Name(), err)
+			return nil, out.usage(err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -143,4 +149,18 @@ func (f *durationFlag) Set(text string) error {
 	}
 	f.d = d
 	return nil
+}
+
+// jsonRequested reports whether the command line asks for --json (before
+// any "--"), so that even an error in the other flags comes out as JSON.
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-json", "--json", "-json=true", "--json=true", "-json=1", "--json=1":
+			return true
+		}
+	}
+	return false
 }
