@@ -50,20 +50,6 @@ func (s stderrWarnings) Error(msg string, _ error, _ watermill.LogFields) {
 
 func (s stderrWarnings) With(watermill.LogFields) watermill.LoggerAdapter { return s }
 
-// withEnviron makes LoadConfig read env instead of the process environment
-// (KEY=VALUE entries), for tests.
-func withEnviron(env []string) LoadOption {
-	return func(o *loadOptions) {
-		m := map[string]string{}
-		for _, kv := range env {
-			k, v, _ := strings.Cut(kv, "=")
-			m[k] = v
-		}
-		o.environ = func() []string { return env }
-		o.lookup = func(k string) (string, bool) { v, ok := m[k]; return v, ok }
-	}
-}
-
 // LoadConfig reads the YAML file at path over DefaultConfig, applies the
 // SERVICEBUS_* environment and any WithOverride values, and validates the
 // result. An empty path means defaults and environment only.

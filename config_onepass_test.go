@@ -13,6 +13,20 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 )
 
+// withEnviron makes LoadConfig read env instead of the process environment
+// (KEY=VALUE entries).
+func withEnviron(env []string) LoadOption {
+	return func(o *loadOptions) {
+		m := map[string]string{}
+		for _, kv := range env {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		o.environ = func() []string { return env }
+		o.lookup = func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+}
+
 // writeConfig writes doc to a YAML file of the test and returns its path.
 func writeConfig(t *testing.T, doc string) string {
 	t.Helper()

@@ -177,7 +177,7 @@ wait:
 	}
 	code := cmd.ProcessState.ExitCode()
 	t.Logf("exit %d, interrupted %v; output:\n%s", code, interrupted, out.String())
-	if strings.Contains(out.String(), "panic:") || strings.Contains(out.String(), "goroutine ") {
+	if o := out.String(); strings.Contains(o, "panic:") || strings.Contains(o, "fatal error:") || strings.Contains(o, "goroutine ") {
 		t.Fatalf("the snippet panicked: %v", err)
 	}
 	if code != 0 && code != 1 {
