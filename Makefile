@@ -60,7 +60,7 @@ lint: ## gofmt must list nothing; go vet; staticcheck when installed
 fmt: ## gofmt -w every Go file
 	gofmt -w $$(git ls-files '*.go')
 
-demo: ## ensure a broker, run examples/mathagent as NODE-01, call/send/ping it with the CLI, stop it
+demo: ## ensure a broker, run examples/mathagent as NODE-01, call/send/ping it with the CLI, stop it (its queue stays)
 	bash scripts/demo.sh
 
 clean: ## remove build output

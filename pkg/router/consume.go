@@ -50,6 +50,7 @@ func deliveryFrom(msg *message.Message) *delivery {
 // onUp declares the topology, sets the prefetch, opens the reply channel and
 // starts consuming; it runs on every (re)connect of path i.
 func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
+	checkShared := a.competingConsumers(i, broker)
 	return func(conn *amqp.Connection) error {
 		ch, err := conn.Channel()
 		if err != nil {
@@ -58,6 +59,7 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 		if err := a.cfg.Topology.DeclareNodeQueue(ch, a.cfg.NodeName); err != nil {
 			return err
 		}
+		checkShared(conn)
 		if err := a.clearUnreadable(i, broker, conn); err != nil {
 			return err
 		}
