@@ -154,6 +154,15 @@ func TestEnvelopesOverWatermillAMQPReachAnAgent(t *testing.T) {
 	if err := w.Publish(cfg.NodeName, msgs...); err != nil {
 		t.Fatalf("Publish sends: %v", err)
 	}
+	// README: through watermill-amqp returns are lost, so a send to a node no
+	// queue serves is confirmed and dropped (a Sender answers ErrNoRoute).
+	node, nobody, err := envelopes.SendMessage(ctx, cfg.NodeName+"-nobody.math.add", []int{0, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Publish(node, nobody); err != nil {
+		t.Errorf("a send to a node nobody serves: %v; the README says watermill-amqp confirms and drops it", err)
+	}
 	waitFor(t, 10*time.Second, "5 sends at the agent", func() bool {
 		mu.Lock()
 		defer mu.Unlock()

@@ -182,9 +182,8 @@ func (w *Wrapper) publish(topic string, msg *message.Message) error {
 	if ctx.Err() != nil {
 		return w.notPublished(ctx, fails)
 	}
-	now := time.Now()
 	for i, p := range w.pubs {
-		err, backoff := p.skip(now)
+		err, backoff := p.skip(time.Now())
 		if err != nil {
 			fails[i] = err
 			if backoff {
@@ -246,22 +245,24 @@ func (w *Wrapper) attempt(ctx context.Context, p *wrappedPublisher, topic string
 		}
 		p.lateResult(m.UUID, err)
 	}()
+	var err error
 	select {
-	case err := <-a.done:
-		p.record(start, err, w.cfg.Backoff)
-		return err
+	case err = <-a.done:
 	case <-actx.Done():
+		timedOut := ctx.Err() == nil // the attempt's own timeout, not the caller's context
+		if p.abandon(a, timedOut) {
+			if !timedOut {
+				return fmt.Errorf("abandoned: %w", context.Cause(ctx))
+			}
+			err = fmt.Errorf("%w: no answer within %s (it may still publish the message)", ErrAttemptTimeout, w.cfg.AttemptTimeout)
+			p.record(start, err, w.cfg.Backoff)
+			return err
+		}
+		err = <-a.done // it returned while we gave up on it: take its answer
 	}
-	timedOut := ctx.Err() == nil // the attempt's own timeout, not the caller's context
-	if !p.abandon(a, timedOut) {
-		err := <-a.done // it returned while we gave up on it: take its answer
-		p.record(start, err, w.cfg.Backoff)
-		return err
+	if err != nil && ctx.Err() != nil {
+		return err // the caller's context ended it: not the publisher's failure
 	}
-	if !timedOut {
-		return fmt.Errorf("abandoned: %w", context.Cause(ctx))
-	}
-	err := fmt.Errorf("%w: no answer within %s (it may still publish the message)", ErrAttemptTimeout, w.cfg.AttemptTimeout)
 	p.record(start, err, w.cfg.Backoff)
 	return err
 }

@@ -151,3 +151,33 @@ func TestWrapperReturnsWhenTheMessageContextIsDone(t *testing.T) {
 		t.Errorf("err = %v; publishers called %d more times", err, a.callCount()+b.callCount()-calls)
 	}
 }
+
+// A publisher that honours the message's context returns its error when the
+// caller cancels: that is the caller's doing, and the publisher stays first.
+func TestWrapperDoesNotHoldACancelledPublishAgainstAPublisher(t *testing.T) {
+	entered := make(chan string, 1)
+	a, b := newFake(nil), newFake(nil)
+	a.set(func(m *message.Message) error {
+		if m.UUID != "slow" {
+			return nil
+		}
+		entered <- m.UUID
+		<-m.Context().Done()
+		return m.Context().Err()
+	})
+	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: failover.Backoff{Initial: time.Minute, Max: time.Minute}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Publish("n", msgCtx(ctx, "slow")) }()
+	<-entered
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if err := w.Publish("n", msg("next")); err != nil {
+		t.Fatal(err)
+	}
+	if !sameStrings(a.taken(), []string{"next"}) || b.callCount() != 0 {
+		t.Errorf("A took %v and B was called %d times: A was held responsible for a cancelled publish", a.taken(), b.callCount())
+	}
+}
