@@ -68,20 +68,31 @@ type Node struct {
 // rights to run it, the test fails under CI=true and is skipped otherwise.
 func StartNode(t testing.TB, opts NodeOptions) *Node {
 	t.Helper()
+	n, err := startNode(t, requireMachine(t), opts)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return n
+}
+
+// startNode is StartNode without failing the test, so that several nodes can
+// boot at once from goroutines of their own. Every node it made, booted or
+// not, has its cleanup registered.
+func startNode(t testing.TB, m machine, opts NodeOptions) (*Node, error) {
 	for attempt := 1; ; attempt++ {
-		n, err := newNode(t, opts)
+		n, err := newNode(m, opts)
 		if err != nil {
-			t.Fatalf("brokertest: prepare node: %v", err)
+			return nil, fmt.Errorf("prepare node: %w", err)
 		}
 		if err := n.start(); err != nil {
 			t.Cleanup(func() { n.cleanup(t) })
-			t.Fatalf("brokertest: start node %s: %v", n.name, err)
+			return nil, fmt.Errorf("start node %s: %w", n.name, err)
 		}
 		err = n.waitReady(StartTimeout)
 		if err == nil {
 			t.Cleanup(func() { n.cleanup(t) })
 			t.Logf("brokertest: node %s up at %s (dir %s)", n.name, n.URL(), n.dir)
-			return n
+			return n, nil
 		}
 		// A free port can be taken by another process between our check and
 		// the node's bind: the node exits at once. Try again on new ports.
@@ -92,7 +103,7 @@ func StartNode(t testing.TB, opts NodeOptions) *Node {
 			continue
 		}
 		t.Cleanup(func() { n.cleanup(t) })
-		t.Fatalf("brokertest: %v", err)
+		return nil, err
 	}
 }
 
@@ -234,20 +245,43 @@ func (n *Node) waitReady(timeout time.Duration) error {
 // Ctl runs rabbitmqctl -n NAME ARGS... against this node and returns its
 // combined output.
 func (n *Node) Ctl(args ...string) (string, error) {
+	return n.cli("rabbitmqctl", args...)
+}
+
+// Queues runs rabbitmq-queues -n NAME ARGS... against this node and returns
+// its combined output.
+func (n *Node) Queues(args ...string) (string, error) {
+	return n.cli("rabbitmq-queues", args...)
+}
+
+// cli runs one of RabbitMQ's command line tools against this node.
+func (n *Node) cli(tool string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, "rabbitmqctl"), append([]string{"-n", n.name}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, tool), append([]string{"-n", n.name}, args...)...)
 	cmd.Dir = n.dir
 	cmd.Env = n.env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cred}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("rabbitmqctl -n %s %s: %w: %s", n.name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return string(out), fmt.Errorf("%s -n %s %s: %w: %s", tool, n.name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return string(out), nil
 }
 
-func newNode(t testing.TB, opts NodeOptions) (*Node, error) {
+// machine is what running a node needs of this machine: RabbitMQ's scripts
+// and the user rabbitmq to run them as.
+type machine struct {
+	bin      string
+	home     string // user rabbitmq's home: its .erlang.cookie is the system node's
+	uid, gid int
+	cred     *syscall.Credential // nil when the test already runs as rabbitmq
+}
+
+// requireMachine finds RabbitMQ and the user rabbitmq; without them the test
+// fails under CI=true and is skipped otherwise.
+func requireMachine(t testing.TB) machine {
+	t.Helper()
 	bin := os.Getenv("SERVICEBUS_RABBITMQ_BIN")
 	if bin == "" {
 		bin = "/usr/lib/rabbitmq/bin"
@@ -259,18 +293,23 @@ func newNode(t testing.TB, opts NodeOptions) (*Node, error) {
 	if err != nil {
 		unavailable(t, fmt.Sprintf("brokertest: no user rabbitmq to run a node as (%v)", err))
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	n := &Node{bin: bin, home: u.HomeDir}
+	m := machine{bin: bin, home: u.HomeDir}
+	m.uid, _ = strconv.Atoi(u.Uid)
+	m.gid, _ = strconv.Atoi(u.Gid)
 	switch os.Getuid() {
 	case 0:
-		n.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	case uid:
+		m.cred = &syscall.Credential{Uid: uint32(m.uid), Gid: uint32(m.gid)}
+	case m.uid:
 	default:
 		unavailable(t, "brokertest: starting a node needs root or user rabbitmq")
 	}
 	sweepOnce.Do(sweepStale)
+	return m
+}
 
+func newNode(m machine, opts NodeOptions) (*Node, error) {
+	var err error
+	n := &Node{bin: m.bin, home: m.home, cred: m.cred}
 	id := randomHex(4)
 	n.name = "sbtest-" + id + "@localhost"
 	if opts.Name != "" {
@@ -339,7 +378,7 @@ func newNode(t testing.TB, opts NodeOptions) (*Node, error) {
 		}
 	}
 	if n.cred != nil {
-		if err := chownTree(n.dir, uid, gid); err != nil {
+		if err := chownTree(n.dir, m.uid, m.gid); err != nil {
 			return nil, err
 		}
 	}
