@@ -219,6 +219,16 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 			killMessages, len(msgs.missing(killMessages)), handled, handled-unique, msgs.doneBy, len(held),
 			takenOver.Round(time.Millisecond), allDone.Round(time.Millisecond), killCalls, len(callErrs), callsTakenOver)
 	})
+
+	t.Run("node queue deleted under the agents: declared again and consumed within 2 s", func(t *testing.T) {
+		alive := 0
+		for _, a := range agents {
+			if !a.killed {
+				alive++
+			}
+		}
+		testQueueDeleted(t, c, node, sender, alive*len(c.Nodes()))
+	})
 }
 
 // run calls op for seqs from..to over workers goroutines and returns the errors.
