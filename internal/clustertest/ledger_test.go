@@ -106,3 +106,22 @@ func (t tally) missing(n int) []int {
 	}
 	return out
 }
+
+// waitDone waits until every seq from..to of kind has a DONE line in the
+// ledger, or timeout passes, and returns the tally then. An agent's lines
+// reach the ledger through a pipe, so a reply can overtake the line its
+// agent printed before sending it.
+func (l *ledger) waitDone(kind string, from, to int, timeout time.Duration) tally {
+	deadline := time.Now().Add(timeout)
+	for {
+		t := tallyOf(l.snapshot(), kind)
+		missing := false
+		for seq := from; seq <= to && !missing; seq++ {
+			missing = len(t.done[seq]) == 0
+		}
+		if !missing || time.Now().After(deadline) {
+			return t
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

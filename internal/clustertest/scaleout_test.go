@@ -68,7 +68,7 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 		if len(errs) > 0 {
 			t.Fatalf("%d of %d calls failed, first: %v", len(errs), spreadCalls, errs[0])
 		}
-		calls := tallyOf(book.snapshot(), "call")
+		calls := book.waitDone("call", 1, spreadCalls, 10*time.Second)
 		for seq := 1; seq <= spreadCalls; seq++ {
 			got, done := calls.got[seq], calls.done[seq]
 			if len(got) != 1 || len(done) != 1 {
@@ -156,15 +156,7 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 
 		// The victim's last words are in the ledger (kill reads its output to
 		// the end): what it had started and not finished is its unacked work.
-		var msgs tally
-		deadline := time.Now().Add(time.Minute)
-		for {
-			msgs = tallyOf(book.snapshot(), "message")
-			if len(msgs.missing(killMessages)) == 0 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		msgs := book.waitDone("message", 1, killMessages, time.Minute)
 		allDone := time.Since(killAt)
 		if lost := msgs.missing(killMessages); len(lost) > 0 {
 			t.Fatalf("%d of %d confirmed messages never handled a minute after the kill: %v", len(lost), killMessages, lost)
@@ -198,7 +190,7 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 				t.Errorf("message %d came to agent %d without the redelivered flag or with another event id", seq, by.agent)
 			}
 		}
-		calls := tallyOf(book.snapshot(), "call")
+		calls := book.waitDone("call", spreadCalls+1, spreadCalls+killCalls, 10*time.Second)
 		callsTakenOver := 0
 		for seq := spreadCalls + 1; seq <= spreadCalls+killCalls; seq++ {
 			if len(calls.done[seq]) == 0 {
