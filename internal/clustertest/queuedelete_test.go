@@ -3,6 +3,7 @@
 package clustertest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 	count := func() int {
 		ch, err := conn.Channel()
 		if err != nil {
-			t.Fatalf("channel: %v", err)
+			return -1
 		}
 		defer ch.Close()
 		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
@@ -50,6 +51,28 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 	if _, err := ch.QueueDelete(node, false, false, false); err != nil {
 		t.Fatalf("delete node queue: %v", err)
 	}
+	// Calls from the moment of the delete: until the queue is back they
+	// must fail at once with ErrNoRoute (no queue bound on any node).
+	var served time.Duration
+	var noRoute int
+	var unexpected []error
+	calls := make(chan struct{})
+	go func() {
+		defer close(calls)
+		for time.Since(deletedAt) < time.Minute {
+			_, err := call(sender, node, 0, 2*time.Second)
+			if err == nil {
+				served = time.Since(deletedAt)
+				return
+			}
+			if errors.Is(err, servicebus.ErrNoRoute) {
+				noRoute++
+			} else {
+				unexpected = append(unexpected, err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	var first, all time.Duration
 	for all == 0 {
 		n := count()
@@ -60,28 +83,24 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 			all = time.Since(deletedAt)
 		}
 		if time.Since(deletedAt) > time.Minute {
+			<-calls
 			t.Fatalf("a minute after the delete: %d consumers, want %d", n, consumers)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var served time.Duration
-	for served == 0 {
-		_, err := call(sender, node, 0, 2*time.Second)
-		switch {
-		case err == nil:
-			served = time.Since(deletedAt)
-		case time.Since(deletedAt) > time.Minute:
-			t.Fatalf("no call served a minute after the delete: %v", err)
-		default:
-			time.Sleep(20 * time.Millisecond)
-		}
+	<-calls
+	if served == 0 {
+		t.Fatalf("no call served a minute after the delete")
+	}
+	if len(unexpected) > 0 {
+		t.Errorf("%d calls after the delete failed otherwise than with ErrNoRoute: %v", len(unexpected), unexpected)
 	}
 	members, err := c.QuorumMembers(node)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("FIGURES cluster-queue-deleted: first_consumer_after=%s all_%d_consumers_after=%s call_served_after=%s replicas=%d",
-		first.Round(time.Millisecond), consumers, all.Round(time.Millisecond), served.Round(time.Millisecond), len(members))
+	t.Logf("FIGURES cluster-queue-deleted: first_consumer_after=%s all_%d_consumers_after=%s call_served_after=%s calls_no_route_meanwhile=%d replicas=%d",
+		first.Round(time.Millisecond), consumers, all.Round(time.Millisecond), served.Round(time.Millisecond), noRoute, len(members))
 	if first > reconsumeGoal {
 		t.Errorf("node queue consumed again %s after the delete; goal %s", first, reconsumeGoal)
 	}
