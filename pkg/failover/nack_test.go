@@ -85,3 +85,32 @@ func declareDurableQueue(t *testing.T, url, queue string) *amqp.Channel {
 	})
 	return ch
 }
+
+// amqp091-go drops a notification that its listener does not take within
+// 5 s; a dropped basic.return would turn an unroutable publish into a
+// success. A flood of returns must reach every publish.
+func TestEveryReturnOfAFloodReachesItsPublish(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	p := newPublisher(t, url)
+	waitReady(t, p, 0)
+	const n = 3000
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := p.PublishAMQP(context.Background(), "", randomName("sbtest-nobody"), amqp.Publishing{Body: []byte(itoa(i))})
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case !errors.Is(err, failover.ErrNoRoute):
+				t.Errorf("unroutable publish: %v, want ErrNoRoute", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() > 0 {
+		t.Fatalf("%d of %d unroutable publishes were reported delivered", ok.Load(), n)
+	}
+}
