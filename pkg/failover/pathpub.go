@@ -109,7 +109,7 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 	}
 	a := attempt{gen: pc.gen}
 	if prepare != nil {
-		if err := prepare(pp.idx, &msg); err != nil {
+		if err := prepare(pp.idx, pc.conn, &msg); err != nil {
 			a.err = fmt.Errorf("%w: %w", errPrepare, err)
 			return a
 		}
@@ -168,6 +168,9 @@ func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.P
 // means nothing was sent. A socket that stops draining cannot hold it
 // (stallconn.go), so it runs on the caller's goroutine.
 func (pp *pathPub) send(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
+	if err := CheckSize(pc.conn, &msg); err != nil {
+		return err
+	}
 	for {
 		err := pc.claim(pd)
 		if err == nil {

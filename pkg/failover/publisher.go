@@ -300,9 +300,9 @@ func (p *Publisher) closed() bool {
 }
 
 // Prepare adapts a message to the path it is about to be published on (for
-// example, sets reply_to to that connection's reply queue). An error skips
-// that path.
-type Prepare func(path int, msg *amqp.Publishing) error
+// example, sets reply_to to that connection's reply queue); conn is the
+// connection it goes out on. An error skips that path.
+type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
 
 // PublishAMQP publishes msg to exchange with routing key, mandatory and
 // confirmed, on the first ready path, failing over as described in the
@@ -429,6 +429,8 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 		switch {
 		case errors.Is(a.err, ErrClosed):
 			return PublishResult{Attempts: attempts}, ErrClosed
+		case errors.Is(a.err, ErrTooLarge):
+			return PublishResult{Attempts: attempts}, a.err
 		case errors.Is(a.err, ErrNoRoute):
 			o.returned = true
 		case errors.Is(a.err, ErrNacked):
