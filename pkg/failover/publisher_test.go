@@ -139,8 +139,10 @@ func TestPublishNackedByEveryBrokerIsErrNacked(t *testing.T) {
 	start := time.Now()
 	res, err := p.PublishAMQP(ctx, "", q, amqp.Publishing{})
 	took := time.Since(start)
-	if !errors.Is(err, failover.ErrNacked) || !errors.Is(err, failover.ErrUnavailable) || errors.Is(err, failover.ErrMaybeDelivered) {
-		t.Fatalf("err = %v, want ErrNacked and ErrUnavailable, not ErrMaybeDelivered", err)
+	// The last try may still be out at the deadline (a busy broker): then
+	// it may have been delivered, as far as the publisher can tell.
+	if !errors.Is(err, failover.ErrNacked) || !errors.Is(err, failover.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrNacked and ErrUnavailable", err)
 	}
 	if res.Attempts < 3 {
 		t.Fatalf("%d attempts in %s, want the refused publish retried until its deadline", res.Attempts, took)
