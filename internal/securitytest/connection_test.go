@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // secret is the shared secret of these tests' daily tokens.
@@ -55,10 +56,10 @@ func goodCallsKeepGoing(t *testing.T, c *rawClient, token string, stop <-chan st
 func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 	w := newWorld(t, "hugename")
 	log := newCaptureLog()
-	tokens := codec.NewDailyTokens(secret, nil)
+	tokens := token.NewDailyTokens(secret, nil)
 	w.startAgent(tokens, log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	token := token.DailyToken(secret, time.Now(), time.Local)
 
 	stop := make(chan struct{})
 	good := goodCallsKeepGoing(t, c, token, stop)
@@ -98,9 +99,9 @@ func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 	w := newWorld(t, "badrt")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	token := token.DailyToken(secret, time.Now(), time.Local)
 	for _, rt := range []string{"amq.rabbitmq.reply-to.Zm9v.YmFy", "amq.rabbitmq.reply-to.garbage", "amq.rabbitmq.reply-to.g2dkAA.AAAA"} {
 		pub := amqp.Publishing{Body: codec.PingBody, ReplyTo: rt, CorrelationId: "c"}
 		if err := c.ch.PublishWithContext(context.Background(), w.topology.ExchangeName(), w.node, false, false, pub); err != nil {
@@ -123,9 +124,9 @@ func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 	w := newWorld(t, "poisonrt")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	token := token.DailyToken(secret, time.Now(), time.Local)
 
 	stop := make(chan struct{})
 	good := goodCallsKeepGoing(t, c, token, stop)
@@ -155,7 +156,7 @@ func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 func TestRejectionsOfHugeInputKeepTheLogSmall(t *testing.T) {
 	w := newWorld(t, "biglog")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
 	huge := strings.Repeat("n", 1_000_000)
 	var answered atomic.Int32
