@@ -1,0 +1,146 @@
+// Command udplogflood replays finding 5 of issue 16 against the udplog
+// collector and measures what it costs: a sender process floods the
+// collector (running in this process, configured as `servicebus logd` is by
+// default) with Python DatagramHandler pickles whose msg is a LONG4 integer
+// of -long bytes, then one good JSON record is sent, and the tool reports
+// the collector's CPU time, the bytes it wrote, its peak RSS and how late
+// the good record reached the file.
+//
+//	go run ./pkg/udplog/internal/udplogflood -n 3200 -duration 3s -long 60000
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-servicebus/servicebus/pkg/udplog"
+)
+
+func main() {
+	n := flag.Int("n", 3200, "hostile datagrams to send")
+	duration := flag.Duration("duration", 3*time.Second, "spread the datagrams over this long")
+	long := flag.Int("long", 60000, "bytes of the LONG4 integer in each datagram's msg")
+	wait := flag.Duration("wait", 120*time.Second, "give up waiting for the good record after this long")
+	child := flag.String("child", "", "internal: be the sender, flooding this address")
+	flag.Parse()
+	if *child != "" {
+		os.Exit(flood(*child, *n, *duration, *long))
+	}
+	dir, err := os.MkdirTemp("", "udplogflood")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "servicebus.log")
+	s, err := udplog.NewServer(udplog.ServerConfig{Addr: "127.0.0.1:0", File: file}, nil)
+	if err != nil {
+		fail(err)
+	}
+	defer s.Close()
+	k0 := s.Stats().KernelDrops
+	cpu0 := processCPU()
+	start := time.Now()
+	cmd := exec.Command(os.Args[0], "-child", s.Addr().String(), "-n", strconv.Itoa(*n),
+		"-duration", duration.String(), "-long", strconv.Itoa(*long))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fail(fmt.Errorf("sender: %w", err))
+	}
+	sendTime := time.Since(start)
+
+	c, err := udplog.Dial(s.Addr().String())
+	if err != nil {
+		fail(err)
+	}
+	defer c.Close()
+	marker := []byte("good record after the flood")
+	sent := time.Now()
+	c.Send([]byte(`{"level":"info","msg":"` + string(marker) + `"}`))
+	delay, found := time.Duration(0), false
+	for time.Since(sent) < *wait {
+		if b, _ := os.ReadFile(file); bytes.Contains(b, marker) {
+			delay, found = time.Since(sent), true
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	st := s.Stats()
+	cpu := processCPU() - cpu0
+	fi, _ := os.Stat(file)
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	fmt.Printf("sent %d datagrams of a %d-byte LONG4 in %v\n", *n, *long, sendTime.Round(time.Millisecond))
+	if found {
+		fmt.Printf("good record written %v after it was sent\n", delay.Round(time.Millisecond))
+	} else {
+		fmt.Printf("good record NOT written within %v\n", *wait)
+	}
+	fmt.Printf("collector CPU %.2f s, file %d bytes, peak RSS %d MB\n", cpu.Seconds(), fi.Size(), ru.Maxrss>>10)
+	fmt.Printf("stats: %+v (kernel drops during the run %d)\n", st, st.KernelDrops-k0)
+}
+
+// flood sends n hostile datagrams, paced evenly over d.
+func flood(addr string, n int, d time.Duration, long int) int {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer conn.Close()
+	b := hostileRecord(long)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if ahead := time.Duration(float64(i)/float64(n)*float64(d)) - time.Since(start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+		conn.Write(b) // loss is the collector's to count
+	}
+	return 0
+}
+
+// hostileRecord is a DatagramHandler datagram: a length prefix, then a
+// protocol-2 pickle of a LogRecord dict whose msg is a LONG4 of long bytes.
+func hostileRecord(long int) []byte {
+	str := func(p []byte, s string) []byte {
+		p = append(p, 'X')
+		p = binary.LittleEndian.AppendUint32(p, uint32(len(s)))
+		return append(p, s...)
+	}
+	p := []byte{0x80, 2, '}', '('}
+	for _, kv := range [][2]string{{"name", "flood"}, {"levelname", "INFO"}, {"pathname", "/srv/app.py"}, {"funcName", "handler"}} {
+		p = str(p, kv[0])
+		p = str(p, kv[1])
+	}
+	p = str(p, "lineno")
+	p = append(p, 'K', 42)
+	p = str(p, "msg")
+	p = append(p, 0x8b)
+	p = binary.LittleEndian.AppendUint32(p, uint32(long))
+	num := bytes.Repeat([]byte{0x5a}, long) // positive: the top bit is clear
+	p = append(p, num...)
+	p = append(p, 'u', '.')
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(p))), p...)
+}
+
+// processCPU is the CPU time of this process (the collector, not its sender).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "udplogflood:", err)
+	os.Exit(1)
+}
