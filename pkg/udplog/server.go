@@ -109,21 +109,6 @@ func (c ServerConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Stats counts what a collector saw.
-type Stats struct {
-	Received    uint64 // datagrams read from the socket
-	Written     uint64 // lines handed to the file
-	Bad         uint64 // datagrams dropped as bad input (sum of the next three)
-	TooLarge    uint64
-	NotJSON     uint64 // not a JSON object, missing level or msg, or invalid UTF-8
-	BadPickle   uint64 // Python datagrams that were malformed or unsafe
-	WriteErrors uint64
-	QueueDrops  uint64 // datagrams dropped because the queue to the writer was full
-	KernelDrops uint64 // datagrams the kernel dropped (receive buffer full), when known
-	ReadBuffer  int    // receive buffer the kernel granted, bytes
-	KernelKnown bool   // KernelDrops is meaningful
-}
-
 // Server is a UDP log collector: every datagram is one record, written as
 // one line to one file that it rotates.
 type Server struct {
@@ -138,6 +123,7 @@ type Server struct {
 	inbox *inbox
 
 	received, written, tooLarge, notJSON, badPickle, writeErrors, queueDrops atomic.Uint64
+	shed, capped                                                             atomic.Uint64
 
 	closing   chan struct{}
 	drainEnd  time.Time     // set before closing is closed
@@ -210,8 +196,13 @@ func (s *Server) read() {
 		s.received.Add(1)
 		if len(b) > MaxRecordSize {
 			s.tooLarge.Add(1)
-		} else if !s.inbox.push(b) {
+			return
+		}
+		switch s.inbox.push(b) {
+		case queueFull:
 			s.queueDrops.Add(1)
+		case shed:
+			s.shed.Add(1)
 		}
 	}
 	for {
@@ -234,7 +225,9 @@ func (s *Server) read() {
 }
 
 // write decodes queued datagrams and writes their lines, until the reader
-// is done and the inbox empty.
+// is done and the inbox empty. Small datagrams go first: between two of
+// their batches it decodes one large datagram, so a flood of large ones
+// delays a small record by one decode at most, and cannot starve.
 func (s *Server) write() {
 	defer s.wg.Done()
 	var items, chunks [][]byte
@@ -246,12 +239,22 @@ func (s *Server) write() {
 		case <-s.readDone:
 			done = true
 		}
-		items, chunks = s.inbox.take(items, chunks)
-		for i, b := range items {
-			line = s.writeDatagram(line[:0], b)
-			items[i] = nil
+		for {
+			items, chunks = s.inbox.take(items, chunks)
+			for i, b := range items {
+				line = s.writeDatagram(line[:0], b)
+				items[i] = nil
+			}
+			s.inbox.recycle(chunks)
+			b, ok := s.inbox.takeLarge()
+			if ok {
+				line = s.writeDatagram(line[:0], b)
+				s.inbox.releaseLarge(b)
+			}
+			if !ok && len(items) == 0 {
+				break
+			}
 		}
-		s.inbox.recycle(chunks)
 		if done {
 			return
 		}
@@ -264,7 +267,10 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 		s.countBad(err)
 		return line
 	}
-	line = AppendLine(line, &rec, s.cfg.Format, s.cfg.Location)
+	line, cut := appendLine(line, &rec, s.cfg.Format, s.cfg.Location)
+	if cut || rec.capped {
+		s.capped.Add(1)
+	}
 	s.mu.Lock()
 	err = s.file.writeLine(line)
 	s.mu.Unlock()
@@ -275,7 +281,7 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 			s.logger.Error("udplog: write", err, watermill.LogFields{"write_errors": n})
 		}
 	}
-	if cap(line) > 64<<10 {
+	if cap(line) > 2*MaxLineSize {
 		line = make([]byte, 0, 4<<10)
 	}
 	return line
@@ -289,36 +295,6 @@ func (s *Server) countBad(err error) {
 		s.badPickle.Add(1)
 	default:
 		s.notJSON.Add(1)
-	}
-}
-
-// tick flushes the file regularly and logs the drop counts.
-func (s *Server) tick() {
-	defer s.wg.Done()
-	flush := time.NewTicker(s.cfg.FlushInterval)
-	defer flush.Stop()
-	stats := time.NewTicker(s.cfg.StatsInterval)
-	defer stats.Stop()
-	var lastBad, lastKernel uint64
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-flush.C:
-			if err := s.Flush(); err != nil {
-				s.logger.Error("udplog: flush", err, nil)
-			}
-		case <-stats.C:
-			st := s.Stats()
-			if st.Bad != lastBad || st.KernelDrops+st.QueueDrops != lastKernel {
-				s.logger.Info("udplog: dropped datagrams", watermill.LogFields{
-					"bad": st.Bad - lastBad, "too_large": st.TooLarge, "not_json": st.NotJSON,
-					"bad_pickle": st.BadPickle, "overload_drops": st.KernelDrops + st.QueueDrops - lastKernel,
-					"bad_total": st.Bad, "kernel_total": st.KernelDrops, "queue_total": st.QueueDrops,
-				})
-				lastBad, lastKernel = st.Bad, st.KernelDrops+st.QueueDrops
-			}
-		}
 	}
 }
 
@@ -343,25 +319,6 @@ func (s *Server) Reopen() error {
 	default:
 	}
 	return s.file.reopen()
-}
-
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	st := Stats{
-		Received:    s.received.Load(),
-		Written:     s.written.Load(),
-		TooLarge:    s.tooLarge.Load(),
-		NotJSON:     s.notJSON.Load(),
-		BadPickle:   s.badPickle.Load(),
-		WriteErrors: s.writeErrors.Load(),
-		QueueDrops:  s.queueDrops.Load(),
-		ReadBuffer:  s.rcvbuf,
-	}
-	st.Bad = st.TooLarge + st.NotJSON + st.BadPickle
-	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
-		st.KernelDrops, st.KernelKnown = kernelDrops(a)
-	}
-	return st
 }
 
 // drainQuiet and drainMax bound the reading of queued datagrams at Close.
