@@ -4,9 +4,12 @@
 // default) with Python DatagramHandler pickles whose msg is a LONG4 integer
 // of -long bytes, then one good JSON record is sent, and the tool reports
 // the collector's CPU time, the bytes it wrote, its peak RSS and how late
-// the good record reached the file.
+// the good record reached the file. With -shape costly the pickles are the
+// costliest the work budget lets through (a list of 19,900 one-letter
+// strings, 60 KB); -duration 0 sends as fast as the sender can.
 //
 //	go run ./pkg/udplog/internal/udplogflood -n 3200 -duration 3s -long 60000
+//	go run ./pkg/udplog/internal/udplogflood -n 20000 -duration 0 -shape costly
 package main
 
 import (
@@ -30,10 +33,14 @@ func main() {
 	duration := flag.Duration("duration", 3*time.Second, "spread the datagrams over this long")
 	long := flag.Int("long", 60000, "bytes of the LONG4 integer in each datagram's msg")
 	wait := flag.Duration("wait", 120*time.Second, "give up waiting for the good record after this long")
+	shape := flag.String("shape", "long4", "long4 (finding 5) or costly (the costliest pickle that decodes)")
 	child := flag.String("child", "", "internal: be the sender, flooding this address")
 	flag.Parse()
+	if *shape != "long4" && *shape != "costly" {
+		fail(fmt.Errorf("-shape %q: want long4 or costly", *shape))
+	}
 	if *child != "" {
-		os.Exit(flood(*child, *n, *duration, *long))
+		os.Exit(flood(*child, *n, *duration, hostileRecord(*shape, *long)))
 	}
 	dir, err := os.MkdirTemp("", "udplogflood")
 	if err != nil {
@@ -50,7 +57,7 @@ func main() {
 	cpu0 := processCPU()
 	start := time.Now()
 	cmd := exec.Command(os.Args[0], "-child", s.Addr().String(), "-n", strconv.Itoa(*n),
-		"-duration", duration.String(), "-long", strconv.Itoa(*long))
+		"-duration", duration.String(), "-long", strconv.Itoa(*long), "-shape", *shape)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fail(fmt.Errorf("sender: %w", err))
@@ -78,7 +85,7 @@ func main() {
 	fi, _ := os.Stat(file)
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	fmt.Printf("sent %d datagrams of a %d-byte LONG4 in %v\n", *n, *long, sendTime.Round(time.Millisecond))
+	fmt.Printf("sent %d %s datagrams of %d bytes in %v\n", *n, *shape, len(hostileRecord(*shape, *long)), sendTime.Round(time.Millisecond))
 	if found {
 		fmt.Printf("good record written %v after it was sent\n", delay.Round(time.Millisecond))
 	} else {
@@ -88,15 +95,14 @@ func main() {
 	fmt.Printf("stats: %+v (kernel drops during the run %d)\n", st, st.KernelDrops-k0)
 }
 
-// flood sends n hostile datagrams, paced evenly over d.
-func flood(addr string, n int, d time.Duration, long int) int {
+// flood sends n copies of b, paced evenly over d.
+func flood(addr string, n int, d time.Duration, b []byte) int {
 	conn, err := net.Dial("udp", addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer conn.Close()
-	b := hostileRecord(long)
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		if ahead := time.Duration(float64(i)/float64(n)*float64(d)) - time.Since(start); ahead > 0 {
@@ -108,8 +114,9 @@ func flood(addr string, n int, d time.Duration, long int) int {
 }
 
 // hostileRecord is a DatagramHandler datagram: a length prefix, then a
-// protocol-2 pickle of a LogRecord dict whose msg is a LONG4 of long bytes.
-func hostileRecord(long int) []byte {
+// protocol-2 pickle of a LogRecord dict whose msg is a LONG4 of long bytes
+// (shape long4) or a list of one-letter strings (shape costly).
+func hostileRecord(shape string, long int) []byte {
 	str := func(p []byte, s string) []byte {
 		p = append(p, 'X')
 		p = binary.LittleEndian.AppendUint32(p, uint32(len(s)))
@@ -123,10 +130,15 @@ func hostileRecord(long int) []byte {
 	p = str(p, "lineno")
 	p = append(p, 'K', 42)
 	p = str(p, "msg")
-	p = append(p, 0x8b)
-	p = binary.LittleEndian.AppendUint32(p, uint32(long))
-	num := bytes.Repeat([]byte{0x5a}, long) // positive: the top bit is clear
-	p = append(p, num...)
+	if shape == "costly" {
+		p = append(p, '(')
+		p = append(p, bytes.Repeat([]byte{'C', 1, 'a'}, 19900)...)
+		p = append(p, 'l')
+	} else {
+		p = append(p, 0x8b)
+		p = binary.LittleEndian.AppendUint32(p, uint32(long))
+		p = append(p, bytes.Repeat([]byte{0x5a}, long)...) // positive: the top bit is clear
+	}
 	p = append(p, 'u', '.')
 	return append(binary.BigEndian.AppendUint32(nil, uint32(len(p))), p...)
 }
