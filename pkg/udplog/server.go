@@ -38,7 +38,9 @@ type ServerConfig struct {
 	// ReadBuffer is the socket receive buffer asked for; default 32 MiB (Linux
 	// doubles it; above net.core.rmem_max only with CAP_NET_ADMIN).
 	ReadBuffer int
-	// QueueBytes bounds the datagrams read but not yet written; default 64 MiB.
+	// QueueBytes bounds the small datagrams read but not yet written, in
+	// bytes counted by their decoding cost (a byte of pickle counts 8);
+	// default 64 MiB. Large datagrams have their own 64 slots (see Stats.Shed).
 	QueueBytes int
 	// FlushInterval bounds how long a written record waits in memory; default 200 ms.
 	FlushInterval time.Duration
