@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
@@ -34,6 +35,7 @@ func main() {
 	long := flag.Int("long", 60000, "bytes of the LONG4 integer in each datagram's msg")
 	wait := flag.Duration("wait", 120*time.Second, "give up waiting for the good record after this long")
 	shape := flag.String("shape", "long4", "long4 (finding 5) or costly (the costliest pickle that decodes)")
+	memProfile := flag.String("memprofile", "", "write a heap profile of the collector to this file when the good record is written")
 	child := flag.String("child", "", "internal: be the sender, flooding this address")
 	flag.Parse()
 	if *shape != "long4" && *shape != "costly" {
@@ -72,13 +74,16 @@ func main() {
 	marker := []byte("good record after the flood")
 	sent := time.Now()
 	c.Send([]byte(`{"level":"info","msg":"` + string(marker) + `"}`))
-	delay, found := time.Duration(0), false
-	for time.Since(sent) < *wait {
-		if b, _ := os.ReadFile(file); bytes.Contains(b, marker) {
-			delay, found = time.Since(sent), true
-			break
+	delay, found := waitFor(file, marker, sent, *wait)
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err == nil {
+			err = pprof.WriteHeapProfile(f)
+			f.Close()
 		}
-		time.Sleep(5 * time.Millisecond)
+		if err != nil {
+			fail(err)
+		}
 	}
 	st := s.Stats()
 	cpu := processCPU() - cpu0
@@ -93,6 +98,33 @@ func main() {
 	}
 	fmt.Printf("collector CPU %.2f s, file %d bytes, peak RSS %d MB\n", cpu.Seconds(), fi.Size(), ru.Maxrss>>10)
 	fmt.Printf("stats: %+v (kernel drops during the run %d)\n", st, st.KernelDrops-k0)
+}
+
+// waitFor reads the file as it grows, each byte once (reading it whole
+// again and again would weigh on this process's RSS, which is measured),
+// until marker appears or wait has passed since sent.
+func waitFor(file string, marker []byte, sent time.Time, wait time.Duration) (time.Duration, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		fail(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	var tail []byte
+	for time.Since(sent) < wait {
+		n, _ := f.Read(buf)
+		tail = append(tail, buf[:n]...)
+		if bytes.Contains(tail, marker) {
+			return time.Since(sent), true
+		}
+		if len(tail) > len(marker) {
+			tail = append(tail[:0], tail[len(tail)-len(marker):]...)
+		}
+		if n == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	return 0, false
 }
 
 // flood sends n copies of b, paced evenly over d.
