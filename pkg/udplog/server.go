@@ -127,6 +127,8 @@ type Server struct {
 	received, written, tooLarge, notJSON, badPickle, writeErrors, queueDrops atomic.Uint64
 	shed, capped                                                             atomic.Uint64
 
+	shedding chan struct{} // a datagram was shed: tick logs it
+
 	closing   chan struct{}
 	drainEnd  time.Time     // set before closing is closed
 	readDone  chan struct{} // closed when the reader returned
@@ -151,7 +153,8 @@ func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, conn: conn, closing: make(chan struct{}), readDone: make(chan struct{}),
-		inbox: newInbox(cfg.QueueBytes)}
+		shedding: make(chan struct{}, 1),
+		inbox:    newInbox(cfg.QueueBytes)}
 	s.rcvbuf, err = setReadBuffer(conn, cfg.ReadBuffer)
 	if err != nil {
 		logger.Error("udplog: cannot set receive buffer", err, watermill.LogFields{"asked": cfg.ReadBuffer})
@@ -205,6 +208,10 @@ func (s *Server) read() {
 			s.queueDrops.Add(1)
 		case shed:
 			s.shed.Add(1)
+			select {
+			case s.shedding <- struct{}{}: // tick logs it, at most once a StatsInterval
+			default:
+			}
 		}
 	}
 	for {
@@ -339,7 +346,8 @@ func (s *Server) Close() error {
 		s.conn.SetReadDeadline(time.Now().Add(drainQuiet))
 		s.closeErr = s.shutdown()
 		st := s.Stats()
-		s.logger.Info("udplog: closed", watermill.LogFields{"received": st.Received, "written": st.Written, "bad": st.Bad})
+		s.logger.Info("udplog: closed", watermill.LogFields{"received": st.Received, "written": st.Written, "bad": st.Bad,
+			"shed": st.Shed, "capped": st.Capped})
 	})
 	return s.closeErr
 }

@@ -372,6 +372,18 @@ func (l *lockedLogger) Info(msg string, f watermill.LogFields) {
 	l.flds = append(l.flds, f)
 }
 
+func (l *lockedLogger) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
+}
+
 func (l *lockedLogger) find(msg string) (watermill.LogFields, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

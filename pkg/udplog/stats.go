@@ -51,8 +51,8 @@ func (s *Server) Stats() Stats {
 }
 
 // tick flushes the file regularly and logs the drop counts: every
-// StatsInterval when they changed, and shedding also as soon as it starts
-// (checked at every flush), then at most once every StatsInterval.
+// StatsInterval when they changed, and shedding also the moment it starts,
+// then at most once every StatsInterval.
 func (s *Server) tick() {
 	defer s.wg.Done()
 	flush := time.NewTicker(s.cfg.FlushInterval)
@@ -65,11 +65,13 @@ func (s *Server) tick() {
 		select {
 		case <-s.closing:
 			return
-		case now := <-flush.C:
+		case <-flush.C:
 			if err := s.Flush(); err != nil {
 				s.logger.Error("udplog: flush", err, nil)
 			}
-			if n := s.shed.Load(); n != lastShed && (shedLogged.IsZero() || now.Sub(shedLogged) >= s.cfg.StatsInterval) {
+		case <-s.shedding:
+			if now := time.Now(); shedLogged.IsZero() || now.Sub(shedLogged) >= s.cfg.StatsInterval {
+				n := s.shed.Load()
 				s.logger.Info("udplog: shedding large datagrams: decoding is behind a flood of them", watermill.LogFields{
 					"shed": n - lastShed, "shed_total": n, "slots": largeSlots, "written_total": s.written.Load(),
 				})
