@@ -69,6 +69,9 @@ func appendPickledSeq(dst []byte, items []any, end int) ([]byte, bool) {
 
 // appendPickledDict writes the keys sorted, as encoding/json does for maps.
 func appendPickledDict(dst []byte, d *pyDict, end int) ([]byte, bool) {
+	if len(d.m) == 0 {
+		return append(dst, "{}"...), false
+	}
 	dst = append(dst, '{')
 	cut := false
 	for i, k := range sortedKeys(d.m) {

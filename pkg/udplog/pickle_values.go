@@ -100,6 +100,9 @@ func checkTree(v any, depth int, nodes *int) error {
 	var items []any
 	switch v := v.(type) {
 	case *pyDict:
+		if len(v.m) == 0 {
+			return nil // ranging over even an empty map costs
+		}
 		for _, e := range v.m {
 			if err := checkTree(e, depth+1, nodes); err != nil {
 				return err
