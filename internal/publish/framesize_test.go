@@ -9,12 +9,13 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 func TestPublishOfHeadersOverFrameMaxIsRefusedBeforeItIsWritten(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	q := randomName("sbtest-big-headers")
+	q := testkit.UniqueName("sbtest-big-headers")
 	declareQueue(t, url, q, nil)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)

@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // RabbitMQ nacks a publish to a refusing queue at once, while the confirm
@@ -21,9 +23,9 @@ import (
 // the broker refused must never be reported done.
 func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	refusing := randomName("sbtest-refuse")
+	refusing := testkit.UniqueName("sbtest-refuse")
 	declareQueue(t, url, refusing, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
-	durable := randomName("sbtest-disk")
+	durable := testkit.UniqueName("sbtest-disk")
 	ch := declareDurableQueue(t, url, durable)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
@@ -107,7 +109,7 @@ func TestEveryReturnOfAFloodReachesItsPublish(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := p.PublishAMQP(context.Background(), "", randomName("sbtest-nobody"), amqp.Publishing{Body: []byte(itoa(i))})
+			_, err := p.PublishAMQP(context.Background(), "", testkit.UniqueName("sbtest-nobody"), amqp.Publishing{Body: []byte(strconv.Itoa(i))})
 			switch {
 			case err == nil:
 				ok.Add(1)

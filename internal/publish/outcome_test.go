@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
@@ -26,7 +28,7 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxyB := brokertest.NewProxy(t, u.Host)
-	q := randomName("sbtest-onlyb")
+	q := testkit.UniqueName("sbtest-onlyb")
 	chB := declareQueue(t, mainURL, q, nil)
 
 	p, err := publish.New(publish.Config{
@@ -56,7 +58,7 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 	}
 
 	proxyB.SetMode(brokertest.Pass) // held data flows on: B gets it
-	waitFor(t, 10*time.Second, "the message on B", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the message on B", func() bool {
 		got, err := chB.QueueDeclarePassive(q, false, false, false, false, nil)
 		return err == nil && got.Messages == 1
 	})
@@ -66,14 +68,14 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 // id in flight, a return must reach the one that was returned.
 func TestReturnReachesItsOwnPublishWhenTwoShareAMessageID(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	durable := randomName("sbtest-slow")
+	durable := testkit.UniqueName("sbtest-slow")
 	ch := declareDurableQueue(t, url, durable)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
-	nowhere := randomName("sbtest-nobody")
+	nowhere := testkit.UniqueName("sbtest-nobody")
 	const pairs = 30
 	for i := range pairs {
-		id := "pair-" + itoa(i)
+		id := "pair-" + strconv.Itoa(i)
 		var wg sync.WaitGroup
 		var errA, errB error
 		wg.Add(2)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
@@ -36,10 +37,10 @@ func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
 
-	transient := randomName("sbtest-prop-t")
-	durable := randomName("sbtest-prop-d")
-	refusing := randomName("sbtest-prop-r")
-	nowhere := randomName("sbtest-prop-none")
+	transient := testkit.UniqueName("sbtest-prop-t")
+	durable := testkit.UniqueName("sbtest-prop-d")
+	refusing := testkit.UniqueName("sbtest-prop-r")
+	nowhere := testkit.UniqueName("sbtest-prop-none")
 	chT := declareQueue(t, mainURL, transient, nil)
 	chD := declareDurableQueue(t, mainURL, durable)
 	declareQueue(t, mainURL, refusing, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})

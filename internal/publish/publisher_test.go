@@ -3,6 +3,7 @@ package publish_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
@@ -52,12 +54,12 @@ func declareQueue(t *testing.T, url, queue string, args amqp.Table) *amqp.Channe
 
 func waitReady(t *testing.T, p *publish.Publisher, i int) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "path "+itoa(i)+" ready", func() bool { return p.Ready(i) })
+	testkit.Eventually(t, 10*time.Second, "path "+strconv.Itoa(i)+" ready", func() bool { return p.Ready(i) })
 }
 
 func TestPublishConfirmsManyInFlight(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	q := randomName("sbtest-pub")
+	q := testkit.UniqueName("sbtest-pub")
 	ch := declareQueue(t, url, q, nil)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
@@ -68,7 +70,7 @@ func TestPublishConfirmsManyInFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := p.PublishAMQP(context.Background(), "", q, amqp.Publishing{Body: []byte(itoa(i))})
+			_, err := p.PublishAMQP(context.Background(), "", q, amqp.Publishing{Body: []byte(strconv.Itoa(i))})
 			errs <- err
 		}()
 	}
@@ -96,7 +98,7 @@ func TestPublishReturnedIsErrNoRouteAtOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			_, err := p.PublishAMQP(context.Background(), "", randomName("sbtest-nobody"), amqp.Publishing{MessageId: "same"})
+			_, err := p.PublishAMQP(context.Background(), "", testkit.UniqueName("sbtest-nobody"), amqp.Publishing{MessageId: "same"})
 			if !errors.Is(err, publish.ErrNoRoute) {
 				t.Errorf("err = %v, want ErrNoRoute", err)
 			}
@@ -110,7 +112,7 @@ func TestPublishReturnedIsErrNoRouteAtOnce(t *testing.T) {
 
 func TestPublishWithNoBrokerIsErrUnavailableByTheDeadline(t *testing.T) {
 	port := brokertest.FreePort(t)
-	p := newPublisher(t, "amqp://guest:guest@127.0.0.1:"+itoa(port)+"/")
+	p := newPublisher(t, "amqp://guest:guest@127.0.0.1:"+strconv.Itoa(port)+"/")
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -125,7 +127,7 @@ func TestPublishWithNoBrokerIsErrUnavailableByTheDeadline(t *testing.T) {
 
 func TestPublishNackedByEveryBrokerIsErrNacked(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	q := randomName("sbtest-full")
+	q := testkit.UniqueName("sbtest-full")
 	declareQueue(t, url, q, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
@@ -154,11 +156,11 @@ func TestPublishNackedByEveryBrokerIsErrNacked(t *testing.T) {
 func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := brokertest.StartNode(t, brokertest.NodeOptions{})
-	q := randomName("sbtest-fo")
+	q := testkit.UniqueName("sbtest-fo")
 	// On main the queue refuses everything; on the node it takes messages.
 	declareQueue(t, url, q, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
 	nodeCh := declareQueue(t, node.URL(), q, nil)
-	onlyOnNode := randomName("sbtest-only")
+	onlyOnNode := testkit.UniqueName("sbtest-only")
 	declareQueue(t, node.URL(), onlyOnNode, nil)
 
 	p := newPublisher(t, url, node.URL())
@@ -181,7 +183,7 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 	if out, err := node.Ctl("set_vm_memory_high_watermark", "0.0000001"); err != nil {
 		t.Fatalf("set watermark: %v %s", err, out)
 	}
-	waitFor(t, 10*time.Second, "memory alarm", func() bool {
+	testkit.Eventually(t, 10*time.Second, "memory alarm", func() bool {
 		out, _ := node.Ctl("eval", "rabbit_alarm:get_alarms().")
 		return strings.Contains(out, "memory")
 	})
@@ -239,7 +241,7 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 
 	// With the node stopped, the returned publish has nowhere else to go.
 	node.Stop(t)
-	waitFor(t, 10*time.Second, "node path down", func() bool { return !p.Ready(1) })
+	testkit.Eventually(t, 10*time.Second, "node path down", func() bool { return !p.Ready(1) })
 	start = time.Now()
 	if _, err := p.PublishAMQP(ctx, "", onlyOnNode, amqp.Publishing{}); !errors.Is(err, publish.ErrNoRoute) {
 		t.Fatalf("err = %v, want ErrNoRoute", err)
@@ -253,7 +255,7 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 func TestPublishReturnsToThePrimaryOnceItIsBackUnlessSticky(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := brokertest.StartNode(t, brokertest.NodeOptions{})
-	q := randomName("sbtest-prim")
+	q := testkit.UniqueName("sbtest-prim")
 	declareQueue(t, url, q, nil)
 	nodeQueue := func() {
 		// The node loses non-durable queues when stopped: declare again.

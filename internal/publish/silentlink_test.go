@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
@@ -26,7 +27,7 @@ func TestPublishLeavesByItsDeadlineOnASilentLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := brokertest.NewProxy(t, u.Host)
-	q := randomName("sbtest-silent")
+	q := testkit.UniqueName("sbtest-silent")
 	declareQueue(t, mainURL, q, nil)
 	// Default heartbeat and probe: the cut is not noticed for seconds.
 	p, err := publish.New(publish.Config{
@@ -113,5 +114,5 @@ func TestPublishLeavesByItsDeadlineOnASilentLink(t *testing.T) {
 
 func waitUntilCount(t *testing.T, n *atomic.Int64, want int64) {
 	t.Helper()
-	waitFor(t, 10*time.Second, "publishes before the cut", func() bool { return n.Load() >= want })
+	testkit.Eventually(t, 10*time.Second, "publishes before the cut", func() bool { return n.Load() >= want })
 }

@@ -10,19 +10,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, d)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func TestPathReconnectsAfterKill(t *testing.T) {
 	url := brokertest.RequireBroker(t)
@@ -34,12 +24,12 @@ func TestPathReconnectsAfterKill(t *testing.T) {
 		OnDown:   func(err error) { lastDown.Store(err); downs.Add(1) },
 	})
 	defer p.Close()
-	waitFor(t, 5*time.Second, "first connect", p.Healthy)
+	testkit.Eventually(t, 5*time.Second, "first connect", p.Healthy)
 	first := p.Conn()
 
 	reason := errors.New("test: kill")
 	p.Kill(reason)
-	waitFor(t, 5*time.Second, "reconnect", func() bool { return ups.Load() == 2 && p.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "reconnect", func() bool { return ups.Load() == 2 && p.Healthy() })
 	if downs.Load() != 1 || !errors.Is(lastDown.Load().(error), reason) {
 		t.Fatalf("OnDown ran %d times with %v, want once with the kill reason", downs.Load(), lastDown.Load())
 	}
@@ -61,7 +51,7 @@ func TestPathRetriesAnUnreachableBrokerWithBackoff(t *testing.T) {
 		Backoff:  broker.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond},
 	})
 	defer p.Close()
-	waitFor(t, 2*time.Second, "a dial error", func() bool { return p.Err() != nil })
+	testkit.Eventually(t, 2*time.Second, "a dial error", func() bool { return p.Err() != nil })
 	if p.Healthy() {
 		t.Fatal("healthy without a broker")
 	}
@@ -87,7 +77,7 @@ func TestPathRunsOnDownWhenOnUpFinishesAfterItsTimeout(t *testing.T) {
 	})
 	defer p.Close()
 	<-slow
-	waitFor(t, 5*time.Second, "the second connect", func() bool { return ups.Load() >= 2 && p.Healthy() })
+	testkit.Eventually(t, 5*time.Second, "the second connect", func() bool { return ups.Load() >= 2 && p.Healthy() })
 	if got := downs.Load(); got != 1 {
 		t.Fatalf("OnDown ran %d times after a set-up that finished too late, want once", got)
 	}

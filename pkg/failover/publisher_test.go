@@ -1,8 +1,7 @@
 package failover_test
 
 import (
-	"crypto/rand"
-	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -10,15 +9,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
-
-func randomName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
 
 func newPublisher(t *testing.T, urls ...string) *failover.Publisher {
 	t.Helper()
@@ -57,18 +51,12 @@ func declareQueue(t *testing.T, url, queue string) *amqp.Channel {
 
 func waitReady(t *testing.T, p *failover.Publisher, i int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !p.Ready(i) {
-		if time.Now().After(deadline) {
-			t.Fatalf("path %d not ready within 10s", i)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("path %d ready", i), func() bool { return p.Ready(i) })
 }
 
 func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	q := randomName("sbtest-wm")
+	q := testkit.UniqueName("sbtest-wm")
 	ch := declareQueue(t, url, q)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)

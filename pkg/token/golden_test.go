@@ -2,45 +2,16 @@ package token
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
-// dailyVectors is the tokens section of codec's
-// testdata/py-servicebus-2.x-vectors.json: tokens py-servicebus 2.x computed.
-type dailyVectors struct {
-	Tokens []struct {
-		Secret    string `json:"secret"`
-		LocalDate string `json:"local_date"`
-		Token     string `json:"token"`
-		Prev      string `json:"prev"`
-		Next      string `json:"next"`
-	} `json:"tokens"`
-}
-
-func loadVectors(t testing.TB) *dailyVectors {
-	t.Helper()
-	b, err := os.ReadFile("../codec/testdata/py-servicebus-2.x-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v dailyVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Tokens) == 0 {
-		t.Fatal("vectors file lacks the tokens section")
-	}
-	return &v
-}
-
 func TestGoldenDailyTokens(t *testing.T) {
-	v := loadVectors(t)
+	v := testkit.LoadVectors(t)
 	ctx := context.Background()
 	for i, tv := range v.Tokens {
 		day, err := time.Parse(time.DateOnly, tv.LocalDate)
@@ -91,7 +62,7 @@ func TestGoldenDailyTokens(t *testing.T) {
 }
 
 func TestDailyTokenUsesTheConfiguredTimeZone(t *testing.T) {
-	v := loadVectors(t)
+	v := testkit.LoadVectors(t)
 	tv := v.Tokens[0] // 2026-11-27
 	// 2026-11-26 20:00 UTC is already 2026-11-27 in UTC+14.
 	at := time.Date(2026, 11, 26, 20, 0, 0, 0, time.UTC)
@@ -104,7 +75,7 @@ func TestDailyTokenUsesTheConfiguredTimeZone(t *testing.T) {
 }
 
 func TestDailyTokensDefaultToLocalTime(t *testing.T) {
-	v := loadVectors(t)
+	v := testkit.LoadVectors(t)
 	tv := v.Tokens[0] // 2026-11-27
 	saved := time.Local
 	defer func() { time.Local = saved }()
