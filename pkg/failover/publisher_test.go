@@ -1,7 +1,6 @@
 package failover_test
 
 import (
-	"fmt"
 	"testing"
 	"time"
 
@@ -14,52 +13,30 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
-func newPublisher(t *testing.T, urls ...string) *failover.Publisher {
-	t.Helper()
-	cfg := failover.PublisherConfig{PreferPrimary: true, ConfirmTimeout: 2 * time.Second}
-	for _, u := range urls {
-		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: u, DialTimeout: time.Second})
-	}
-	p, err := failover.NewPublisher(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-// declareQueue declares queue on url and deletes it at the end.
-func declareQueue(t *testing.T, url, queue string) *amqp.Channel {
-	t.Helper()
+// The failover loop itself is tested in internal/publish, the engine this
+// Publisher fronts; here, what the front adds: Watermill's Publish.
+func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	q := testkit.UniqueName("sbtest-wm")
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer conn.Close()
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ch.QueueDeclare(queue, false, false, false, false, nil); err != nil {
+	if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(queue, false, false, false)
-		_ = conn.Close()
-	})
-	return ch
-}
-
-func waitReady(t *testing.T, p *failover.Publisher, i int) {
-	t.Helper()
-	testkit.Eventually(t, 10*time.Second, fmt.Sprintf("path %d ready", i), func() bool { return p.Ready(i) })
-}
-
-func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
-	url := brokertest.RequireBroker(t)
-	q := testkit.UniqueName("sbtest-wm")
-	ch := declareQueue(t, url, q)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	testkit.DeleteQueues(t, url, q)
+	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	testkit.Eventually(t, 10*time.Second, "path 0 ready", func() bool { return p.Ready(0) })
 	var pub message.Publisher = p
 	msg := message.NewMessage("uuid-1", []byte("payload"))
 	msg.Metadata.Set("amqp.correlation_id", "c-1")
