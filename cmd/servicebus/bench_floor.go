@@ -11,9 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-servicebus/servicebus/pkg/topology"
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // The floor is what a careful programmer writes with amqp091-go alone: the
@@ -56,7 +55,7 @@ type floorRPC struct {
 // newFloorRPC declares the queue the same way a servicebus node queue is
 // declared (compat topology, bound to the exchange by its name), so the broker
 // does the same work for both.
-func newFloorRPC(url string, topo failover.Topology, queue string, confirms bool) (*floorRPC, error) {
+func newFloorRPC(url string, topo topology.Topology, queue string, confirms bool) (*floorRPC, error) {
 	return newFloorRPCWith(&floorRPC{
 		exchange: topo.ExchangeName(), queue: queue, confirms: confirms,
 		serve:   floorSum,
@@ -72,7 +71,7 @@ func newFloorRPC(url string, topo failover.Topology, queue string, confirms bool
 
 // newFloorRPCWith starts f; a nil serve starts no server, a nil request no
 // client.
-func newFloorRPCWith(f *floorRPC, url string, topo failover.Topology) (*floorRPC, error) {
+func newFloorRPCWith(f *floorRPC, url string, topo topology.Topology) (*floorRPC, error) {
 	f.pending = make(map[string]chan []byte)
 	// Labelled like the servicebus sides: -tagfocus side=floor-server.
 	var err error
@@ -101,7 +100,7 @@ func newFloorRPCWith(f *floorRPC, url string, topo failover.Topology) (*floorRPC
 	return f, nil
 }
 
-func (f *floorRPC) startServer(topo failover.Topology) error {
+func (f *floorRPC) startServer(topo topology.Topology) error {
 	ch, err := f.srvConn.Channel()
 	if err != nil {
 		return err
@@ -306,7 +305,7 @@ type floorSend struct {
 	body     []byte
 }
 
-func newFloorSend(url string, topo failover.Topology, queue string, body []byte) (*floorSend, error) {
+func newFloorSend(url string, topo topology.Topology, queue string, body []byte) (*floorSend, error) {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return nil, err

@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // Mixed pairs put one plain amqp091-go side against one servicebus side,
@@ -22,7 +23,7 @@ const (
 
 // newMixAgent is a plain client calling a servicebus agent: it publishes the
 // call envelope with a token and decodes the response envelope.
-func newMixAgent(url string, topo failover.Topology, node string) (benchTarget, error) {
+func newMixAgent(url string, topo topology.Topology, node string) (benchTarget, error) {
 	agent, err := newServicebusRPC(url, topo, node)
 	if err != nil {
 		return benchTarget{}, err
@@ -55,7 +56,7 @@ func newMixAgent(url string, topo failover.Topology, node string) (benchTarget, 
 
 // newMixSender is a servicebus sender calling a plain server that decodes
 // the call envelope, checks the token, sums and answers a response envelope.
-func newMixSender(url string, topo failover.Topology, node string) (benchTarget, error) {
+func newMixSender(url string, topo topology.Topology, node string) (benchTarget, error) {
 	tokens := benchTokens()
 	f, err := newFloorRPCWith(&floorRPC{
 		exchange: topo.ExchangeName(), queue: node,
@@ -73,7 +74,7 @@ func newMixSender(url string, topo failover.Topology, node string) (benchTarget,
 	if err != nil {
 		return benchTarget{}, err
 	}
-	sender, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: tokens}, nil)
+	sender, err := rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{{URL: url}}, Topology: topo, Signer: tokens}, nil)
 	if err != nil {
 		f.close()
 		return benchTarget{}, err

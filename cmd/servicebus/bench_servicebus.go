@@ -10,17 +10,19 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // benchSecret signs the daily tokens of the servicebus side; the agent
 // checks every call as in production.
 const benchSecret = "servicebus-bench-secret"
 
-func benchTokens() *codec.DailyTokens { return codec.NewDailyTokens(benchSecret, time.UTC) }
+func benchTokens() *token.DailyTokens { return token.NewDailyTokens(benchSecret, time.UTC) }
 
 // benchSum is the service of both sides: the sum of a JSON list.
 func benchSum(_ context.Context, nums []float64) (float64, error) {
@@ -50,7 +52,7 @@ func newRPCTargets(url, suffix string, impls []string) (targets []benchTarget, e
 			targets = nil
 		}
 	}()
-	topo := failover.Topology{}
+	topo := topology.Topology{}
 	q := benchQueues(suffix)
 	for _, impl := range impls {
 		switch impl {
@@ -87,8 +89,8 @@ func newRPCTargets(url, suffix string, impls []string) (targets []benchTarget, e
 
 // newServicebusRPC starts an agent serving math.add on node and a sender
 // calling it, both with daily tokens.
-func newServicebusRPC(url string, topo failover.Topology, node string) (benchTarget, error) {
-	eps := []failover.Endpoint{{URL: url}}
+func newServicebusRPC(url string, topo topology.Topology, node string) (benchTarget, error) {
+	eps := []broker.Endpoint{{URL: url}}
 	agent, err := router.NewAgent(router.Config{
 		Endpoints: eps,
 		Topology:  topo,
@@ -155,7 +157,7 @@ func newSendTargets(url, suffix string, impls []string) (targets []benchTarget, 
 			targets = nil
 		}
 	}()
-	topo := failover.Topology{}
+	topo := topology.Topology{}
 	q := benchQueues(suffix)
 	for _, impl := range impls {
 		switch impl {
@@ -174,7 +176,7 @@ func newSendTargets(url, suffix string, impls []string) (targets []benchTarget, 
 			if err := declareQueue(url, topo, node); err != nil {
 				return targets, err
 			}
-			sender, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
+			sender, err := rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
 			if err != nil {
 				deleteQueues(url, node)
 				return targets, err
@@ -192,7 +194,7 @@ func newSendTargets(url, suffix string, impls []string) (targets []benchTarget, 
 	return targets, nil
 }
 
-func declareQueue(url string, topo failover.Topology, node string) error {
+func declareQueue(url string, topo topology.Topology, node string) error {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return err

@@ -13,9 +13,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 const testSecret = "cli-test-secret"
@@ -33,9 +33,9 @@ func startAgent(t *testing.T, url string) *testAgent {
 	t.Helper()
 	ta := &testAgent{node: "cli-test-" + randomSuffix()}
 	agent, err := router.NewAgent(router.Config{
-		Endpoints:    []failover.Endpoint{{URL: url}},
+		Endpoints:    []broker.Endpoint{{URL: url}},
 		NodeName:     ta.node,
-		Tokens:       codec.NewDailyTokens(testSecret, time.UTC),
+		Tokens:       token.NewDailyTokens(testSecret, time.UTC),
 		DrainTimeout: 5 * time.Second,
 	}, nil)
 	if err != nil {

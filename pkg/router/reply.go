@@ -10,8 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // replyPublisher is the RPC handler's watermill publisher: it sends each
@@ -55,7 +55,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 	}
 	pc := dl.pc
-	if err := failover.CheckSize(pc.conn, &pub); err != nil {
+	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
 		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
