@@ -73,7 +73,6 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		defer pc.replyGate.RUnlock()
 	}
 	pc.track(dl)
-	defer pc.untrack(dl)
 	confirm, err := pc.replyCh.PublishWithDeferredConfirmWithContext(ctx, "", dl.ReplyTo, false, false, pub)
 	if err == nil {
 		var acked bool
@@ -83,10 +82,17 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 	}
 	if err != nil {
+		// A reply that failed with its connection or channel stays
+		// tracked: the broker's close may reach OnDown after it reached
+		// us, and this reply may be the cause (poison.go).
+		if !pc.conn.IsClosed() && !pc.replyCh.IsClosed() {
+			pc.untrack(dl)
+		}
 		// Give the request back once so that an answer can still come.
 		dl.requeue.Store(!dl.Redelivered)
 		return fmt.Errorf("router: reply to %s on %s: %w", clipLog(dl.ReplyTo), pc.broker, err)
 	}
+	pc.untrack(dl)
 	if dl.suspect {
 		a.poison.forgive(dl.suspectID)
 	}
