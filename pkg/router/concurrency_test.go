@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -45,15 +46,15 @@ func slowService(g *gauge, want int32, hold time.Duration) router.RPCService {
 
 func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
 	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("overlap")
-	deleteQueues(t, brokerURL(), node)
+	node := testkit.UniqueName("sbtest-overlap")
+	testkit.DeleteQueues(t, brokerURL(), node)
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 32, 5*time.Second)) })
 	c := newPyClient(t, conn, node)
 
 	replies := make([]<-chan amqp.Delivery, 32)
 	for i := range replies {
-		replies[i] = c.start(pyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+		replies[i] = c.start(testkit.PyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 	}
 	for i, r := range replies {
 		select {
@@ -72,15 +73,15 @@ func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
 
 func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
 	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("bound")
-	deleteQueues(t, brokerURL(), node)
+	node := testkit.UniqueName("sbtest-bound")
+	testkit.DeleteQueues(t, brokerURL(), node)
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 5, 200*time.Millisecond)) },
 		func(c *router.Config) { c.Concurrency = 4 })
 	c := newPyClient(t, conn, node)
 	var wg sync.WaitGroup
 	for range 12 {
-		r := c.start(pyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+		r := c.start(testkit.PyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -57,16 +57,6 @@ type Config struct {
 	Logger watermill.LoggerAdapter
 }
 
-// RetryConfig bounds the retries of a failing message service.
-type RetryConfig struct {
-	// MaxRetries after the first attempt; 0 means 3, negative turns retry off.
-	MaxRetries int
-	// InitialInterval before the first retry (0: 100 ms), doubled up to
-	// MaxInterval (0: 2 s), with ±50 % jitter.
-	InitialInterval time.Duration
-	MaxInterval     time.Duration
-}
-
 func (c *Config) setDefaults() {
 	if c.Concurrency == 0 {
 		c.Concurrency = DefaultConcurrency
@@ -80,15 +70,7 @@ func (c *Config) setDefaults() {
 	if c.Backoff == (broker.Backoff{}) {
 		c.Backoff = broker.DefaultBackoff()
 	}
-	if c.MessageRetry.MaxRetries == 0 {
-		c.MessageRetry.MaxRetries = 3
-	}
-	if c.MessageRetry.InitialInterval == 0 {
-		c.MessageRetry.InitialInterval = 100 * time.Millisecond
-	}
-	if c.MessageRetry.MaxInterval == 0 {
-		c.MessageRetry.MaxInterval = 2 * time.Second
-	}
+	c.MessageRetry.setDefaults()
 }
 
 // Validate reports every problem of the config at once.
