@@ -72,14 +72,11 @@ type Agent struct {
 }
 
 // NewAgent builds an agent from cfg; it does not connect until Start. A nil
-// logger falls back to cfg.Logger, then to no logging.
+// logger logs nothing.
 func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("router: invalid config: %w", err)
-	}
-	if logger == nil {
-		logger = cfg.Logger
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}

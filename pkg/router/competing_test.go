@@ -51,7 +51,7 @@ func TestSecondAgentOfANodeLogsCompetingConsumers(t *testing.T) {
 	testkit.DeleteQueues(t, url, node)
 	logs := []*infoLog{{}, {}}
 	for _, log := range logs {
-		startAgent(t, node, nil, func(c *router.Config) { c.Logger = log })
+		startLoggedAgent(t, node, log, nil)
 	}
 	want := "2 consumers share " + node + ": competing consumers"
 	if logs[0].has("consumers share") {
@@ -81,11 +81,10 @@ func TestAgentDoesNotCountItsOwnConsumers(t *testing.T) {
 	log := &infoLog{}
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
-		c.Logger = log
 		c.Endpoints = []broker.Endpoint{{URL: url}, {URL: proxy.URL(u.User.Username(), pass), DialTimeout: time.Second}}
 		c.Backoff = broker.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 		return c
-	}(), nil)
+	}(), log)
 	if err != nil {
 		t.Fatal(err)
 	}

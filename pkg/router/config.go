@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -53,8 +51,6 @@ type Config struct {
 	// MessageRetry retries failing message services; RPC services are never
 	// retried (the caller decides).
 	MessageRetry RetryConfig
-	// Logger is used when NewAgent gets a nil logger.
-	Logger watermill.LoggerAdapter
 }
 
 func (c *Config) setDefaults() {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
@@ -92,11 +93,17 @@ func testConfig(node string) router.Config {
 // until it consumes.
 func startAgent(t *testing.T, node string, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
 	t.Helper()
+	return startLoggedAgent(t, node, nil, setup, opts...)
+}
+
+// startLoggedAgent is startAgent with a logger.
+func startLoggedAgent(t *testing.T, node string, logger watermill.LoggerAdapter, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
+	t.Helper()
 	cfg := testConfig(node)
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, err := router.NewAgent(cfg, nil)
+	a, err := router.NewAgent(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
