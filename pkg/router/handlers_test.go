@@ -152,6 +152,24 @@ func TestOwnHandlerOnTheAgentsRouterRunsUntouched(t *testing.T) {
 	if r := response(t, newPyClient(t, conn, node).call(testkit.PyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
 		t.Fatalf("the service beside it: %q", r.Message)
 	}
+	// One added while the agent runs starts with Watermill's RunHandlers.
+	late := make(chan string, 1)
+	a.Router().AddConsumerHandler("late-audit", "late-audit", pubsub, func(msg *message.Message) error {
+		late <- msg.UUID
+		return nil
+	})
+	if err := a.Router().RunHandlers(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = pubsub.Publish("late-audit", message.NewMessage("audit-2", nil)) }()
+	select {
+	case id := <-late:
+		if id != "audit-2" {
+			t.Errorf("the late handler got %q", id)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a handler added while the agent runs never ran")
+	}
 	if s := a.Stats(); s.Received != 1 || s.Malformed != 0 {
 		t.Errorf("agent stats %+v: the gochannel message was counted", s)
 	}
