@@ -26,23 +26,34 @@ type Answer struct {
 
 // Middleware is Answer as Watermill handler middleware.
 func (a Answer) Middleware(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) (out []*message.Message, err error) {
+	h = recovering(h)
+	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context() // before the middleware below replace it
-		defer func() {
-			if r := recover(); r != nil {
-				p := newPanicError(r)
-				a.Observer.observe(msg, OutcomePanic, p)
-				out, err = []*message.Message{errorReply(msg, p.asError())}, nil
-			}
-		}()
-		out, err = h(msg)
-		if err == nil {
-			return out, nil
+		out, err := h(msg)
+		if p, ok := err.(*PanicError); ok {
+			a.Observer.observe(msg, OutcomePanic, p)
+			return []*message.Message{errorReply(msg, p.asError())}, nil
 		}
-		if errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrDrainTimeout) {
+		switch {
+		case err == nil:
+			return out, nil
+		case errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrDrainTimeout):
 			return nil, err
 		}
 		a.Observer.observe(msg, OutcomeFailed, err)
 		return []*message.Message{errorReply(msg, asError(err))}, nil
+	}
+}
+
+// recovering returns h with a panic turned into its *PanicError, returned
+// as it is (not wrapped) for Answer and Recover to tell it apart.
+func recovering(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) (out []*message.Message, err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				out, err = nil, newPanicError(v)
+			}
+		}()
+		return h(msg)
 	}
 }

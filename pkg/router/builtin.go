@@ -24,22 +24,21 @@ type Builtin struct {
 // RPC is the middleware of an RPC handler, outermost first: Answer, Decode,
 // Token, Deadline.
 func (b Builtin) RPC() []message.HandlerMiddleware {
-	return []message.HandlerMiddleware{
-		Answer{Observer: b.Observer}.Middleware,
-		Decode{Codec: b.Codec, Caller: b.Caller, Observer: b.Observer}.Middleware,
-		Token{Validator: b.Tokens, Observer: b.Observer}.Middleware,
-		Deadline{Observer: b.Observer}.Middleware,
-	}
+	return append([]message.HandlerMiddleware{Answer{Observer: b.Observer}.Middleware}, b.checks()...)
 }
 
 // Message is the middleware of a message handler, outermost first:
 // Recover, Decode, Token, Deadline, Retry.
 func (b Builtin) Message() []message.HandlerMiddleware {
+	m := append([]message.HandlerMiddleware{Recover{Observer: b.Observer}.Middleware}, b.checks()...)
+	return append(m, Retry{RetryConfig: b.Retry, Logger: b.Logger}.Middleware)
+}
+
+// checks are what calls and messages both pass: Decode, Token, Deadline.
+func (b Builtin) checks() []message.HandlerMiddleware {
 	return []message.HandlerMiddleware{
-		Recover{Observer: b.Observer}.Middleware,
 		Decode{Codec: b.Codec, Caller: b.Caller, Observer: b.Observer}.Middleware,
 		Token{Validator: b.Tokens, Observer: b.Observer}.Middleware,
 		Deadline{Observer: b.Observer}.Middleware,
-		Retry{RetryConfig: b.Retry, Logger: b.Logger}.Middleware,
 	}
 }

@@ -45,9 +45,7 @@ func slowService(g *gauge, want int32, hold time.Duration) router.RPCService {
 }
 
 func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-overlap")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "overlap")
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 32, 5*time.Second)) })
 	c := newPyClient(t, conn, node)
@@ -72,9 +70,7 @@ func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
 }
 
 func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-bound")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "bound")
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 5, 200*time.Millisecond)) },
 		func(c *router.Config) { c.Concurrency = 4 })

@@ -17,6 +17,11 @@ const (
 	DefaultConcurrency  = 64
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultReplyTimeout = 5 * time.Second
+
+	// Of Config.MessageRetry (RetryConfig).
+	DefaultMessageRetries       = 3
+	DefaultRetryInitialInterval = 100 * time.Millisecond
+	DefaultRetryMaxInterval     = 2 * time.Second
 )
 
 // Config configures an Agent.
@@ -54,19 +59,19 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
-	if c.ReplyTimeout == 0 {
-		c.ReplyTimeout = DefaultReplyTimeout
-	}
-	if c.Backoff == (broker.Backoff{}) {
-		c.Backoff = broker.DefaultBackoff()
-	}
+	orDefault(&c.Concurrency, DefaultConcurrency)
+	orDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	orDefault(&c.ReplyTimeout, DefaultReplyTimeout)
+	orDefault(&c.Backoff, broker.DefaultBackoff())
 	c.MessageRetry.setDefaults()
+}
+
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
 }
 
 // Validate reports every problem of the config at once.

@@ -15,9 +15,7 @@ import (
 )
 
 func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-deadline")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "deadline")
 	var runs atomic.Int32
 	var gotDeadline atomic.Value
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -68,9 +66,7 @@ func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
 }
 
 func TestServiceOutOfTimeAnswersDeadlineExceeded(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-outoftime")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "outoftime")
 	startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("x", "slow", func(ctx context.Context, req *router.Request) (any, error) {
 			<-ctx.Done()

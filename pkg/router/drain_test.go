@@ -13,9 +13,7 @@ import (
 )
 
 func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-drain")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "drain")
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	var exited bool
@@ -104,9 +102,7 @@ func TestCloseWithoutStartAndStartAfterClose(t *testing.T) {
 }
 
 func TestRunServesUntilTheContextEnds(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-run")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "run")
 	a, err := router.NewAgent(testConfig(node), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,9 +135,7 @@ func TestRunServesUntilTheContextEnds(t *testing.T) {
 // Closing under load loses nothing: every message was either run and acked
 // or is still in the queue.
 func TestCloseUnderLoadLosesNothing(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-load")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "load")
 	const total = 300
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {

@@ -40,9 +40,7 @@ func (s *targets) list() []string {
 // Every service is a Watermill handler of its own, and middleware given to
 // one service wraps that service alone.
 func TestEveryServiceIsAHandlerWithMiddlewareOfItsOwn(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-handlers")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "handlers")
 	var viaArg, viaHandler targets
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", add, viaArg.middleware)
@@ -72,9 +70,7 @@ func TestEveryServiceIsAHandlerWithMiddlewareOfItsOwn(t *testing.T) {
 // A service added while the agent runs is served at once, with the
 // middleware it was given, and so is its message counterpart.
 func TestServiceAddedWhileTheAgentRunsIsServed(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-late")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "late")
 	a := startAgent(t, node, nil)
 	c := newPyClient(t, conn, node)
 	if r := response(t, c.call(testkit.PyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "Cannot Find RPC Service: math.add" {
@@ -105,9 +101,7 @@ func TestServiceAddedWhileTheAgentRunsIsServed(t *testing.T) {
 // subscriber, runs next to the services and untouched by servicebus: no
 // decode, token or deadline check meets its messages.
 func TestOwnHandlerOnTheAgentsRouterRunsUntouched(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-own")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "own")
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, watermill.NopLogger{})
 	defer pubsub.Close()
 	var runs atomic.Int32

@@ -52,6 +52,16 @@ func dialBroker(t *testing.T, url string) *amqp.Connection {
 	return conn
 }
 
+// freshNode connects to the test broker and names a node no other test
+// uses, whose queue is deleted when the test ends.
+func freshNode(t *testing.T, prefix string) (*amqp.Connection, string) {
+	t.Helper()
+	conn := dialBroker(t, brokerURL())
+	node := testkit.UniqueName("sbtest-" + prefix)
+	testkit.DeleteQueues(t, brokerURL(), node)
+	return conn, node
+}
+
 // vectorXML is the py-servicebus call of category.service with params, as
 // py-servicebus itself wrote it, with today's token in place of the one the
 // vector was made with.

@@ -29,9 +29,7 @@ func queueDepth(t *testing.T, conn *amqp.Connection, queue string) int {
 }
 
 func TestMessageServiceRunsAndIsAckedAfterItReturned(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-msg")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msg")
 	started := make(chan *router.Request, 1)
 	release := make(chan struct{})
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -66,9 +64,7 @@ func TestMessageServiceRunsAndIsAckedAfterItReturned(t *testing.T) {
 // An agent that stops while a message service runs must not lose the
 // message: it was not acked, so the broker delivers it again.
 func TestMessageInterruptedByShutdownIsRedelivered(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-redeliver")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "redeliver")
 	started := make(chan struct{}, 1)
 	first := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("util", "print", func(ctx context.Context, req *router.Request) error {
@@ -103,9 +99,7 @@ func TestMessageInterruptedByShutdownIsRedelivered(t *testing.T) {
 }
 
 func TestFailingMessageIsRetriedThenRejected(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-retry")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "retry")
 	var flaky, poison atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "flaky", func(ctx context.Context, req *router.Request) error {
@@ -137,9 +131,7 @@ func TestFailingMessageIsRetriedThenRejected(t *testing.T) {
 }
 
 func TestMessageToAnRPCServiceRunsIt(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-msgrpc")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msgrpc")
 	ran := make(chan struct{}, 1)
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", func(ctx context.Context, req *router.Request) (any, error) {

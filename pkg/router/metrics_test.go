@@ -14,9 +14,7 @@ import (
 // Watermill's Prometheus metrics work on an agent, labelled by service: the
 // handler_name of a call to math.add is rpc:math.add.
 func TestWatermillMetricsLabelEachService(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-metrics")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "metrics")
 	reg := prometheus.NewRegistry()
 	startAgent(t, node, func(a *router.Agent) {
 		metrics.NewPrometheusMetricsBuilder(reg, "servicebus", "").AddPrometheusRouterMetrics(a.Router())

@@ -63,9 +63,7 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 
 // A broker that is down at start stops nothing on the others.
 func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-onedown")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "onedown")
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
 		c.Endpoints = []broker.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/", DialTimeout: 200 * time.Millisecond}, {URL: brokerURL()}}

@@ -20,16 +20,14 @@ type Recover struct {
 
 // Middleware is Recover as Watermill handler middleware.
 func (r Recover) Middleware(h message.HandlerFunc) message.HandlerFunc {
-	return func(msg *message.Message) (out []*message.Message, err error) {
+	h = recovering(h)
+	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
-		defer func() {
-			if v := recover(); v != nil {
-				p := newPanicError(v)
-				r.Observer.observe(msg, OutcomePanic, p)
-				out, err = nil, p.asError()
-			}
-		}()
-		out, err = h(msg)
+		out, err := h(msg)
+		if p, ok := err.(*PanicError); ok {
+			r.Observer.observe(msg, OutcomePanic, p)
+			return nil, p.asError()
+		}
 		if err != nil && !errors.Is(context.Cause(ctx), ErrDrainTimeout) {
 			r.Observer.observe(msg, OutcomeFailed, err)
 		}

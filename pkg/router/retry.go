@@ -8,13 +8,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 )
 
-// Defaults of RetryConfig.
-const (
-	DefaultMessageRetries       = 3
-	DefaultRetryInitialInterval = 100 * time.Millisecond
-	DefaultRetryMaxInterval     = 2 * time.Second
-)
-
 // RetryConfig bounds the retries of a failing message service.
 type RetryConfig struct {
 	// MaxRetries after the first attempt; 0 means DefaultMessageRetries,
@@ -28,15 +21,9 @@ type RetryConfig struct {
 }
 
 func (c *RetryConfig) setDefaults() {
-	if c.MaxRetries == 0 {
-		c.MaxRetries = DefaultMessageRetries
-	}
-	if c.InitialInterval == 0 {
-		c.InitialInterval = DefaultRetryInitialInterval
-	}
-	if c.MaxInterval == 0 {
-		c.MaxInterval = DefaultRetryMaxInterval
-	}
+	orDefault(&c.MaxRetries, DefaultMessageRetries)
+	orDefault(&c.InitialInterval, DefaultRetryInitialInterval)
+	orDefault(&c.MaxInterval, DefaultRetryMaxInterval)
 }
 
 // Retry is the retry policy of message services: Watermill's

@@ -30,9 +30,7 @@ func add(ctx context.Context, req *router.Request) (any, error) {
 }
 
 func TestRPCAnswersPyServicebusCallsWithListAndObjectParams(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-rpc")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "rpc")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) })
 	c := newPyClient(t, conn, node)
 
@@ -53,9 +51,7 @@ func TestRPCAnswersPyServicebusCallsWithListAndObjectParams(t *testing.T) {
 }
 
 func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-rpcerr")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "rpcerr")
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", add)
 		a.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
@@ -100,9 +96,7 @@ func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
 }
 
 func TestPingIsAnsweredWithPong(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-ping")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "ping")
 	a := startAgent(t, node, nil)
 	c := newPyClient(t, conn, node)
 	d := c.call(codec.PingBody, 5*time.Second)
@@ -115,9 +109,7 @@ func TestPingIsAnsweredWithPong(t *testing.T) {
 }
 
 func TestPanicIsAnsweredAndTheAgentKeepsServing(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-panic")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "panic")
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", add)
 		a.AddRPCService("math", "boom", func(context.Context, *router.Request) (any, error) { panic("boom") })
@@ -137,9 +129,7 @@ func TestPanicIsAnsweredAndTheAgentKeepsServing(t *testing.T) {
 }
 
 func TestBadInputIsAnsweredRejectedAndCounted(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-bad")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "bad")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) })
 	c := newPyClient(t, conn, node)
 

@@ -27,9 +27,7 @@ func (f *fakeCaller) Call(ctx context.Context, target string, params any) (*rpc.
 func (f *fakeCaller) Send(ctx context.Context, target string, params any) error { return nil }
 
 func TestServicesCallOthersThroughTheRequestsSender(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-sender")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "sender")
 	caller := &fakeCaller{}
 	startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("x", "proxy", func(ctx context.Context, req *router.Request) (any, error) {
@@ -54,9 +52,7 @@ func TestServicesCallOthersThroughTheRequestsSender(t *testing.T) {
 }
 
 func TestTypedAdaptersDecodeParams(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-typed")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "typed")
 	type pair struct{ A, B int }
 	got := make(chan pair, 1)
 	startAgent(t, node, func(a *router.Agent) {
@@ -81,9 +77,7 @@ func TestTypedAdaptersDecodeParams(t *testing.T) {
 // Watermill middleware works on services: Timeout bounds a message
 // service, and user middleware sees the decoded request.
 func TestUserAndWatermillMiddlewareWrapServices(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-mw")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "mw")
 	var seen atomic.Value
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMiddleware(func(h message.HandlerFunc) message.HandlerFunc {
@@ -108,9 +102,7 @@ func TestUserAndWatermillMiddlewareWrapServices(t *testing.T) {
 }
 
 func TestBadMessagesAreRejectedAndCounted(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-badmsg")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "badmsg")
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "y", func(context.Context, *router.Request) error { runs.Add(1); return nil })
@@ -161,9 +153,7 @@ func TestFailingStartHookStopsStart(t *testing.T) {
 }
 
 func TestPanickingMessageServiceIsRejectedNotRetried(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-msgpanic")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msgpanic")
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "boom", func(context.Context, *router.Request) error { runs.Add(1); panic("boom") })

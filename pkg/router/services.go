@@ -131,23 +131,22 @@ func (s *services) addCatchAll(topic string) chan *message.Message {
 }
 
 func (s *services) addRPC(category, name string, svc RPCService, topic string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := serviceKey{category, name}
-	if _, ok := s.rpc[k]; ok {
-		panic(fmt.Sprintf("router: RPC service %s.%s added twice", category, name))
-	}
-	s.rpc[k] = rpcEntry{svc: svc, in: s.addInput(topic)}
+	insert(s, s.rpc, "RPC", category, name, topic, func(in chan *message.Message) rpcEntry { return rpcEntry{svc, in} })
 }
 
 func (s *services) addMessage(category, name string, svc MessageService, topic string) {
+	insert(s, s.msg, "message", category, name, topic, func(in chan *message.Message) messageEntry { return messageEntry{svc, in} })
+}
+
+// insert adds the entry of a new service and its handler's input to table.
+func insert[E any](s *services, table map[serviceKey]E, kind, category, name, topic string, entry func(chan *message.Message) E) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := serviceKey{category, name}
-	if _, ok := s.msg[k]; ok {
-		panic(fmt.Sprintf("router: message service %s.%s added twice", category, name))
+	if _, ok := table[k]; ok {
+		panic(fmt.Sprintf("router: %s service %s.%s added twice", kind, category, name))
 	}
-	s.msg[k] = messageEntry{svc: svc, in: s.addInput(topic)}
+	table[k] = entry(s.addInput(topic))
 }
 
 // route is the input of the handler of a call (rpc) or message to

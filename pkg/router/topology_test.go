@@ -79,9 +79,7 @@ func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 // A node queue deleted under a running agent (the broker cancels the
 // consumer) is declared and consumed again.
 func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := testkit.UniqueName("sbtest-deleted")
-	testkit.DeleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "deleted")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
 		func(c *router.Config) {
 			c.Backoff = broker.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}
