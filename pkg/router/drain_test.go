@@ -2,6 +2,7 @@ package router_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,4 +161,42 @@ func TestCloseUnderLoadLosesNothing(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "every message run or back in the queue", func() bool {
 		return queueDepth(t, conn, node)+int(runs.Load()) == total
 	})
+}
+
+// A call that outlives the drain is not answered by the agent that gives
+// up on it (its context is cancelled with ErrDrainTimeout): it goes back to
+// the broker, and the next agent of the node answers it.
+func TestCallCutShortByCloseIsGivenBackUnanswered(t *testing.T) {
+	conn, node := freshNode(t, "givenback")
+	started := make(chan struct{}, 1)
+	var cause atomic.Value
+	first := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "y", func(ctx context.Context, req *router.Request) (any, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			cause.Store(context.Cause(ctx))
+			return nil, ctx.Err()
+		})
+	}, func(c *router.Config) { c.DrainTimeout = 100 * time.Millisecond })
+	c := newPyClient(t, conn, node)
+	reply := c.start(testkit.PyCall("1", todayToken(), "x", "y", "null"), amqp.Publishing{})
+	<-started
+	_ = first.Close()
+	if st := first.Stats(); st.Replies != 0 || st.Requeued != 1 || st.ServiceErrors != 0 {
+		t.Fatalf("first agent: %+v", st)
+	}
+	if got, _ := cause.Load().(error); !errors.Is(got, router.ErrDrainTimeout) {
+		t.Errorf("the service's context ended with %v, want ErrDrainTimeout", got)
+	}
+	startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "y", func(context.Context, *router.Request) (any, error) { return "second", nil })
+	})
+	select {
+	case d := <-reply:
+		if got := response(t, d).Message; got != `"second"` {
+			t.Errorf("the call was answered %q, want the second agent's answer", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call given back was never answered")
+	}
 }
