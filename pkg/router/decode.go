@@ -38,7 +38,9 @@ type Decode struct {
 func (d Decode) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		var dec decoded
-		if dl := deliveryFrom(msg); dl != nil && dl.decoded.done {
+		dl := deliveryFrom(msg)
+		parsed := dl != nil && dl.decoded.done
+		if parsed {
 			dec = dl.decoded
 		} else {
 			dec = decodeMessage(msg, d.Codec)
@@ -56,7 +58,9 @@ func (d Decode) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, &Error{Code: codec.CodeBadRequest, Message: dec.err.Error(), Err: dec.err}
 		}
 		dec.req.caller = d.Caller
-		msg.SetContext(context.WithValue(msg.Context(), requestKey{}, dec.req))
+		if !parsed { // else RequestFromContext finds it in the delivery
+			msg.SetContext(context.WithValue(msg.Context(), requestKey{}, dec.req))
+		}
 		return h(msg)
 	}
 }

@@ -72,10 +72,14 @@ func (r *Request) Sender() Caller { return r.caller }
 type requestKey struct{}
 
 // RequestFromContext returns the request that Decode put in a message's
-// context, for the middleware and the service after it. A reply message's
+// context, for the middleware and the service after it. (In an agent it is
+// there from the start, parsed by the subscriber.) A reply message's
 // context is its request's, so a publisher finds ReplyTo and
 // CorrelationID there too.
 func RequestFromContext(ctx context.Context) (*Request, bool) {
+	if dl, ok := ctx.Value(deliveryKey{}).(*delivery); ok && dl.decoded.req != nil {
+		return dl.decoded.req, true
+	}
 	r, ok := ctx.Value(requestKey{}).(*Request)
 	return r, ok
 }
