@@ -83,7 +83,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	if err := c.UnmarshalYAMLBytes(data); err != nil {
+	if err := c.unmarshalYAMLBytes(data, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{

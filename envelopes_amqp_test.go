@@ -91,7 +91,7 @@ func TestEnvelopesOverWatermillAMQPReachAnAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := failover.NewWrapper(failover.WrapperConfig{Publishers: []message.Publisher{pub}, ClosePublishers: true})
+	w, err := failover.NewWrapper(failover.WrapperConfig{Publishers: []message.Publisher{pub}, ClosePublishers: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	reply, err := sender.Call(callCtx, target, params)
 	if err != nil {
-		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+		return out.fail(interrupted(ctx, withBrokerErrors(err, sender)))
 	}
 	if *asJSON {
 		var result any = reply.Raw

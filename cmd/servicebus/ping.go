@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 const pingHelp = `Sends PING to the node's queue and prints the round-trip time of its PONG
@@ -49,15 +49,15 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
-		waitPaths(pingCtx, sender.Publisher(), false)
+		waitPaths(pingCtx, sender, false)
 		rtt, err := sender.Ping(pingCtx, node)
 		if err != nil {
-			return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+			return out.fail(interrupted(ctx, withBrokerErrors(err, sender)))
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
-	waitPaths(pingCtx, sender.Publisher(), true)
+	waitPaths(pingCtx, sender, true)
 	res, err := sender.PingAll(pingCtx, node)
 	if err != nil && ctx.Err() != nil {
 		return out.fail(interrupted(ctx, err))
@@ -98,13 +98,13 @@ func roundRTT(d time.Duration) time.Duration {
 // connect at least once (with any: until one is ready, or all failed): a
 // sender that just started is still connecting, PingAll pings each broker
 // once, and a round trip should not include the connect.
-func waitPaths(ctx context.Context, pub *publish.Publisher, all bool) {
+func waitPaths(ctx context.Context, sender *rpc.Sender, all bool) {
 	for {
-		changed := pub.Changed()
+		changed := sender.Changed()
 		settled, ready := true, false
-		for i := range pub.Paths() {
-			ready = ready || pub.Ready(i)
-			if !pub.Ready(i) && pub.Path(i).Err() == nil {
+		for _, b := range sender.Status() {
+			ready = ready || b.Ready
+			if !b.Ready && b.Err == nil {
 				settled = false
 			}
 		}

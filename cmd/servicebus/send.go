@@ -43,7 +43,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	sendCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
 	if err := sender.Send(sendCtx, target, params); err != nil {
-		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+		return out.fail(interrupted(ctx, withBrokerErrors(err, sender)))
 	}
 	return exitOK
 }

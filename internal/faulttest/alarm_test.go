@@ -113,7 +113,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	blockedSeen := time.Duration(0)
 	waitBlocked := time.Now().Add(5 * time.Second)
 	for time.Now().Before(waitBlocked) {
-		if sender.Publisher().Path(0).Blocked() {
+		if sender.Status()[0].Blocked {
 			blockedSeen = time.Since(alarmAt)
 			break
 		}
@@ -121,7 +121,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	}
 
 	took, err := send(sender, 1, deadline)
-	blockedAfter := sender.Publisher().Path(0).Blocked()
+	blockedAfter := sender.Status()[0].Blocked
 	t.Logf("Send under the alarm: %v after %s; path blocked before: %v, after the publish: %v", err, took.Round(time.Millisecond), blockedSeen > 0, blockedAfter)
 	if err == nil {
 		t.Errorf("Send under the memory alarm succeeded")
@@ -204,10 +204,10 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	declareNode(t, b.URL(), node)
 	both := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: 10 * time.Second})
 	waitFor(t, time.Minute, "second sender connected to both", func() bool {
-		return both.Publisher().Path(0).Conn() != nil && senderReady(both, 1)
+		return both.Status()[0].Connected && senderReady(both, 1)
 	})
 	viaB, err := send(both, 2, 10*time.Second)
-	t.Logf("Send with A blocking and B fine: %v after %s (A blocked as the second sender sees it: %v)", err, viaB.Round(time.Millisecond), both.Publisher().Path(0).Blocked())
+	t.Logf("Send with A blocking and B fine: %v after %s (A blocked as the second sender sees it: %v)", err, viaB.Round(time.Millisecond), both.Status()[0].Blocked)
 	if err != nil {
 		t.Errorf("Send with a second broker while A blocks: %v", err)
 	}
@@ -257,7 +257,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 			failedSeqs[nextSeq] = true
 		}
 		nextSeq++
-		return sender.Publisher().Path(0).Blocked()
+		return sender.Status()[0].Blocked
 	})
 	if out, err := a.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -97,7 +97,11 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // senderReady reports whether the sender's path i is connected and not blocked.
-func senderReady(s *rpc.Sender, i int) bool { return s.Publisher().Ready(i) }
+func senderReady(s *rpc.Sender, i int) bool { return s.Status()[i].Ready }
+
+// healthy is broker.Path's Healthy as the sender reports it: connected and
+// not blocked.
+func healthy(b rpc.BrokerStatus) bool { return b.Connected && !b.Blocked }
 
 // recorder counts what an agent's services received.
 type recorder struct {

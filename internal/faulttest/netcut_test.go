@@ -111,7 +111,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	log.printf("TEST link to A cut (%s)", mode)
 	var agentNoticed, senderNoticed, pathUnhealthy time.Duration
 	waitFor(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
-		if pathUnhealthy == 0 && !sender.Publisher().Path(0).Healthy() {
+		if pathUnhealthy == 0 && !healthy(sender.Status()[0]) {
 			pathUnhealthy = time.Since(cutAt)
 		}
 		if agentNoticed == 0 && agent.Consuming() == 1 {

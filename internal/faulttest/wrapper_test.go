@@ -114,8 +114,7 @@ func TestWrapperOverWatermillAMQPSurvivesBrokerKill(t *testing.T) {
 		Backoff:         broker.Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		AttemptTimeout:  2 * time.Second,
 		ClosePublishers: true,
-		Logger:          log.adapter("wrapper"),
-	})
+	}, log.adapter("wrapper"))
 	if err != nil {
 		t.Fatal(err)
 	}

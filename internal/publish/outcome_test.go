@@ -38,7 +38,7 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 		},
 		PreferPrimary:  true,
 		ConfirmTimeout: 300 * time.Millisecond,
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	for _, px := range proxies {
 		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: px.URL("guest", "guest"), DialTimeout: 300 * time.Millisecond})
 	}
-	p, err := publish.New(cfg)
+	p, err := publish.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

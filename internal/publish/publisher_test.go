@@ -23,7 +23,7 @@ func newPublisher(t *testing.T, urls ...string) *publish.Publisher {
 	for _, u := range urls {
 		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: u, DialTimeout: time.Second})
 	}
-	p, err := publish.New(cfg)
+	p, err := publish.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestPublishReturnsToThePrimaryOnceItIsBackUnlessSticky(t *testing.T) {
 
 	primary := newPublisher(t, node.URL(), url)
 	stickyCfg := publish.Config{Endpoints: []broker.Endpoint{{URL: node.URL()}, {URL: url}}}
-	sticky, err := publish.New(stickyCfg)
+	sticky, err := publish.New(stickyCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

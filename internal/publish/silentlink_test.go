@@ -32,7 +32,7 @@ func TestPublishLeavesByItsDeadlineOnASilentLink(t *testing.T) {
 	// Default heartbeat and probe: the cut is not noticed for seconds.
 	p, err := publish.New(publish.Config{
 		Endpoints: []broker.Endpoint{{URL: proxy.URL("guest", "guest")}},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,12 +85,12 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 	s := w.startSender(token.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
 
 	waitUntil(t, 20*time.Second, "both sender paths ready", func() bool {
-		return s.Publisher().Ready(0) && s.Publisher().Ready(1)
+		return s.Status()[0].Ready && s.Status()[1].Ready
 	})
 	// Learn the second path's reply queue from a call made while the first
 	// path is down.
 	proxy.SetMode(brokertest.Reset)
-	waitUntil(t, 10*time.Second, "first path down", func() bool { return !s.Publisher().Ready(0) })
+	waitUntil(t, 10*time.Second, "first path down", func() bool { return !s.Status()[0].Ready })
 	learnt := make(chan error, 1)
 	go func() {
 		_, err := s.Call(context.Background(), w.node+".math.add", []int{1, 1})
@@ -103,7 +103,7 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 		t.Fatalf("call over the second path: %v", err)
 	}
 	proxy.SetMode(brokertest.Pass)
-	waitUntil(t, 20*time.Second, "first path back", func() bool { return s.Publisher().Ready(0) })
+	waitUntil(t, 20*time.Second, "first path back", func() bool { return s.Status()[0].Ready })
 
 	type outcome struct {
 		r   *rpc.Reply

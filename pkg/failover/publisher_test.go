@@ -31,7 +31,7 @@ func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.DeleteQueues(t, url, q)
-	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}})
+	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,7 +112,7 @@ func hangUntil(f *fakePublisher, release <-chan struct{}, entered chan<- string)
 
 func newWrapper(t *testing.T, cfg failover.WrapperConfig) *failover.Wrapper {
 	t.Helper()
-	w, err := failover.NewWrapper(cfg)
+	w, err := failover.NewWrapper(cfg, nil)
 	if err != nil {
 		t.Fatalf("NewWrapper: %v", err)
 	}

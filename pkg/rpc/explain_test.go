@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
@@ -111,7 +112,7 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 		}, "the agent took the call but did not answer in time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			node := randomName("sbtest-explain")
+			node := testkit.UniqueName("sbtest-explain")
 			declareNodeQueue(t, url, node)
 			tc.setup(t, node)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -141,7 +142,7 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 func TestOnlyTimeoutsAreExplained(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
-	_, err := s.Call(context.Background(), randomName("sbtest-nobody")+".math.add", 1)
+	_, err := s.Call(context.Background(), testkit.UniqueName("sbtest-nobody")+".math.add", 1)
 	if !errors.Is(err, rpc.ErrNoRoute) || strings.Contains(err.Error(), "consumer") {
 		t.Fatalf("err = %v, want a plain ErrNoRoute", err)
 	}

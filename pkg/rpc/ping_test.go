@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -57,9 +58,9 @@ func pongWithoutCorrelation(t *testing.T, url, node string) {
 // succeeded while the real one timed out.
 func TestPongWithoutCorrelationIDAnswersOnlyItsOwnPing(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	silent := randomName("sbtest-ping-silent")
+	silent := testkit.UniqueName("sbtest-ping-silent")
 	declareNodeQueue(t, url, silent) // routed, never answered
-	python := randomName("sbtest-ping-py")
+	python := testkit.UniqueName("sbtest-ping-py")
 	pongWithoutCorrelation(t, url, python)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 

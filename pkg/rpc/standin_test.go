@@ -2,8 +2,6 @@ package rpc_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -34,12 +32,6 @@ type standIn struct {
 
 	mu  sync.Mutex
 	ran map[string]int // service name -> times run
-}
-
-func randomName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
 // startStandIn declares node's queue on url and serves it until the test ends.
