@@ -18,6 +18,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // The tests run the built binary, as a user does. It is built once per test
@@ -230,47 +232,51 @@ func TestVersionFromLinkerFlag(t *testing.T) {
 }
 
 // The collector itself is tested in logd_test.go; this proves the built
-// binary dispatches to it: it starts, takes a record, and stops cleanly on
-// SIGTERM.
-func TestLogdRunsAndStopsOnSIGTERM(t *testing.T) {
-	dir := t.TempDir()
-	file, addr := filepath.Join(dir, "app.log"), freeUDPAddr(t)
-	cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	reaped := false
-	defer func() {
-		if !reaped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Datagrams sent before the collector listens are lost: resend until
-	// one is written.
-	waitFor(t, 15*time.Second, "record in the log file", func() bool {
-		conn.Write([]byte(`{"level":"info","msg":"hello from the cli test","time":"2026-01-02T03:04:05Z"}`))
-		return fileHas(file, "hello from the cli test")
-	})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		reaped = true
-		if err != nil {
-			t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("logd did not exit within 15s of SIGTERM; stderr: %s", stderr.String())
+// binary dispatches to it: it starts, takes a record, and a daemon's stop
+// signal, SIGTERM, or Ctrl-C (SIGINT) ends it cleanly with exit 0.
+func TestLogdRunsAndStopsCleanlyOnSIGTERMAndSIGINT(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			file, addr := filepath.Join(dir, "app.log"), freeUDPAddr(t)
+			cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			reaped := false
+			defer func() {
+				if !reaped {
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+			}()
+			conn, err := net.Dial("udp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Datagrams sent before the collector listens are lost: resend
+			// until one is written; then it also catches signals.
+			testkit.Eventually(t, 15*time.Second, "record in the log file", func() bool {
+				_, _ = conn.Write([]byte(`{"level":"info","msg":"hello from the cli test","time":"2026-01-02T03:04:05Z"}`))
+				return fileHas(file, "hello from the cli test")
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				reaped = true
+				if err != nil {
+					t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatalf("logd did not exit within 15s of %s; stderr: %s", sig, stderr.String())
+			}
+		})
 	}
 }

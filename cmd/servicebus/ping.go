@@ -33,34 +33,25 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		return out.usage(errors.New("want exactly one NODE"))
 	}
 	node := pos[0]
-	cfg, err := conn.load(log)
-	if err != nil {
-		return out.usage(err)
+	s, code := conn.open(log, out)
+	if code >= 0 {
+		return code
 	}
-	sender, err := newSender(cfg, log)
-	if err != nil {
-		return out.usage(err)
-	}
-	defer sender.Close()
-
-	ctx, stop := signalContext()
-	defer stop()
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
-	defer cancel()
+	defer s.close()
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
-		waitPaths(pingCtx, sender, false)
-		rtt, err := sender.Ping(pingCtx, node)
+		waitPaths(s.op, s.sender, false)
+		rtt, err := s.sender.Ping(s.op, node)
 		if err != nil {
-			return out.fail(interrupted(ctx, withBrokerErrors(err, sender)))
+			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
-	waitPaths(pingCtx, sender, true)
-	res, err := sender.PingAll(pingCtx, node)
-	if err != nil && ctx.Err() != nil {
-		return out.fail(interrupted(ctx, err))
+	waitPaths(s.op, s.sender, true)
+	res, err := s.sender.PingAll(s.op, node)
+	if err != nil && s.ctx.Err() != nil {
+		return out.fail(interrupted(s.ctx, err))
 	}
 	for _, p := range res.Paths {
 		if p.Err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -29,7 +30,7 @@ func TestSendSurvivesBrokerKill(t *testing.T) {
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
 	for _, topo := range []topology.Topology{
 		{Kind: topology.Compat},
-		{Kind: topology.Durable, Exchange: uniqueName("sb-durable")},
+		{Kind: topology.Durable, Exchange: testkit.UniqueName("sb-durable")},
 	} {
 		t.Run(string(topo.Kind), func(t *testing.T) { testSendKill(t, a, b, topo) })
 	}
@@ -46,7 +47,7 @@ func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 		serviceDelay = 20 * time.Millisecond
 	)
 	log := newTestLog(t)
-	node := uniqueName("fault-send")
+	node := testkit.UniqueName("fault-send")
 	rec := newRecorder()
 	agent := startAgent(t, log, router.Config{
 		Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, NodeName: node, Concurrency: concurrency,
@@ -59,9 +60,9 @@ func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 			return nil
 		})
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, CallTimeout: 15 * time.Second})
-	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
 	half := make(chan struct{})
 	var outs []outcome
@@ -148,7 +149,7 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 	log := newTestLog(t)
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
-	node := uniqueName("fault-call")
+	node := testkit.UniqueName("fault-call")
 	rec := newRecorder()
 	agent := startAgent(t, log, router.Config{Endpoints: endpoints(0, a.URL(), b.URL()), NodeName: node},
 		func(ag *router.Agent) {
@@ -158,9 +159,9 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 				return seq, err
 			})
 		})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: timeout})
-	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
 	half := make(chan struct{})
 	var killedAt atomic.Int64

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -44,7 +45,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	log := newTestLog(t)
 	p := brokertest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", a.Port()))
 	viaProxy, viaB := brokerOf(p.URL("guest", "guest")), brokerOf(b.URL())
-	node := uniqueName("fault-cut")
+	node := testkit.UniqueName("fault-cut")
 	agent := startAgent(t, log, router.Config{
 		Endpoints: endpoints(heartbeat, p.URL("guest", "guest"), b.URL()), NodeName: node, ProbeInterval: probe,
 	}, func(ag *router.Agent) {
@@ -55,7 +56,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	sender := newSender(t, log, rpc.Config{
 		Endpoints: endpoints(heartbeat, p.URL("guest", "guest"), b.URL()), ProbeInterval: probe, CallTimeout: 3 * time.Second,
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers and sender on both", func() bool {
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers and sender on both", func() bool {
 		return agent.Consuming() == 2 && senderReady(sender, 0) && senderReady(sender, 1)
 	})
 	where := func(s *rpc.Sender, timeout time.Duration) (string, error) {
@@ -110,7 +111,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	p.SetMode(mode)
 	log.printf("TEST link to A cut (%s)", mode)
 	var agentNoticed, senderNoticed, pathUnhealthy time.Duration
-	waitFor(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
+	testkit.Eventually(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
 		if pathUnhealthy == 0 && !healthy(sender.Status()[0]) {
 			pathUnhealthy = time.Since(cutAt)
 		}
@@ -123,7 +124,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 		return agentNoticed > 0 && senderNoticed > 0
 	})
 	var failedOver time.Duration
-	waitFor(t, 20*time.Second, "a call started after the cut served through B", func() bool {
+	testkit.Eventually(t, 20*time.Second, "a call started after the cut served through B", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range calls {
@@ -139,7 +140,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	p.SetMode(brokertest.Pass)
 	log.printf("TEST link to A healed")
 	var agentBack, senderBack time.Duration
-	waitFor(t, 30*time.Second, "agent consuming on A again and sender ready on A", func() bool {
+	testkit.Eventually(t, 30*time.Second, "agent consuming on A again and sender ready on A", func() bool {
 		if agentBack == 0 && agent.Consuming() == 2 {
 			agentBack = time.Since(healAt)
 		}

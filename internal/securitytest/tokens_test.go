@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -89,7 +90,7 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 	// Replayed as a message (no reply_to) it is rejected too, not run.
 	rejected := agent.Stats().Rejected
 	raw.publish(orig.Body, orig.Headers, false)
-	waitUntil(t, 10*time.Second, "the replayed message rejected", func() bool { return agent.Stats().Rejected > rejected })
+	testkit.Eventually(t, 10*time.Second, "the replayed message rejected", func() bool { return agent.Stats().Rejected > rejected })
 
 	// The agent still serves the honest sender.
 	if r, err := s.Call(context.Background(), w.node+".math.add", []int{1, 1}); err != nil || r.Raw != "2" {
@@ -195,7 +196,7 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 	day := 24 * time.Hour
 
 	for _, at := range []time.Time{now, now.Add(-day), now.Add(day)} {
-		body := pyCall(uniq("ev"), token.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
+		body := testkit.PyCall(uniq("ev"), token.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
 		expectResult(t, raw.call(body, nil), "3")
 	}
 	for name, tok := range map[string]string{
@@ -203,7 +204,7 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 		"other secret":   token.DailyToken(secret+"x", now, time.Local),
 		"empty":          "",
 	} {
-		body := pyCall(uniq("ev"), tok, "math", "add", "[1, 2]")
+		body := testkit.PyCall(uniq("ev"), tok, "math", "add", "[1, 2]")
 		expectBadToken(t, raw.call(body, nil), name)
 	}
 	log.WaitFor(t, 5*time.Second, 3, "token not valid")
@@ -236,7 +237,7 @@ func TestDailyTokenIsReplayable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := pyCall(uniq("ev"), ev.Token, "math", "add", "[1000, 2000]")
+	forged := testkit.PyCall(uniq("ev"), ev.Token, "math", "add", "[1000, 2000]")
 	expectResult(t, raw.call(forged, nil), "3000")
 }
 

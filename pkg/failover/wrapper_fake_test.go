@@ -136,19 +136,6 @@ func msgCtx(ctx context.Context, uuid string) *message.Message {
 	return m
 }
 
-// eventually polls cond every 5 ms until it holds; it fails the test after
-// timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func sameStrings(a, b []string) bool {
 	if len(a) != len(b) {
 		return false

@@ -19,15 +19,7 @@ import (
 // and never acks or answers, as an agent that hangs does.
 func silentConsumer(t *testing.T, url, node string, prefetch int) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		t.Fatal(err)
 	}
@@ -39,15 +31,7 @@ func silentConsumer(t *testing.T, url, node string, prefetch int) {
 // publishFiller puts n messages without expiration on node's queue.
 func publishFiller(t *testing.T, url, node string, n int) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
@@ -62,30 +46,13 @@ func publishFiller(t *testing.T, url, node string, n int) {
 	}
 }
 
-// waitQueue polls node's queue until cond holds on (consumers, ready).
+// waitQueue waits until cond holds on node's queue (consumers, ready).
 func waitQueue(t *testing.T, url, node string, cond func(consumers, ready int) bool) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := ch.QueueDeclarePassive(node, false, false, false, false, nil)
-		_ = ch.Close()
-		if err == nil && cond(q.Consumers, q.Messages) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("queue %s: condition not met within 10s (last: %+v, %v)", node, q, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "queue "+node+" in the wanted state", func() bool {
+		c, r, err := testkit.QueueState(url, node)
+		return err == nil && cond(c, r)
+	})
 }
 
 // A timed-out call says why, from a passive declare of the node's queue, and

@@ -21,14 +21,8 @@ import (
 // PING: PONG to reply_to, without the correlation id.
 func pongWithoutCorrelation(t *testing.T, url, node string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
+	testkit.DeleteQueues(t, url, node)
 	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
@@ -47,8 +41,7 @@ func pongWithoutCorrelation(t *testing.T, url, node string) {
 		}
 	}()
 	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(node, false, false, false)
-		_ = conn.Close()
+		_ = ch.Close() // ends the consumer
 		wg.Wait()
 	})
 }

@@ -11,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -191,19 +192,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // when the test ends.
 func declareNodeQueue(t *testing.T, url, node string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
+	testkit.DeleteQueues(t, url, node)
+	if err := (topology.Topology{}).DeclareNodeQueue(testkit.Channel(t, url), node); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(node, false, false, false)
-		_ = conn.Close()
-	})
 }
