@@ -122,32 +122,10 @@ func TestSignalDuringCallExits128PlusSignal(t *testing.T) {
 			cmd.Env = brokerEnv(t, url, testSecret)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			p := startProcess(t, cmd)
 			// The call is in flight once its message waits in the queue.
-			deadline := time.Now().Add(20 * time.Second)
-			for readyMessages(url, node) < 1 {
-				if time.Now().After(deadline) {
-					_ = cmd.Process.Kill()
-					<-done
-					t.Fatalf("the call never reached the queue; stderr: %s", stderr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if err := cmd.Process.Signal(tc.sig); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-				t.Fatalf("no exit within 20s of %s", tc.name)
-			}
+			testkit.Eventually(t, 20*time.Second, "the call in the queue", func() bool { return readyMessages(url, node) >= 1 })
+			err := p.stop(t, tc.sig, 20*time.Second)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
 				t.Fatalf("exit %v, want code %d; stderr: %s", err, tc.code, stderr.String())

@@ -55,15 +55,7 @@ func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 		"--listen", addr, "--file", file, "--pidfile", pidFile, "--format", "text"}, "\n"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
+	p := startProcess(t, cmd)
 	testkit.Eventually(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
 
 	c, err := udplog.Dial(addr)
@@ -84,17 +76,8 @@ func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	c.Send([]byte(`{"level":"error","msg":"after rotation","pid":12}`))
 	c.Send([]byte(`not json`))
 	c.Send([]byte(`{"level":"warning","msg":"last","pid":13}`))
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Fatalf("logd exit: %v\n%s", err, stderr.String())
-		}
-	case <-ctx.Done():
-		t.Fatal("logd did not stop on SIGTERM")
+	if err := p.stop(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("logd exit: %v\n%s", err, stderr.String())
 	}
 	old, _ := os.ReadFile(file + ".1")
 	cur, _ := os.ReadFile(file)

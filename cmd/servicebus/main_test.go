@@ -237,23 +237,11 @@ func TestVersionFromLinkerFlag(t *testing.T) {
 func TestLogdRunsAndStopsCleanlyOnSIGTERMAndSIGINT(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
-			dir := t.TempDir()
-			file, addr := filepath.Join(dir, "app.log"), freeUDPAddr(t)
+			file, addr := filepath.Join(t.TempDir(), "app.log"), freeUDPAddr(t)
 			cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			reaped := false
-			defer func() {
-				if !reaped {
-					_ = cmd.Process.Kill()
-					<-exited
-				}
-			}()
+			p := startProcess(t, cmd)
 			conn, err := net.Dial("udp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -265,18 +253,50 @@ func TestLogdRunsAndStopsCleanlyOnSIGTERMAndSIGINT(t *testing.T) {
 				_, _ = conn.Write([]byte(`{"level":"info","msg":"hello from the cli test","time":"2026-01-02T03:04:05Z"}`))
 				return fileHas(file, "hello from the cli test")
 			})
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-exited:
-				reaped = true
-				if err != nil {
-					t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatalf("logd did not exit within 15s of %s; stderr: %s", sig, stderr.String())
+			if err := p.stop(t, sig, 15*time.Second); err != nil {
+				t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
 			}
 		})
+	}
+}
+
+// process is a command a test runs in the background; it is killed when
+// the test ends if it still runs.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
+}
+
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+	})
+	return p
+}
+
+// stop sends sig and returns how the command exited, failing the test when
+// it still runs after within.
+func (p *process) stop(t *testing.T, sig os.Signal, within time.Duration) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(within):
+		t.Fatalf("no exit within %s of %s", within, sig)
+		return nil
 	}
 }

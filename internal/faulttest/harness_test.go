@@ -74,6 +74,20 @@ func newSender(t *testing.T, log *testLog, cfg rpc.Config) *rpc.Sender {
 	return s
 }
 
+// servedVia calls target, a service that answers the broker its request
+// came from (req.Meta.Broker), within timeout.
+func servedVia(s *rpc.Sender, target string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	reply, err := s.Call(ctx, target, nil)
+	if err != nil {
+		return "", err
+	}
+	var broker string
+	err = reply.Decode(&broker)
+	return broker, err
+}
+
 // senderReady reports whether the sender's path i is connected and not blocked.
 func senderReady(s *rpc.Sender, i int) bool { return s.Status()[i].Ready }
 

@@ -5,7 +5,6 @@ package faulttest
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +18,42 @@ import (
 // restartDelay is how long a killed broker stays dead before it is started
 // again (its boot then takes several seconds more).
 const restartDelay = 2 * time.Second
+
+// killRun is what killDuring saw: every operation's outcome, and when the
+// drive started, A was killed, A was ready again and the drive ended.
+type killRun struct {
+	outs                        []outcome
+	start, killAt, readyAt, end time.Time
+}
+
+// killDuring drives total operations at rate over workers goroutines,
+// kills broker a (SIGKILL) once half of them are dispatched, starts it
+// again after restartDelay, and waits for the drive to end.
+func killDuring(t *testing.T, log *testLog, a *brokertest.Node, total, rate, workers int, op func(seq int) error) killRun {
+	var r killRun
+	half := make(chan struct{})
+	driven := make(chan struct{})
+	r.start = time.Now()
+	go func() {
+		defer close(driven)
+		r.outs = drive(total, rate, workers, func(seq int) {
+			if seq == total/2 {
+				close(half)
+			}
+		}, op)
+		r.end = time.Now()
+	}()
+	<-half
+	r.killAt = time.Now()
+	a.Kill(t)
+	log.printf("TEST broker A killed")
+	time.Sleep(restartDelay)
+	a.Start(t)
+	r.readyAt = time.Now()
+	log.printf("TEST broker A ready again")
+	<-driven
+	return r
+}
 
 // Two brokers, one agent consuming both, a sender sending 5000 messages at a
 // steady rate; broker A is killed halfway and restarted. Every Send that
@@ -64,33 +99,10 @@ func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, CallTimeout: 15 * time.Second})
 	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
-	half := make(chan struct{})
-	var outs []outcome
-	driven := make(chan struct{})
-	var drivenAt time.Time
-	start := time.Now()
-	go func() {
-		defer close(driven)
-		defer func() { drivenAt = time.Now() }()
-		outs = drive(total, rate, workers, func(seq int) {
-			if seq == total/2 {
-				close(half)
-			}
-		}, func(seq int) error {
-			return sender.Send(context.Background(), node+".fault.record", payload{Seq: seq})
-		})
-	}()
-
-	<-half
-	killAt := time.Now()
-	a.Kill(t)
-	log.printf("TEST broker A killed")
-	time.Sleep(restartDelay)
-	a.Start(t)
-	readyAt := time.Now()
-	log.printf("TEST broker A ready again")
-	<-driven
-	sendsDone := drivenAt
+	run := killDuring(t, log, a, total, rate, workers, func(seq int) error {
+		return sender.Send(context.Background(), node+".fault.record", payload{Seq: seq})
+	})
+	outs, start, killAt, readyAt, sendsDone := run.outs, run.start, run.killAt, run.readyAt, run.end
 
 	var ok []int
 	var failed []outcome
@@ -163,46 +175,21 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: timeout})
 	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
-	half := make(chan struct{})
-	var killedAt atomic.Int64
-	var outs []outcome
-	driven := make(chan struct{})
-	var drivenAt time.Time
-	start := time.Now()
-	go func() {
-		defer close(driven)
-		defer func() { drivenAt = time.Now() }()
-		outs = drive(total, rate, workers, func(seq int) {
-			if seq == total/2 {
-				close(half)
-			}
-		}, func(seq int) error {
-			reply, err := sender.Call(context.Background(), node+".fault.echo", payload{Seq: seq})
-			if err != nil {
-				return err
-			}
-			var got int
-			if err := reply.Decode(&got); err != nil {
-				return err
-			}
-			if got != seq {
-				return errors.New("reply of another call")
-			}
-			return nil
-		})
-	}()
-
-	<-half
-	killAt := time.Now()
-	killedAt.Store(killAt.UnixNano())
-	a.Kill(t)
-	log.printf("TEST broker A killed")
-	time.Sleep(restartDelay)
-	a.Start(t)
-	readyAt := time.Now()
-	log.printf("TEST broker A ready again")
-	<-driven
-	callsDone := drivenAt
+	run := killDuring(t, log, a, total, rate, workers, func(seq int) error {
+		reply, err := sender.Call(context.Background(), node+".fault.echo", payload{Seq: seq})
+		if err != nil {
+			return err
+		}
+		var got int
+		if err := reply.Decode(&got); err != nil {
+			return err
+		}
+		if got != seq {
+			return errors.New("reply of another call")
+		}
+		return nil
+	})
+	outs, start, killAt, readyAt, callsDone := run.outs, run.start, run.killAt, run.readyAt, run.end
 
 	var failed []outcome
 	var firstFail, lastFail time.Time

@@ -59,18 +59,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	testkit.Eventually(t, time.Minute, "agent consuming on both brokers and sender on both", func() bool {
 		return agent.Consuming() == 2 && senderReady(sender, 0) && senderReady(sender, 1)
 	})
-	where := func(s *rpc.Sender, timeout time.Duration) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		reply, err := s.Call(ctx, node+".fault.where", nil)
-		if err != nil {
-			return "", err
-		}
-		var broker string
-		err = reply.Decode(&broker)
-		return broker, err
-	}
-	if got, err := where(sender, 10*time.Second); err != nil || got != viaProxy {
+	if got, err := servedVia(sender, node+".fault.where", 10*time.Second); err != nil || got != viaProxy {
 		t.Fatalf("call before the cut: served via %q, %v; want via the proxy %q", got, err, viaProxy)
 	}
 
@@ -97,7 +86,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 			case <-time.After(50 * time.Millisecond):
 			}
 			c := callOut{start: time.Now()}
-			c.broker, c.err = where(sender, 3*time.Second)
+			c.broker, c.err = servedVia(sender, node+".fault.where", 3*time.Second)
 			c.end = time.Now()
 			mu.Lock()
 			calls = append(calls, c)
@@ -151,7 +140,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	})
 	// Only the agent's consumer on A can answer a sender that knows only A.
 	direct := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL())})
-	got, err := where(direct, 10*time.Second)
+	got, err := servedVia(direct, node+".fault.where", 10*time.Second)
 	if err != nil || got != viaProxy {
 		t.Errorf("call published on A after the heal: served via %q, %v; want the agent's path through the proxy", got, err)
 	}

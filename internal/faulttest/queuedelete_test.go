@@ -51,19 +51,8 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	senderA := newSender(t, log, rpc.Config{Endpoints: endpoints(0, urlA), Topology: topo})
 	senderB := newSender(t, log, rpc.Config{Endpoints: endpoints(0, urlB), Topology: topo})
-	callVia := func(s *rpc.Sender, timeout time.Duration) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		r, err := s.Call(ctx, node+".fault.echo", nil)
-		if err != nil {
-			return "", err
-		}
-		var broker string
-		err = r.Decode(&broker)
-		return broker, err
-	}
 	for _, s := range []*rpc.Sender{senderA, senderB} {
-		if _, err := callVia(s, 10*time.Second); err != nil {
+		if _, err := servedVia(s, node+".fault.echo", 10*time.Second); err != nil {
 			t.Fatalf("call before the delete: %v", err)
 		}
 	}
@@ -82,7 +71,7 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 			}
 			o := outcome{seq: seq, start: time.Now()}
 			var broker string
-			broker, o.err = callVia(senderB, 5*time.Second)
+			broker, o.err = servedVia(senderB, node+".fault.echo", 5*time.Second)
 			if o.err == nil && broker != brokerOf(urlB) {
 				t.Errorf("call through B answered from %q", broker)
 			}
@@ -109,7 +98,7 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	go func() {
 		defer close(callsA)
 		for time.Since(deletedAt) < 30*time.Second {
-			broker, err := callVia(senderA, 2*time.Second)
+			broker, err := servedVia(senderA, node+".fault.echo", 2*time.Second)
 			switch {
 			case err == nil && broker == brokerOf(urlA):
 				servedA = time.Since(deletedAt)

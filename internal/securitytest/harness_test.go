@@ -230,8 +230,9 @@ func (c *rawClient) call(body []byte, headers amqp.Table) amqp.Delivery {
 }
 
 // capture binds a queue of its own to the node's routing key: it receives a
-// copy of every call the node gets, as an eavesdropper with broker access would.
-func (c *rawClient) capture() <-chan amqp.Delivery {
+// copy of every call the node gets, as an eavesdropper with broker access
+// would. The function it returns waits for the next copy.
+func (c *rawClient) capture() func() amqp.Delivery {
 	c.t.Helper()
 	ch, err := c.conn.Channel()
 	if err != nil {
@@ -248,7 +249,16 @@ func (c *rawClient) capture() <-chan amqp.Delivery {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return d
+	return func() amqp.Delivery {
+		c.t.Helper()
+		select {
+		case m := <-d:
+			return m
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("the call was not captured")
+			return amqp.Delivery{}
+		}
+	}
 }
 
 // errorCode is the structured error code of a reply ("" for a result).

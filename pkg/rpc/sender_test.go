@@ -86,3 +86,38 @@ func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
 		t.Fatalf("PingAll right after NewSender = %d of %d answered, err %v (%+v)", res.Answered, res.Brokers, err, res.Paths)
 	}
 }
+
+func TestCloseFailsWaitingCallsWithErrClosedAndIsIdempotent(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := testkit.UniqueName("sbtest-close")
+	startStandIn(t, url, node, false, "")
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
+	if _, err := s.Ping(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := s.Call(context.Background(), node+".util.sleep", 2000)
+		errs <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("waiting call: %v, want ErrClosed", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %s", took)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Call(context.Background(), node+".math.add", nil); !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("Call after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Send(context.Background(), node+".math.add", nil); !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
+	}
+}
