@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,18 @@ import (
 )
 
 const testSecret = "cli-test-secret"
+
+// randomSuffix makes node names of one test run unique on a shared broker.
+func randomSuffix() string { return fmt.Sprintf("%08x", rand.Uint32()) }
+
+// sum is math.add of the test agent: the sum of a list.
+func sum(_ context.Context, nums []float64) (float64, error) {
+	var s float64
+	for _, n := range nums {
+		s += n
+	}
+	return s, nil
+}
 
 // testAgent is an in-test servicebus agent on a node of a random name.
 type testAgent struct {
@@ -41,7 +55,7 @@ func startAgent(t *testing.T, url string) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent.AddRPCService("math", "add", router.RPC(benchSum))
+	agent.AddRPCService("math", "add", router.RPC(sum))
 	agent.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
 		return nil, errors.New("this service always fails")
 	})
@@ -62,7 +76,14 @@ func startAgent(t *testing.T, url string) *testAgent {
 	}
 	t.Cleanup(func() {
 		agent.Close()
-		deleteQueues(url, ta.node)
+		// The node queue outlives the agent (durable, shared); a closed
+		// connection takes its channel along.
+		if conn, err := amqp.Dial(url); err == nil {
+			if ch, err := conn.Channel(); err == nil {
+				ch.QueueDelete(ta.node, false, false, false)
+			}
+			conn.Close()
+		}
 	})
 	waitFor(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 	return ta
@@ -280,13 +301,26 @@ func TestBenchWritesJSONRows(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, row := range rows {
-		for _, k := range []string{"mode", "impl", "concurrency", "calls_per_s", "p50_us", "p99_us"} {
+		for _, k := range []string{"mode", "impl", "concurrency", "calls_per_s", "p50_us", "p99_us", "cpu_us_per_call", "caller"} {
 			if _, ok := row[k]; !ok {
 				t.Errorf("row %v has no %q", row, k)
 			}
 		}
 		if row["calls_per_s"].(float64) <= 0 {
 			t.Errorf("row %v: no throughput", row)
+		}
+		// Every call allocates on the caller side; an RPC also on the
+		// server side, which send mode does not have.
+		caller, _ := row["caller"].(map[string]any)
+		if a, _ := caller["allocs_per_call"].(float64); a <= 0 {
+			t.Errorf("row %v: no caller allocations", row)
+		}
+		server, hasServer := row["server"].(map[string]any)
+		if hasServer != (row["mode"] == "rpc") {
+			t.Errorf("row %v: server side present %v in mode %v", row, hasServer, row["mode"])
+		}
+		if a, _ := server["allocs_per_call"].(float64); hasServer && a <= 0 {
+			t.Errorf("row %v: no server allocations", row)
 		}
 		seen[row["mode"].(string)+"/"+row["impl"].(string)] = true
 	}
@@ -297,36 +331,5 @@ func TestBenchWritesJSONRows(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "ratio") || !strings.Contains(r.stderr, "bench rpc servicebus c=2") {
 		t.Errorf("table or progress missing:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
-	}
-}
-
-func TestBenchDeletesItsQueues(t *testing.T) {
-	url := testURL(t)
-	suffix := randomSuffix()
-	rows, err := bench(context.Background(), benchOptions{
-		URL: url, Concurrency: []int{1}, N: 5, Rounds: 1, Suffix: suffix,
-		Modes: []string{"rpc", "send"}, Impls: []string{"amqp091", "servicebus"}, Timeout: 10 * time.Second,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(rows) != 4 {
-		t.Fatalf("rows %v", rows)
-	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for _, q := range benchQueues(suffix) {
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ch.QueueDeclarePassive(q, false, false, false, false, nil); err == nil {
-			t.Errorf("queue %s left behind", q)
-			ch.QueueDelete(q, false, false, false)
-			ch.Close()
-		}
 	}
 }

@@ -1,0 +1,52 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestPercentileNearestRank(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 100; i++ {
+		lat = append(lat, time.Duration(i)*time.Microsecond)
+	}
+	if p := percentile(lat, 50); p != 50 {
+		t.Errorf("p50 %v", p)
+	}
+	if p := percentile(lat, 99); p != 99 {
+		t.Errorf("p99 %v", p)
+	}
+	if p := percentile(lat[:1], 99); p != 1 {
+		t.Errorf("p99 of one %v", p)
+	}
+	if p := percentile(nil, 50); p != 0 {
+		t.Errorf("p50 of none %v", p)
+	}
+}
+
+func TestDriveMakesExactlyNCallsAndStopsAtTheFirstError(t *testing.T) {
+	var calls, done atomic.Int64
+	lat, _, err := drive(context.Background(), func(context.Context) error { calls.Add(1); return nil }, time.Second, 7, 1000, true, &done)
+	if err != nil || calls.Load() != 1000 || done.Load() != 1000 || len(lat) != 1000 {
+		t.Fatalf("err %v, %d calls, %d done, %d latencies; want 1000 each", err, calls.Load(), done.Load(), len(lat))
+	}
+	boom := errors.New("boom")
+	calls.Store(0)
+	done.Store(0)
+	_, _, err = drive(context.Background(), func(context.Context) error {
+		if calls.Add(1) == 10 {
+			return boom
+		}
+		return nil
+	}, time.Second, 4, 100000, false, &done)
+	if !errors.Is(err, boom) {
+		t.Fatalf("err %v, want boom", err)
+	}
+	// Callers stop at the next call after the error: at most one more each.
+	if n := calls.Load(); n > 10+4 {
+		t.Errorf("%d calls after an error at the 10th", n)
+	}
+}
