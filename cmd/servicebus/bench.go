@@ -35,10 +35,11 @@ process allocated (runtime/metrics) per call. Both include each process's runtim
 on the caller side, the bench's own per-call work, the same for every impl. --cpuprofile,
 --trace and --mutexprofile write FILE for the callers and FILE.server for the servers.
 
---soak makes one long run (default: rpc servicebus, 2,000,000 calls, 64 callers) and samples
-RSS, live Go heap and goroutines of both processes every --soak-interval; after
---soak-warmup each must stay within --soak-tolerance of its first sample after the warm-up.
-Exit code 1: not flat.`
+--soak makes one long run (default: rpc servicebus, 2,000,000 calls, 64 callers) and takes a
+sample every --soak-interval: the callers pause until the calls in flight are answered, both
+processes collect garbage and return free memory, and their RSS, live Go heap and goroutines
+are read; the callers go on. Samples after --soak-warmup must stay within --soak-tolerance of
+the first one after it. Exit code 1: not flat.`
 
 func runBench(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 1 && args[0] == benchServerArg {

@@ -76,10 +76,17 @@ func runSoak(ctx context.Context, opt bench.Options, s bench.SoakOptions, jsonFi
 func printSample(w io.Writer, smp bench.Sample) {
 	server := fmt.Sprintf("%10s %10s %10s", "-", "-", "-")
 	if u := smp.Server; u != nil {
-		server = fmt.Sprintf("%10s %10s %10d", fmtMiB(u.RSS), fmtMiB(u.LiveHeap), u.Goroutines)
+		server = fmt.Sprintf("%10s %10s %10d", fmtBytes(u.RSS), fmtBytes(u.LiveHeap), u.Goroutines)
 	}
 	fmt.Fprintf(w, "%8s %10d  %10s %10s %10d  %s\n", smp.Elapsed.Round(time.Second), smp.Calls,
-		fmtMiB(smp.Caller.RSS), fmtMiB(smp.Caller.LiveHeap), smp.Caller.Goroutines, server)
+		fmtBytes(smp.Caller.RSS), fmtBytes(smp.Caller.LiveHeap), smp.Caller.Goroutines, server)
 }
 
-func fmtMiB(b uint64) string { return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20)) }
+// fmtBytes prints a size in MiB, or in KiB below 10 MiB, where a soak's
+// live heaps are and a tenth of a MiB would hide a change of 10 %.
+func fmtBytes(b uint64) string {
+	if b >= 10<<20 {
+		return fmt.Sprintf("%.1fMiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%dKiB", b>>10)
+}

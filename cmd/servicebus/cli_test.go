@@ -333,3 +333,41 @@ func TestBenchWritesJSONRows(t *testing.T) {
 		t.Errorf("table or progress missing:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
 	}
 }
+
+func TestBenchSoakPrintsSamplesAndAVerdict(t *testing.T) {
+	url := testURL(t)
+	out := filepath.Join(t.TempDir(), "soak.json")
+	// Too short to be judged (no warm-up is possible in a test): what is
+	// checked is that samples of both sides print and the verdict follows.
+	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--soak", "--n", "500", "--concurrency", "4",
+		"--soak-interval", "100ms", "--soak-warmup", "0s", "--soak-tolerance", "1000", "--json", out)
+	r.wantCode(t, exitOK)
+	for _, want := range []string{"soak: rpc servicebus, 500 calls at 4 callers", "caller RSS", "server RSS", "500 calls in ", "flat: "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in:\n%s", want, r.stdout)
+		}
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Calls   int64 `json:"calls"`
+		Samples []struct {
+			Server *struct {
+				Goroutines int `json:"goroutines"`
+			} `json:"server"`
+		} `json:"samples"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Calls != 500 || len(rep.Samples) < 2 || rep.Samples[0].Server == nil || rep.Samples[0].Server.Goroutines == 0 {
+		t.Errorf("soak json (%v):\n%s", err, data)
+	}
+}
+
+func TestBenchSoakRefusesSeveralConcurrencies(t *testing.T) {
+	r := runCLI(t, nil, "bench", "--soak", "--concurrency", "1,64")
+	r.wantCode(t, exitUsage)
+	if !strings.Contains(r.stderr, "--soak takes one --concurrency") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+}

@@ -8,40 +8,60 @@ import (
 	"time"
 )
 
-// drive makes n calls from c goroutines and returns the wall time and, when
-// record is true, each call's latency (a soak records none: millions of
-// latencies would grow the heap it samples). The first error stops all
-// callers. done counts the calls made so far, for progress and samples.
-func drive(ctx context.Context, call func(context.Context) error, timeout time.Duration, c, n int, record bool, done *atomic.Int64) ([]time.Duration, time.Duration, error) {
+// load is what drive makes: n calls from c goroutines.
+type load struct {
+	call    func(context.Context) error
+	timeout time.Duration // of one call
+	c, n    int
+	// record keeps each call's latency. A soak records none: millions of
+	// latencies would grow the heap it samples.
+	record bool
+	done   *atomic.Int64 // calls made so far, for progress and samples; nil for none
+	// gate, when set, is read-locked around each call: a soak's sampler
+	// write-locks it to pause the callers once the calls in flight end.
+	gate *sync.RWMutex
+}
+
+// drive makes the calls of l and returns each call's latency (if recorded)
+// and the wall time. The first error stops all callers.
+func drive(ctx context.Context, l load) ([]time.Duration, time.Duration, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Int64
-	lats := make([][]time.Duration, c)
+	lats := make([][]time.Duration, l.c)
 	var wg sync.WaitGroup
 	start := time.Now()
-	for w := range c {
+	for w := range l.c {
 		wg.Add(1)
 		go pprof.Do(ctx, pprof.Labels("side", "caller"), func(ctx context.Context) {
 			defer wg.Done()
 			var own []time.Duration
-			if record {
-				own = make([]time.Duration, 0, n/c+1)
+			if l.record {
+				own = make([]time.Duration, 0, l.n/l.c+1)
 			}
 			defer func() { lats[w] = own }()
-			for ctx.Err() == nil && next.Add(1) <= int64(n) {
-				cctx, ccancel := context.WithTimeout(ctx, timeout)
+			for ctx.Err() == nil && next.Add(1) <= int64(l.n) {
+				if l.gate != nil {
+					l.gate.RLock()
+				}
+				cctx, ccancel := context.WithTimeout(ctx, l.timeout)
 				t0 := time.Now()
-				err := call(cctx)
+				err := l.call(cctx)
 				d := time.Since(t0)
 				ccancel()
+				if l.gate != nil {
+					l.gate.RUnlock()
+				}
 				if err != nil {
 					cancel(err)
 					return
 				}
-				if record {
+				if l.record {
 					own = append(own, d)
 				}
-				done.Add(1)
+				if l.done != nil {
+					l.done.Add(1)
+				}
 			}
 		})
 	}

@@ -29,24 +29,37 @@ func TestPercentileNearestRank(t *testing.T) {
 
 func TestDriveMakesExactlyNCallsAndStopsAtTheFirstError(t *testing.T) {
 	var calls, done atomic.Int64
-	lat, _, err := drive(context.Background(), func(context.Context) error { calls.Add(1); return nil }, time.Second, 7, 1000, true, &done)
+	lat, _, err := drive(context.Background(), load{call: func(context.Context) error { calls.Add(1); return nil }, timeout: time.Second, c: 7, n: 1000, record: true, done: &done})
 	if err != nil || calls.Load() != 1000 || done.Load() != 1000 || len(lat) != 1000 {
 		t.Fatalf("err %v, %d calls, %d done, %d latencies; want 1000 each", err, calls.Load(), done.Load(), len(lat))
 	}
 	boom := errors.New("boom")
 	calls.Store(0)
 	done.Store(0)
-	_, _, err = drive(context.Background(), func(context.Context) error {
+	_, _, err = drive(context.Background(), load{call: func(context.Context) error {
 		if calls.Add(1) == 10 {
 			return boom
 		}
 		return nil
-	}, time.Second, 4, 100000, false, &done)
+	}, timeout: time.Second, c: 4, n: 100000, done: &done})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
 	// Callers stop at the next call after the error: at most one more each.
 	if n := calls.Load(); n > 10+4 {
 		t.Errorf("%d calls after an error at the 10th", n)
+	}
+}
+
+// BenchmarkDriveOverhead is the bench's own cost per call, counted on the
+// caller side of every implementation alike: a call that does nothing,
+// made by 64 callers.
+// go test -run x -bench DriveOverhead -benchmem ./internal/bench
+func BenchmarkDriveOverhead(b *testing.B) {
+	b.ReportAllocs()
+	noop := func(context.Context) error { return nil }
+	b.ResetTimer()
+	if _, _, err := drive(context.Background(), load{call: noop, timeout: time.Second, c: 64, n: b.N, record: true}); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -215,21 +216,20 @@ func (r *runner) measureAll(ctx context.Context, targets []*target) ([]Row, erro
 // measure makes a warm-up, then N calls from c goroutines, and reports
 // throughput, latency percentiles and each side's cost per call.
 func (r *runner) measure(ctx context.Context, t *target, c, round int) (Row, error) {
-	var done atomic.Int64
 	warm := min(r.opt.N, max(50, 2*c))
-	if _, _, err := drive(ctx, t.caller.call, r.opt.Timeout, c, warm, false, &done); err != nil {
+	if _, _, err := drive(ctx, load{call: t.caller.call, timeout: r.opt.Timeout, c: c, n: warm}); err != nil {
 		return Row{}, fmt.Errorf("warm-up: %w", err)
 	}
 	label := fmt.Sprintf("%s %s c=%d round %d/%d", t.mode, t.impl, c, round+1, r.opt.Rounds)
-	done.Store(0)
+	var done atomic.Int64
 	stopLive := r.live(label, &done)
-	before, err := r.usage(t)
+	before, err := r.usage(t, false)
 	if err != nil {
 		stopLive()
 		return Row{}, err
 	}
-	lat, wall, err := drive(ctx, t.caller.call, r.opt.Timeout, c, r.opt.N, true, &done)
-	after, uerr := r.usage(t)
+	lat, wall, err := drive(ctx, load{call: t.caller.call, timeout: r.opt.Timeout, c: c, n: r.opt.N, record: true, done: &done})
+	after, uerr := r.usage(t, false)
 	stopLive()
 	if err = errors.Join(err, uerr); err != nil {
 		r.progress("\rbench %-46s %7d/%d failed\n", label, len(lat), r.opt.N)
@@ -257,15 +257,44 @@ func (r *runner) measure(ctx context.Context, t *target, c, round int) (Row, err
 }
 
 // usage reads the bench process and, if t has a server side, the server
-// process.
-func (r *runner) usage(t *target) ([2]Usage, error) {
+// process; with gc, each first collects garbage and returns the free
+// memory to the system (debug.FreeOSMemory), so that the live heap is the
+// heap live at that moment and RSS what the process holds at rest, not
+// what the scavenger has not yet given back.
+func (r *runner) usage(t *target, gc bool) ([2]Usage, error) {
 	var u [2]Usage
 	var err error
 	if t.server != "" {
-		u[1], err = r.server.usage()
+		u[1], err = r.server.usage(gc)
+	}
+	if gc {
+		debug.FreeOSMemory()
 	}
 	u[0] = readUsage()
 	return u, err
+}
+
+// settleTimeout bounds quietUsage's wait for the goroutines to settle.
+const settleTimeout = 2 * time.Second
+
+// quietUsage reads both processes at rest, while the callers are paused:
+// it waits until the goroutine counts stop changing (the agent still acks
+// the last requests after their replies went out), then frees memory in
+// both and reads them.
+func (r *runner) quietUsage(t *target) ([2]Usage, error) {
+	prev, err := r.usage(t, false)
+	for deadline := time.Now().Add(settleTimeout); err == nil && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		var cur [2]Usage
+		if cur, err = r.usage(t, false); err == nil && cur[0].Goroutines == prev[0].Goroutines && cur[1].Goroutines == prev[1].Goroutines {
+			break
+		}
+		prev = cur
+	}
+	if err != nil {
+		return prev, err
+	}
+	return r.usage(t, true)
 }
 
 func (r *runner) progress(format string, args ...any) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -27,6 +28,7 @@ type request struct {
 	URL      string    `json:"url,omitempty"`    // opStart
 	Queue    string    `json:"queue,omitempty"`  // opStart, opStop: the node queue, which names the side
 	Profiles *Profiles `json:"profiles,omitempty"`
+	GC       bool      `json:"gc,omitempty"` // opUsage: collect garbage and free memory first
 }
 
 const (
@@ -94,6 +96,9 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 				delete(servers, req.Queue)
 			}
 		case opUsage:
+			if req.GC {
+				debug.FreeOSMemory()
+			}
 			resp.Usage = readUsage()
 		default:
 			resp.Err = fmt.Sprintf("unknown op %q", req.Op)
@@ -223,7 +228,7 @@ func (p *serverProcess) stop(queue string) error {
 	return err
 }
 
-func (p *serverProcess) usage() (Usage, error) { return p.do(request{Op: opUsage}) }
+func (p *serverProcess) usage(gc bool) (Usage, error) { return p.do(request{Op: opUsage, GC: gc}) }
 
 // close ends the process: its stdin closes, it closes its server sides and
 // writes its profiles, and exits; killed if it takes longer than

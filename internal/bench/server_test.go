@@ -14,7 +14,7 @@ func TestServerProcessAnswersUsageAndWritesItsProfiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := p.usage()
+	u, err := p.usage(true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestServerProcessThatDiedIsAnError(t *testing.T) {
 	}
 	p.cmd.Process.Kill()
 	<-p.exited
-	if _, err := p.usage(); !errors.Is(err, ErrServerProcess) {
+	if _, err := p.usage(false); !errors.Is(err, ErrServerProcess) {
 		t.Errorf("usage of a dead server process: %v, want ErrServerProcess", err)
 	}
 	if err := p.close(); !errors.Is(err, ErrServerProcess) {

@@ -89,20 +89,24 @@ func Soak(ctx context.Context, opt Options, s SoakOptions) (rep SoakReport, err 
 	t := targets[0]
 
 	var done atomic.Int64
-	var mu sync.Mutex
-	start := time.Now()
+	var gate sync.RWMutex
 	var sampleErr error
+	start := time.Now()
+	// A sample pauses the callers and reads both processes at rest, so
+	// that samples compare like with like: no calls in flight, garbage
+	// collected. Only the sampler goroutine appends, and it has ended
+	// before the report is read.
 	take := func() {
-		u, err := r.usage(t)
-		smp := Sample{Elapsed: time.Since(start), Calls: done.Load(), Caller: u[0]}
-		if t.server != "" {
-			smp.Server = &u[1]
-		}
-		mu.Lock()
-		defer mu.Unlock()
+		gate.Lock()
+		defer gate.Unlock()
+		u, err := r.quietUsage(t)
 		if err != nil {
 			sampleErr = errors.Join(sampleErr, err)
 			return
+		}
+		smp := Sample{Elapsed: time.Since(start), Calls: done.Load(), Caller: u[0]}
+		if t.server != "" {
+			smp.Server = &u[1]
 		}
 		rep.Samples = append(rep.Samples, smp)
 		if s.OnSample != nil {
@@ -112,13 +116,13 @@ func Soak(ctx context.Context, opt Options, s SoakOptions) (rep SoakReport, err 
 	take()
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
-	// Samples are taken while the calls run, never after: once the callers
-	// stop, the goroutines of calls in flight are gone too.
+	// Samples are taken while the calls run, never after: the same callers
+	// are parked at the gate in every sample.
 	go func() {
 		defer close(sampled)
 		every(s.Interval, stop, take)
 	}()
-	_, wall, err := drive(ctx, t.caller.call, opt.Timeout, s.Concurrency, s.N, false, &done)
+	_, wall, err := drive(ctx, load{call: t.caller.call, timeout: opt.Timeout, c: s.Concurrency, n: s.N, done: &done, gate: &gate})
 	close(stop)
 	<-sampled
 	rep.Calls, rep.Wall = done.Load(), wall
