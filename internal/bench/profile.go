@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -47,41 +48,38 @@ func (p Profiles) start() (stop func() error, err error) {
 			stop()
 		}
 	}()
-	if p.CPU != "" {
-		f, err := os.Create(p.CPU)
-		if err != nil {
-			return stop, fmt.Errorf("bench: cpu profile: %w", err)
+	// record creates a file, starts a recording into it, and queues the
+	// stop that finishes the recording and closes the file.
+	record := func(name, what string, start func(io.Writer) error, finish func(io.Writer) error) error {
+		if name == "" {
+			return nil
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
+		f, err := os.Create(name)
+		if err != nil {
+			return fmt.Errorf("bench: %s: %w", what, err)
+		}
+		if err := start(f); err != nil {
 			f.Close()
-			return stop, fmt.Errorf("bench: cpu profile: %w", err)
+			return fmt.Errorf("bench: %s: %w", what, err)
 		}
-		stops = append(stops, func() error { pprof.StopCPUProfile(); return f.Close() })
+		stops = append(stops, func() error { return errors.Join(finish(f), f.Close()) })
+		return nil
 	}
-	if p.Trace != "" {
-		f, err := os.Create(p.Trace)
-		if err != nil {
-			return stop, fmt.Errorf("bench: trace: %w", err)
-		}
-		if err := trace.Start(f); err != nil {
-			f.Close()
-			return stop, fmt.Errorf("bench: trace: %w", err)
-		}
-		stops = append(stops, func() error { trace.Stop(); return f.Close() })
-	}
-	if p.Mutex != "" {
-		// Created now, so that a path that cannot be written fails the
-		// run at once rather than after it.
-		f, err := os.Create(p.Mutex)
-		if err != nil {
-			return stop, fmt.Errorf("bench: mutex profile: %w", err)
-		}
-		prev := runtime.SetMutexProfileFraction(1)
-		stops = append(stops, func() error {
-			err := pprof.Lookup("mutex").WriteTo(f, 0)
-			runtime.SetMutexProfileFraction(prev)
-			return errors.Join(err, f.Close())
-		})
+	prevFraction := 0
+	err = errors.Join(
+		record(p.CPU, "cpu profile", pprof.StartCPUProfile, func(io.Writer) error { pprof.StopCPUProfile(); return nil }),
+		record(p.Trace, "trace", trace.Start, func(io.Writer) error { trace.Stop(); return nil }),
+		// The mutex profile is written at the end; its file is created at
+		// the start so that a path that cannot be written fails at once.
+		record(p.Mutex, "mutex profile", func(io.Writer) error { prevFraction = runtime.SetMutexProfileFraction(1); return nil },
+			func(w io.Writer) error {
+				err := pprof.Lookup("mutex").WriteTo(w, 0)
+				runtime.SetMutexProfileFraction(prevFraction)
+				return err
+			}),
+	)
+	if err != nil {
+		return stop, err
 	}
 	return stop, nil
 }

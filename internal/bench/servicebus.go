@@ -76,17 +76,18 @@ func newSender(url string, topo failover.Topology) (*rpc.Sender, error) {
 	return sender, err
 }
 
-// senderCaller calls math.add on node and checks the result.
-func senderCaller(url string, topo failover.Topology, node string) (caller, error) {
+// senderCaller calls math.add on node and checks the result (rpc), or
+// sends it to node, whose queue nobody consumes (send).
+func senderCaller(mode, url string, topo failover.Topology, node string) (caller, error) {
 	sender, err := newSender(url, topo)
 	if err != nil {
 		return caller{}, err
 	}
 	target := node + ".math.add"
 	params := json.RawMessage(benchParams)
-	return caller{
-		close: func() { sender.Close() },
-		call: func(ctx context.Context) error {
+	call := func(ctx context.Context) error { return sender.Send(ctx, target, params) }
+	if mode == ModeRPC {
+		call = func(ctx context.Context) error {
 			reply, err := sender.Call(ctx, target, params)
 			if err != nil {
 				return err
@@ -95,22 +96,9 @@ func senderCaller(url string, topo failover.Topology, node string) (caller, erro
 				return fmt.Errorf("bench: servicebus answered %q, want 3", reply.Raw)
 			}
 			return nil
-		},
-	}, nil
-}
-
-// senderSender sends math.add to node, whose queue nobody consumes.
-func senderSender(url string, topo failover.Topology, node string) (caller, error) {
-	sender, err := newSender(url, topo)
-	if err != nil {
-		return caller{}, err
+		}
 	}
-	target := node + ".math.add"
-	params := json.RawMessage(benchParams)
-	return caller{
-		close: func() { sender.Close() },
-		call:  func(ctx context.Context) error { return sender.Send(ctx, target, params) },
-	}, nil
+	return caller{call: call, close: func() { sender.Close() }}, nil
 }
 
 // signedEnvelope is the call envelope Send publishes, with today's token:

@@ -114,8 +114,8 @@ func newCaller(mode, impl, url string, topo failover.Topology, queue string) (ca
 			return caller{}, err
 		}
 		return caller{call: f.call, close: f.close}, nil
-	case mode == ModeRPC && (impl == ImplServicebus || impl == ImplMixSender):
-		return senderCaller(url, topo, queue)
+	case impl == ImplServicebus || mode == ModeRPC && impl == ImplMixSender:
+		return senderCaller(mode, url, topo, queue)
 	case mode == ModeSend && impl == ImplFloor:
 		body, err := signedEnvelope()
 		if err != nil {
@@ -126,8 +126,6 @@ func newCaller(mode, impl, url string, topo failover.Topology, queue string) (ca
 			return caller{}, err
 		}
 		return caller{call: f.send, close: f.close}, nil
-	case mode == ModeSend && impl == ImplServicebus:
-		return senderSender(url, topo, queue)
 	}
 	return caller{}, fmt.Errorf("%w: %s in %s mode", ErrOptions, impl, mode)
 }
