@@ -31,7 +31,7 @@ over rounds of the per-round ratio.
 Each side is measured in its own process: the server sides (agent, floor server) run in a
 child process of the bench (this binary again), the callers (sender, floor client) in the
 bench. cpu: user+system CPU of each process (getrusage) per call; allocs: heap objects each
-process allocated (runtime/metrics) per call. Both include each process's runtime (GC) and,
+process allocated (runtime.ReadMemStats) per call. Both include each process's runtime (GC) and,
 on the caller side, the bench's own per-call work, the same for every impl. --cpuprofile,
 --trace and --mutexprofile write FILE for the callers and FILE.server for the servers.
 

@@ -21,7 +21,7 @@
 // The server sides run in a child process of the bench (the server process:
 // the same binary, re-executed), the caller sides in the bench process, so
 // that each side's cost is what its own process used: CPU from getrusage,
-// heap allocations from runtime/metrics, both read just before and just
+// heap allocations from runtime.ReadMemStats, both read just before and just
 // after a run and divided by the calls of the run. Every implementation gets
 // the same treatment, so the ratio stays fair. The caller side also counts
 // the bench's own per-call work (a context with a deadline, a clock read),

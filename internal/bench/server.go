@@ -16,7 +16,7 @@ import (
 )
 
 // The server process runs the server sides (agent, floor server) apart from
-// the callers, so that getrusage and runtime/metrics of each process measure
+// the callers, so that getrusage and ReadMemStats of each process measure
 // one side. The bench process talks to it over the child's stdin and stdout,
 // one JSON object a line each way, one request at a time. The broker URL
 // goes over the pipe, never on a command line that ps shows.

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"syscall"
@@ -13,24 +14,25 @@ import (
 // subtracts (CPU, allocations) and gauges that a soak samples.
 type Usage struct {
 	CPU        time.Duration `json:"cpu_ns"`      // user and system CPU since the process started
-	Allocs     uint64        `json:"allocs"`      // heap objects allocated since start (tiny ones included, as testing.AllocsPerRun counts)
+	Allocs     uint64        `json:"allocs"`      // heap objects allocated since start, as testing.AllocsPerRun counts them
 	AllocBytes uint64        `json:"alloc_bytes"` // bytes of those objects
 	RSS        uint64        `json:"rss"`         // resident set size in bytes; 0 where /proc is missing
 	LiveHeap   uint64        `json:"live_heap"`   // heap bytes the last GC marked live: what a leak grows
 	Goroutines uint64        `json:"goroutines"`
 }
 
-// usageMetrics are the runtime/metrics read by readUsage, in this order.
+// usageMetrics are the gauges readUsage takes from runtime/metrics.
 var usageMetrics = []string{
-	"/gc/heap/allocs:objects",
-	"/gc/heap/tiny/allocs:objects",
-	"/gc/heap/allocs:bytes",
 	"/gc/heap/live:bytes",
 	"/sched/goroutines:goroutines",
 }
 
-// readUsage reads this process's usage. runtime/metrics does not stop the
-// world (runtime.ReadMemStats would, and would perturb the run it measures).
+// readUsage reads this process's usage. The allocation counters come from
+// runtime.ReadMemStats, which flushes every P's allocation cache first:
+// runtime/metrics counts an allocation only once its span leaves the
+// cache, and over a short run that can miss thousands. ReadMemStats stops
+// the world for some microseconds, which is why it is read only at the
+// edges of a run, never during one.
 func readUsage() Usage {
 	samples := make([]metrics.Sample, len(usageMetrics))
 	for i, name := range usageMetrics {
@@ -43,12 +45,14 @@ func readUsage() Usage {
 		}
 		return samples[i].Value.Uint64()
 	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	return Usage{
 		CPU:        processCPU(),
-		Allocs:     value(0) + value(1),
-		AllocBytes: value(2),
-		LiveHeap:   value(3),
-		Goroutines: value(4),
+		Allocs:     ms.Mallocs,
+		AllocBytes: ms.TotalAlloc,
+		LiveHeap:   value(0),
+		Goroutines: value(1),
 		RSS:        residentBytes(),
 	}
 }
