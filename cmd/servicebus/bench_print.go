@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strings"
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/bench"
@@ -58,6 +60,7 @@ func runSoak(ctx context.Context, opt bench.Options, s bench.SoakOptions, jsonFi
 	if rep.Calls > 0 {
 		fmt.Fprintf(stdout, "%d calls in %s (%.0f calls/s)\n", rep.Calls, rep.Wall.Round(time.Second), rep.CallsPerS)
 	}
+	printTrends(stdout, rep.Trends)
 	switch {
 	case errors.Is(err, bench.ErrNotFlat):
 		fmt.Fprintf(stdout, "NOT FLAT over %d samples after the warm-up, no call failed:\n", rep.Judged)
@@ -71,6 +74,28 @@ func runSoak(ctx context.Context, opt bench.Options, s bench.SoakOptions, jsonFi
 	fmt.Fprintf(stdout, "flat: RSS, live heap and goroutines of both sides within ±%.0f%% over %d samples after the warm-up; no call failed\n",
 		s.Tolerance*100, rep.Judged)
 	return exitOK
+}
+
+// printTrends prints each gauge after the warm-up: first, range, last and
+// least-squares slope, which shows a slow climb inside the tolerance.
+func printTrends(w io.Writer, trends []bench.Trend) {
+	if len(trends) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "after the warm-up   %10s %10s %10s %10s %12s\n", "first", "min", "max", "last", "per minute")
+	for _, t := range trends {
+		f := func(v float64) string { return fmtBytes(uint64(v)) }
+		slope := fmtBytes(uint64(math.Abs(t.PerMinute)))
+		if strings.HasSuffix(t.Gauge, "goroutines") {
+			f = func(v float64) string { return fmt.Sprintf("%.0f", v) }
+			slope = fmt.Sprintf("%.1f", math.Abs(t.PerMinute))
+		}
+		sign := "+"
+		if t.PerMinute < 0 {
+			sign = "-"
+		}
+		fmt.Fprintf(w, "%-19s %10s %10s %10s %10s %12s\n", t.Gauge, f(t.First), f(t.Min), f(t.Max), f(t.Last), sign+slope)
+	}
 }
 
 func printSample(w io.Writer, smp bench.Sample) {

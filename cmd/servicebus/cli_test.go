@@ -342,7 +342,7 @@ func TestBenchSoakPrintsSamplesAndAVerdict(t *testing.T) {
 	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--soak", "--n", "500", "--concurrency", "4",
 		"--soak-interval", "100ms", "--soak-warmup", "0s", "--soak-tolerance", "1000", "--json", out)
 	r.wantCode(t, exitOK)
-	for _, want := range []string{"soak: rpc servicebus, 500 calls at 4 callers", "caller RSS", "server RSS", "500 calls in ", "flat: "} {
+	for _, want := range []string{"soak: rpc servicebus, 500 calls at 4 callers", "caller RSS", "server RSS", "500 calls in ", "after the warm-up", "server live heap", "flat: "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("no %q in:\n%s", want, r.stdout)
 		}

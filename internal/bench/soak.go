@@ -45,6 +45,8 @@ type SoakReport struct {
 	// Drift says, one line a gauge, which gauges left the tolerance after
 	// the warm-up and how far; empty when flat.
 	Drift []string `json:"drift,omitempty"`
+	// Trends are the gauges after the warm-up, each with its slope.
+	Trends []Trend `json:"trends,omitempty"`
 }
 
 func (s *SoakOptions) validate() error {
@@ -131,6 +133,7 @@ func Soak(ctx context.Context, opt Options, s SoakOptions) (rep SoakReport, err 
 		return rep, err
 	}
 	rep.Judged, rep.Drift = judge(rep.Samples, s.Warmup, s.Tolerance)
+	rep.Trends = trends(rep.Samples, s.Warmup)
 	if len(rep.Drift) > 0 {
 		return rep, ErrNotFlat
 	}

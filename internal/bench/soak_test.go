@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -81,4 +82,30 @@ func TestSoakSamplesBothProcessesWhileCalling(t *testing.T) {
 		t.Errorf("err %v with drift %q", err, rep.Drift)
 	}
 	requireNoQueues(t, url, suffix)
+}
+
+func TestTrendsGiveRangeAndSlopePerMinute(t *testing.T) {
+	// After a warm-up spike the caller's live heap is 1000, 1300, 1200,
+	// 1900 at 30 s steps: least squares, 650/1.25 = 520 a minute. The
+	// server's stays at 50.
+	var samples []Sample
+	for i, heap := range []uint64{5000, 1000, 1300, 1200, 1900} {
+		smp := sample(30*i, 100, heap, 10)
+		smp.Server.LiveHeap = 50
+		samples = append(samples, smp)
+	}
+	got := map[string]Trend{}
+	for _, tr := range trends(samples, 30*time.Second) {
+		got[tr.Gauge] = tr
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d trends, want 6 gauges: %+v", len(got), got)
+	}
+	heap := got["caller live heap"]
+	if heap.First != 1000 || heap.Min != 1000 || heap.Max != 1900 || heap.Last != 1900 || math.Abs(heap.PerMinute-520) > 1e-9 {
+		t.Errorf("caller live heap %+v, want 1000..1900 rising 520 a minute", heap)
+	}
+	if flat := got["server live heap"]; flat.PerMinute != 0 || flat.Min != 50 || flat.Max != 50 {
+		t.Errorf("server live heap %+v, want flat at 50", flat)
+	}
 }
