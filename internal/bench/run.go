@@ -123,9 +123,13 @@ func newRunner(opt Options, withServer bool) (r *runner, err error) {
 			r.close()
 		}
 	}()
-	if r.stopProfiles, err = opt.Profiles.start(); err != nil {
+	// start stops what it started when it fails; only a success is ours
+	// to stop.
+	stop, err := opt.Profiles.start()
+	if err != nil {
 		return r, err
 	}
+	r.stopProfiles = stop
 	if r.queues, err = dialQueues(opt.URL, r.topo); err != nil {
 		return r, err
 	}
