@@ -154,39 +154,12 @@ func DefaultConfig() Config {
 	}
 }
 
-// LoadConfig reads the YAML file at path over DefaultConfig, applies the
-// SERVICEBUS_* environment, and validates the result. An empty path means
-// defaults and environment only. Unknown keys are errors. The error names
-// every problem at once.
-func LoadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("config: %w", err)
-		}
-		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
-		}
-	}
-	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
-		return Config{}, fmt.Errorf("config: environment: %w", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		if path != "" {
-			return Config{}, fmt.Errorf("config %s: invalid: %w", path, err)
-		}
-		return Config{}, fmt.Errorf("config: invalid: %w", err)
-	}
-	return cfg, nil
-}
-
 // Validate reports every problem of the config at once (joined with
 // errors.Join), each naming its key.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, &keyError{key: key, err: fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...))})
 	}
 
 	brokers, err := c.brokers()
@@ -255,9 +228,13 @@ func (c Config) Validate() error {
 	positive("probe_interval", c.ProbeInterval)
 	positive("reconnect_max", c.ReconnectMax)
 	positive("call_timeout", c.CallTimeout)
-	// AMQP negotiates heartbeats in whole seconds; less than 1s would turn them off.
-	if c.HeartbeatInterval < time.Second || c.HeartbeatInterval > 65535*time.Second {
+	// AMQP negotiates heartbeats in whole seconds (a 16-bit count); less than
+	// 1s would turn them off, and amqp091-go drops a fraction without a word.
+	switch {
+	case c.HeartbeatInterval < time.Second || c.HeartbeatInterval > 65535*time.Second:
 		bad("heartbeat_interval", "%v is outside 1s..65535s (AMQP heartbeats are whole seconds)", c.HeartbeatInterval)
+	case c.HeartbeatInterval%time.Second != 0:
+		bad("heartbeat_interval", "%v is not a whole number of seconds (AMQP heartbeats are whole seconds)", c.HeartbeatInterval)
 	}
 	if c.DrainTimeout < 0 {
 		bad("drain_timeout", "%v is negative", c.DrainTimeout)

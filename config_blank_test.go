@@ -15,3 +15,10 @@ func TestBlankSecretTokenIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// docs/security.md: a secret of blanks is refused, from the environment too,
+// naming the variable it came from.
+func TestBlankSecretTokenFromTheEnvironmentIsRefused(t *testing.T) {
+	_, err := LoadConfig("", withEnviron([]string{"SERVICEBUS_SECRET_TOKEN=  \t "}))
+	wantAll(t, err, "SERVICEBUS_SECRET_TOKEN: secret_token: is empty or only blanks")
+}

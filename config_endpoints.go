@@ -90,13 +90,13 @@ func (c Config) brokers() ([]broker, error) {
 	for i, h := range c.Hosts {
 		b, err := c.parseHost(h)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("hosts[%d]: %w", i, err))
+			errs = append(errs, &keyError{key: "hosts", err: fmt.Errorf("hosts[%d]: %w", i, err)})
 			continue
 		}
 		out = append(out, b)
 	}
 	if len(c.Hosts) == 0 {
-		errs = append(errs, errors.New("hosts: no broker given"))
+		errs = append(errs, &keyError{key: "hosts", err: errors.New("hosts: no broker given")})
 	}
 	return out, errors.Join(errs...)
 }

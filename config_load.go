@@ -117,7 +117,7 @@ func (f configField) set(text string) error {
 	}
 	switch {
 	case f.v.Type() == durationType:
-		d, err := parseDuration(text)
+		d, err := ParseDuration(text)
 		if err != nil {
 			return fmt.Errorf("%s is not a duration (\"1.5s\", \"500ms\" or seconds: \"5\")", quoted)
 		}
@@ -155,8 +155,10 @@ func splitList(s string) []string {
 	return out
 }
 
-// parseDuration reads a Go duration or a plain number of seconds.
-func parseDuration(s string) (time.Duration, error) {
+// ParseDuration reads a duration as the config writes it: a Go duration
+// ("1.5s", "500ms", "1m") or a plain number of seconds ("5", "2.5"), as
+// py-servicebus wrote its timeouts.
+func ParseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if secs, err := strconv.ParseFloat(s, 64); err == nil {
 		if math.IsNaN(secs) || math.IsInf(secs, 0) || math.Abs(secs) > math.MaxInt64/float64(time.Second) {
@@ -183,6 +185,12 @@ func parseBool(s string) (bool, error) {
 // (even empty) wins over the config. Bad values are reported all at once, each
 // naming its variable.
 func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
+	return c.applyEnv(lookup, nil)
+}
+
+// applyEnv is ApplyEnv that records in l where each key came from. The
+// variable of a key is found by name: lookup is given f.env.
+func (c *Config) applyEnv(lookup func(string) (string, bool), l *layers) error {
 	var errs []error
 	for _, f := range configFields(c) {
 		text, ok := lookup(f.env)
@@ -191,7 +199,10 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 		}
 		if err := f.set(text); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", f.env, err))
+			l.fail(f.key)
+			continue
 		}
+		l.set(f.key, f.env)
 	}
 	return errors.Join(errs...)
 }
@@ -200,18 +211,27 @@ func (c *Config) ApplyEnv(lookup func(string) (string, bool)) error {
 // absent keys keep them. Unknown keys, duplicate keys and values of the wrong
 // type are errors, all reported at once with their line.
 func (c *Config) UnmarshalYAMLBytes(data []byte) error {
+	return c.unmarshalYAMLBytes(data, nil)
+}
+
+func (c *Config) unmarshalYAMLBytes(data []byte, l *layers) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
+		l.unreadable()
 		return fmt.Errorf("yaml: %w", err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 { // empty file
 		return nil
 	}
-	return c.UnmarshalYAML(doc.Content[0])
+	return c.unmarshalYAML(doc.Content[0], l)
 }
 
 // UnmarshalYAML implements yaml.Unmarshaler with the rules of UnmarshalYAMLBytes.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
+	return c.unmarshalYAML(node, nil)
+}
+
+func (c *Config) unmarshalYAML(node *yaml.Node, l *layers) error {
 	fields := map[string]configField{}
 	sections := map[string]bool{}
 	for _, f := range configFields(c) {
@@ -235,6 +255,7 @@ func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 		}
 		if n.Kind != yaml.MappingNode {
 			errs = append(errs, fmt.Errorf("line %d: %s must be a mapping of keys", n.Line, where))
+			l.failSection(prefix)
 			return
 		}
 		seen := map[string]bool{}
@@ -257,7 +278,10 @@ func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 			}
 			if err := f.setNode(vn); err != nil {
 				errs = append(errs, fmt.Errorf("line %d: %s: %w", vn.Line, key, err))
+				l.fail(key)
+				continue
 			}
+			l.set(key, fmt.Sprintf("line %d", kn.Line))
 		}
 	}
 	walk(node, "")

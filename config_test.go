@@ -316,9 +316,9 @@ func TestParseDuration(t *testing.T) {
 		{"1e300", 0, false},
 		{"soon", 0, false},
 	} {
-		got, err := parseDuration(tc.in)
+		got, err := ParseDuration(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && got != tc.want) {
-			t.Errorf("parseDuration(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v ok=%v", tc.in, got, err, tc.want, tc.ok)
 		}
 	}
 }

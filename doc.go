@@ -16,11 +16,13 @@
 //
 // Config holds the keys of py-servicebus's config and ours; LoadConfig reads
 // YAML and the SERVICEBUS_* environment. NewAgent and NewSender build the two
-// halves from it; everything else lives in the packages below:
+// halves from it; NewEnvelopes builds the messages of calls and sends for any
+// Watermill publisher (failover.Wrapper gives failover over several).
+// Everything else lives in the packages below:
 //
 //	pkg/codec     envelopes, XML codec, tokens, AMQP<->Watermill marshaler
 //	pkg/router    the agent: services as Watermill handlers, middleware, one path per broker
 //	pkg/rpc       the sender: Call, Send, Ping, correlation, typed errors
-//	pkg/failover  paths with reconnect and health probe, the failover publisher, topology
+//	pkg/failover  paths with reconnect and health probe, the failover publisher, the Wrapper, topology
 //	pkg/udplog    the UDP log collector and its logrus and slog clients
 package servicebus

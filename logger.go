@@ -20,7 +20,11 @@ type logrusAdapter struct {
 }
 
 func (a logrusAdapter) Error(msg string, err error, fields watermill.LogFields) {
-	a.entry.WithFields(logrus.Fields(fields)).WithError(err).Error(msg)
+	e := a.entry.WithFields(logrus.Fields(fields))
+	if err != nil { // a warning has none: no error="<nil>"
+		e = e.WithError(err)
+	}
+	e.Error(msg)
 }
 
 func (a logrusAdapter) Info(msg string, fields watermill.LogFields) {

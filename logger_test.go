@@ -28,3 +28,15 @@ func TestLogrusLoggerCarriesFieldsAndErrors(t *testing.T) {
 		}
 	}
 }
+
+// An error-level warning without an error (TLS verification off, an unknown
+// variable) has no error field, not error="<nil>".
+func TestLogrusLoggerWarningHasNoNilError(t *testing.T) {
+	var buf bytes.Buffer
+	l := logrus.New()
+	l.SetOutput(&buf)
+	LogrusLogger(l).Error("TLS certificate verification is OFF", nil, nil)
+	if out := buf.String(); !strings.Contains(out, "verification is OFF") || strings.Contains(out, "error=") {
+		t.Errorf("log line %q", out)
+	}
+}

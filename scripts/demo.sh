@@ -2,7 +2,9 @@
 # The quick-start demo (make demo): make sure a broker runs, start the
 # example agent examples/mathagent as node NODE-01, call NODE-01.math.add
 # with [1,2] (prints 3), send it a message, ping it, then stop the agent with
-# SIGTERM and check that it drained and exited cleanly.
+# SIGTERM and check that it drained and exited cleanly. A last call shows
+# what a caller is told when the agent is not running: the node's queue
+# stays on the broker (durable, as every node queue), without a consumer.
 #
 # Exits non-zero on any failure; the agent is always stopped.
 #
@@ -107,5 +109,17 @@ echo "the agent drained and exited with status 0"
 if grep -q 'sum=7' "$work/agent.log"; then
 	echo "the message service logged: $(grep 'sum=7' "$work/agent.log" | tail -n 1)"
 fi
+
+say "servicebus call --timeout 2 $NODE.math.add '[1,2]' (the agent is stopped)"
+if out=$("$sb" call --timeout 2 "$NODE.math.add" '[1,2]' 2>&1); then
+	die "the call succeeded with the agent stopped: is another agent serving $NODE?"
+fi
+echo "$out"
+case $out in
+*"has no consumer"*) ;;
+*) die "the timed-out call did not say that $NODE's queue has no consumer" ;;
+esac
+echo "the queue $NODE stays on the broker (durable: it keeps what is sent while its agent is down)."
+echo "delete it with: rabbitmqctl delete_queue $NODE"
 
 say "demo passed"

@@ -16,55 +16,62 @@ with JSON (servicebus agents do), as the raw text otherwise (py-servicebus
 agents answer with Python's str() of the result). PARAMS_JSON defaults to null;
 "-" reads it from standard input.
 
+A timeout says what the node's queue shows: no consumer (is its agent
+running?), messages waiting (the agent is behind), or neither (the agent took
+the call and did not answer in time).
+
 Exit codes: 0 ok, 1 the service answered with an error, 2 usage or config
 error (bad flag, bad JSON, bad target), 3 timeout (also when the agent
 answers that the deadline passed or that it is shutting down), no route to the
-node or no broker reachable.`
+node or no broker reachable, 130 interrupted by SIGINT (143: SIGTERM).`
 
 func runCall(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("call", "call [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", callHelp)
 	conn := addConnFlags(fs)
-	timeout := fs.Duration("timeout", 0, "deadline of the call (default: config call_timeout, 30s)")
-	asJSON := fs.Bool("json", false, `print {"id": EVENT_ID, "result": RESULT} (RESULT a string when the answer is not JSON)`)
-	pos, code := parseArgs(fs, args, stdout, stderr)
+	conn.addTimeout(0, "deadline of the call (default: config call_timeout, 30s)")
+	asJSON := fs.Bool("json", false, `print {"id": EVENT_ID, "result": RESULT} (RESULT a string when the answer is not JSON); errors as {"error": TEXT, "code": CODE}`)
+	out := reporter{cmd: "call", stdout: stdout, stderr: stderr, json: jsonRequested(args)}
+	pos, code := parseArgsReporting(fs, args, stdout, out)
 	if code >= 0 {
 		return code
 	}
+	log := newQuietLog("call", *conn.verbose, stderr)
+	out.json, out.log = *asJSON, log
 	target, params, err := targetAndParams(pos)
 	if err != nil {
-		return usageErr(stderr, "call", err)
+		return out.usage(err)
 	}
-	cfg, err := conn.load(*timeout)
+	cfg, err := conn.load(log)
 	if err != nil {
-		return usageErr(stderr, "call", err)
+		return out.usage(err)
 	}
-	sender, err := newSender(cfg, *conn.verbose, stderr)
+	sender, err := newSender(cfg, log)
 	if err != nil {
-		return usageErr(stderr, "call", err)
+		return out.usage(err)
 	}
 	defer sender.Close()
 
 	ctx, stop := signalContext()
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
-	reply, err := sender.Call(ctx, target, params)
+	reply, err := sender.Call(callCtx, target, params)
 	if err != nil {
-		return fail(stderr, "call", withBrokerErrors(err, sender.Publisher()))
+		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
 	}
 	if *asJSON {
 		var result any = reply.Raw
 		if reply.IsJSON() {
 			result = json.RawMessage(reply.Raw)
 		}
-		out, err := json.Marshal(struct {
+		line, err := json.Marshal(struct {
 			ID     string `json:"id"`
 			Result any    `json:"result"`
 		}{reply.ID, result})
 		if err != nil { // cannot happen: Raw was checked to be JSON
-			return fail(stderr, "call", err)
+			return out.fail(err)
 		}
-		fmt.Fprintf(stdout, "%s\n", out)
+		fmt.Fprintf(stdout, "%s\n", line)
 		return exitOK
 	}
 	raw := reply.Raw

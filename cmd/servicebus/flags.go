@@ -35,6 +35,12 @@ func newFlagSet(name, synopsis, description string) *flag.FlagSet {
 // returns the positional arguments and -1, or an exit code when the command
 // is done: 0 after printing help, 2 after a usage error.
 func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]string, int) {
+	return parseArgsReporting(fs, args, stdout, reporter{cmd: fs.Name(), stderr: stderr})
+}
+
+// parseArgsReporting is parseArgs reporting a usage error through out (as
+// JSON with --json).
+func parseArgsReporting(fs *flag.FlagSet, args []string, stdout io.Writer, out reporter) ([]string, int) {
 	var pos []string
 	for {
 		err := fs.Parse(args)
@@ -44,7 +50,7 @@ func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]str
 			return nil, exitOK
 		}
 		if err != nil {
-			return nil, usageErr(stderr, fs.Name(), err)
+			return nil, out.usage(err)
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
@@ -60,8 +66,7 @@ func parseArgs(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) ([]str
 
 // usageErr prints a usage error in one line and returns exitUsage.
 func usageErr(stderr io.Writer, cmd string, err error) int {
-	fmt.Fprintf(stderr, "servicebus %s: %v (run 'servicebus help %s')\n", cmd, oneLine(err), cmd)
-	return exitUsage
+	return reporter{cmd: cmd, stderr: stderr}.usage(err)
 }
 
 // oneLine joins the lines of a multi-line error (errors.Join) with "; ".
@@ -75,13 +80,14 @@ type connFlags struct {
 	fs       *flag.FlagSet
 	config   *string
 	verbose  *bool
+	timeout  *durationFlag
 	fromFlag map[string]string // flag name -> config key
 }
 
 func addConnFlags(fs *flag.FlagSet) *connFlags {
 	c := &connFlags{fs: fs, fromFlag: map[string]string{}}
 	c.config = fs.String("config", os.Getenv("SERVICEBUS_CONFIG"), "YAML config `FILE` (default $SERVICEBUS_CONFIG)")
-	c.verbose = fs.Bool("verbose", false, "log connection events to stderr")
+	c.verbose = fs.Bool("verbose", false, "log connection events to stderr (else one line per failure)")
 	str := func(name, key, usage string) {
 		fs.String(name, "", usage+" (config "+key+", env "+servicebus.EnvName(key)+")")
 		c.fromFlag[name] = key
@@ -98,44 +104,63 @@ func addConnFlags(fs *flag.FlagSet) *connFlags {
 	return c
 }
 
+// addTimeout adds --timeout, the deadline of the command (config
+// call_timeout), in the forms the config takes: "1.5s", "500ms" or plain
+// seconds "5". def is its default; 0 means call_timeout's.
+func (c *connFlags) addTimeout(def time.Duration, usage string) {
+	c.timeout = &durationFlag{d: def}
+	c.fs.Var(c.timeout, "timeout", usage+`: "1.5s", "500ms" or seconds "5"`)
+}
+
 // load builds the config: defaults, then the --config file, then the
-// environment, then the flags that were given; then validates it.
-func (c *connFlags) load(timeout time.Duration) (servicebus.Config, error) {
-	cfg := servicebus.DefaultConfig()
-	if *c.config != "" {
-		data, err := os.ReadFile(*c.config)
-		if err != nil {
-			return cfg, fmt.Errorf("config: %w", err)
-		}
-		if err := cfg.UnmarshalYAMLBytes(data); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", *c.config, err)
-		}
-	}
-	if err := cfg.ApplyEnv(os.LookupEnv); err != nil {
-		return cfg, fmt.Errorf("config: environment: %w", err)
-	}
-	// Flags go through the same parser as the environment, keyed by the
-	// variable of their config key.
-	set := map[string]string{}
-	var errs []error
+// environment, then the flags that were given; then validates it. Every
+// problem of every layer comes back in one error; warnings (an unknown
+// SERVICEBUS_* variable) go to log.
+func (c *connFlags) load(log *quietLog) (servicebus.Config, error) {
+	opts := []servicebus.LoadOption{servicebus.WithLogger(log)}
 	c.fs.Visit(func(f *flag.Flag) {
-		key, ok := c.fromFlag[f.Name]
-		if !ok {
-			return
+		if key, ok := c.fromFlag[f.Name]; ok {
+			opts = append(opts, servicebus.WithOverride("--"+f.Name, key, f.Value.String()))
 		}
-		set[servicebus.EnvName(key)] = f.Value.String()
 	})
-	if timeout > 0 {
-		set[servicebus.EnvName("call_timeout")] = timeout.String()
+	if c.timeout != nil && c.timeout.d > 0 {
+		opts = append(opts, servicebus.WithOverride("--timeout", "call_timeout", c.timeout.d.String()))
 	}
-	if err := cfg.ApplyEnv(func(k string) (string, bool) { v, ok := set[k]; return v, ok }); err != nil {
-		errs = append(errs, fmt.Errorf("flags: %w", err))
+	return servicebus.LoadConfig(*c.config, opts...)
+}
+
+// durationFlag is a duration in the config's forms (servicebus.ParseDuration).
+type durationFlag struct{ d time.Duration }
+
+func (f *durationFlag) String() string {
+	if f == nil || f.d == 0 {
+		return ""
 	}
-	if err := errors.Join(errs...); err != nil {
-		return cfg, err
+	return f.d.String()
+}
+
+func (f *durationFlag) Set(text string) error {
+	d, err := servicebus.ParseDuration(text)
+	if err != nil {
+		return errors.New(`not a duration ("1.5s", "500ms" or seconds: "5")`)
 	}
-	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("config: invalid: %w", err)
+	if d <= 0 {
+		return fmt.Errorf("%s is not positive", d)
 	}
-	return cfg, nil
+	f.d = d
+	return nil
+}
+
+// jsonRequested reports whether the command line asks for --json (before
+// any "--"), so that even an error in the other flags comes out as JSON.
+func jsonRequested(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-json", "--json", "-json=true", "--json=true", "-json=1", "--json=1":
+			return true
+		}
+	}
+	return false
 }

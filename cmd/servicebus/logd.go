@@ -23,7 +23,10 @@ record), written as one line to --file. The file is rotated at midnight
 (FILE.YYYY-MM-DD, --keep of them kept) and, with --max-size, when it grows
 past that size. SIGHUP reopens the file (for logrotate); SIGTERM and SIGINT
 write what was received and stop. Bad datagrams are counted, dropped and
-reported on stderr every --stats-interval.`
+reported on stderr every --stats-interval. Every datagram has a work budget:
+huge values become short markers and a line is at most 16 KiB. Large
+datagrams the collector cannot keep up with are shed, counted and reported at
+once (then at most every --stats-interval); small records keep flowing.`
 
 // runLogd runs the collector until SIGTERM or SIGINT. Exit codes: 0 after a
 // clean stop, 2 for a usage error, 1 when the collector cannot start or stop

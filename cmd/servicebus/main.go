@@ -23,6 +23,7 @@ const (
 	exitRemote      = 1 // the service answered with an error
 	exitUsage       = 2 // bad command line, bad JSON, bad config
 	exitUnavailable = 3 // timeout (ours or the agent's), no route to the node, no broker reachable, agent shutting down
+	// 128 + the signal's number when SIGINT (130) or SIGTERM (143) stopped a command: see signalError.
 )
 
 // command is one subcommand of the CLI.
@@ -41,7 +42,39 @@ func commands() []command {
 		{"logd", "run the UDP log collector", "logd [flags]", runLogd},
 		{"bench", "benchmark servicebus against plain amqp091-go", "bench [flags]", runBench},
 		{"version", "print the version", "version", runVersion},
+		{"help", "help for a command: servicebus help COMMAND", "help [COMMAND]", runHelp},
 	}
+}
+
+const helpHelp = `Prints the list of commands, or with COMMAND that command's help (the same
+as servicebus COMMAND --help).`
+
+// runHelp is `help [COMMAND]`: the overview, or COMMAND --help.
+func runHelp(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("help", "help [COMMAND]", helpHelp)
+	pos, code := parseArgs(fs, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	switch len(pos) {
+	case 0:
+		printUsage(stdout)
+		return exitOK
+	case 1:
+	default:
+		return usageErr(stderr, "help", fmt.Errorf("want one COMMAND, got %q", pos))
+	}
+	c, ok := lookup(pos[0])
+	if !ok {
+		fmt.Fprintf(stderr, "servicebus: unknown command %q (run 'servicebus help')\n", pos[0])
+		return exitUsage
+	}
+	if c.name == "help" {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	}
+	return c.run([]string{"--help"}, stdout, stderr)
 }
 
 func main() {
@@ -56,17 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	name, rest := args[0], args[1:]
 	switch name {
-	case "help", "-h", "-help", "--help":
-		if len(rest) == 0 {
-			printUsage(stdout)
-			return exitOK
-		}
-		// `help CMD` is `CMD --help`, which prints the command's own help.
-		if c, ok := lookup(rest[0]); ok {
-			return c.run([]string{"--help"}, stdout, stderr)
-		}
-		fmt.Fprintf(stderr, "servicebus: unknown command %q (run 'servicebus help')\n", rest[0])
-		return exitUsage
+	case "-h", "-help", "--help":
+		return runHelp(rest, stdout, stderr)
 	case "-version", "--version":
 		return runVersion(nil, stdout, stderr)
 	}
@@ -94,9 +118,9 @@ func printUsage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(&b, "  %-8s %s\n", c.name, c.summary)
 	}
-	b.WriteString("  help     help for a command: servicebus help COMMAND\n\n")
-	b.WriteString("Config: --config FILE, then SERVICEBUS_* environment variables, then flags (flags win).\n")
+	b.WriteString("\nConfig: --config FILE, then SERVICEBUS_* environment variables, then flags (flags win).\n")
 	b.WriteString("Exit codes: 0 ok, 1 the service answered with an error, 2 usage or config error,\n")
-	b.WriteString("3 timeout, no route to the node or no broker reachable.\n")
+	b.WriteString("3 timeout, no route to the node or no broker reachable, 130 interrupted by SIGINT\n")
+	b.WriteString("(143: SIGTERM).\n")
 	io.WriteString(w, b.String())
 }

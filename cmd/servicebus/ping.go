@@ -16,47 +16,52 @@ pinged over every configured broker at once, one line per broker.
 
 Exit codes: 0 the node answered (with --all: over every broker), 2 usage or
 config error, 3 no answer (timeout, no route to the node, no broker reachable;
-with --all: over at least one broker).`
+with --all: over at least one broker), 130 interrupted by SIGINT (143: SIGTERM).`
 
 func runPing(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("ping", "ping [flags] NODE", pingHelp)
 	conn := addConnFlags(fs)
-	timeout := fs.Duration("timeout", 5*time.Second, "deadline of the ping")
+	conn.addTimeout(5*time.Second, "deadline of the ping")
 	all := fs.Bool("all", false, "ping over every broker and print one line per broker")
 	pos, code := parseArgs(fs, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
+	log := newQuietLog("ping", *conn.verbose, stderr)
+	out := reporter{cmd: "ping", stdout: stdout, stderr: stderr, log: log}
 	if len(pos) != 1 {
-		return usageErr(stderr, "ping", errors.New("want exactly one NODE"))
+		return out.usage(errors.New("want exactly one NODE"))
 	}
 	node := pos[0]
-	cfg, err := conn.load(*timeout)
+	cfg, err := conn.load(log)
 	if err != nil {
-		return usageErr(stderr, "ping", err)
+		return out.usage(err)
 	}
-	sender, err := newSender(cfg, *conn.verbose, stderr)
+	sender, err := newSender(cfg, log)
 	if err != nil {
-		return usageErr(stderr, "ping", err)
+		return out.usage(err)
 	}
 	defer sender.Close()
 
 	ctx, stop := signalContext()
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	pingCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
-		waitPaths(ctx, sender.Publisher(), false)
-		rtt, err := sender.Ping(ctx, node)
+		waitPaths(pingCtx, sender.Publisher(), false)
+		rtt, err := sender.Ping(pingCtx, node)
 		if err != nil {
-			return fail(stderr, "ping", withBrokerErrors(err, sender.Publisher()))
+			return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
-	waitPaths(ctx, sender.Publisher(), true)
-	res, err := sender.PingAll(ctx, node)
+	waitPaths(pingCtx, sender.Publisher(), true)
+	res, err := sender.PingAll(pingCtx, node)
+	if err != nil && ctx.Err() != nil {
+		return out.fail(interrupted(ctx, err))
+	}
 	for _, p := range res.Paths {
 		if p.Err != nil {
 			fmt.Fprintf(stdout, "%s: no answer: %s\n", p.Endpoint, oneLine(p.Err))
@@ -65,16 +70,14 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s: PONG from %s in %s\n", p.Endpoint, node, roundRTT(p.RTT))
 	}
 	if err != nil && res.Brokers == 0 {
-		return fail(stderr, "ping", err)
+		return out.fail(err)
 	}
 	fmt.Fprintf(stdout, "%d of %d brokers answered\n", res.Answered, res.Brokers)
 	if res.Answered < res.Brokers {
 		if err == nil {
 			err = fmt.Errorf("%d of %d brokers did not answer", res.Brokers-res.Answered, res.Brokers)
-			fmt.Fprintf(stderr, "servicebus ping: %s\n", err)
-			return exitUnavailable
 		}
-		return fail(stderr, "ping", err)
+		return out.fail(err)
 	}
 	return exitOK
 }

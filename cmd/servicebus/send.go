@@ -11,36 +11,39 @@ Prints nothing on success. PARAMS_JSON defaults to null; "-" reads it from
 standard input.
 
 Exit codes: 0 confirmed, 2 usage or config error (bad flag, bad JSON, bad
-target), 3 timeout, no route to the node or no broker reachable.`
+target), 3 timeout, no route to the node or no broker reachable, 130
+interrupted by SIGINT (143: SIGTERM).`
 
 func runSend(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("send", "send [flags] NODE.CATEGORY.NAME [PARAMS_JSON]", sendHelp)
 	conn := addConnFlags(fs)
-	timeout := fs.Duration("timeout", 0, "deadline for the broker's confirm (default: config call_timeout, 30s)")
+	conn.addTimeout(0, "deadline for the broker's confirm (default: config call_timeout, 30s)")
 	pos, code := parseArgs(fs, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
+	log := newQuietLog("send", *conn.verbose, stderr)
+	out := reporter{cmd: "send", stdout: stdout, stderr: stderr, log: log}
 	target, params, err := targetAndParams(pos)
 	if err != nil {
-		return usageErr(stderr, "send", err)
+		return out.usage(err)
 	}
-	cfg, err := conn.load(*timeout)
+	cfg, err := conn.load(log)
 	if err != nil {
-		return usageErr(stderr, "send", err)
+		return out.usage(err)
 	}
-	sender, err := newSender(cfg, *conn.verbose, stderr)
+	sender, err := newSender(cfg, log)
 	if err != nil {
-		return usageErr(stderr, "send", err)
+		return out.usage(err)
 	}
 	defer sender.Close()
 
 	ctx, stop := signalContext()
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	sendCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
-	if err := sender.Send(ctx, target, params); err != nil {
-		return fail(stderr, "send", withBrokerErrors(err, sender.Publisher()))
+	if err := sender.Send(sendCtx, target, params); err != nil {
+		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
 	}
 	return exitOK
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -68,20 +67,31 @@ type Node struct {
 // rights to run it, the test fails under CI=true and is skipped otherwise.
 func StartNode(t testing.TB, opts NodeOptions) *Node {
 	t.Helper()
+	n, err := startNode(t, requireMachine(t), opts)
+	if err != nil {
+		t.Fatalf("brokertest: %v", err)
+	}
+	return n
+}
+
+// startNode is StartNode without failing the test, so that several nodes can
+// boot at once from goroutines of their own. Every node it made, booted or
+// not, has its cleanup registered.
+func startNode(t testing.TB, m machine, opts NodeOptions) (*Node, error) {
 	for attempt := 1; ; attempt++ {
-		n, err := newNode(t, opts)
+		n, err := newNode(m, opts)
 		if err != nil {
-			t.Fatalf("brokertest: prepare node: %v", err)
+			return nil, fmt.Errorf("prepare node: %w", err)
 		}
 		if err := n.start(); err != nil {
 			t.Cleanup(func() { n.cleanup(t) })
-			t.Fatalf("brokertest: start node %s: %v", n.name, err)
+			return nil, fmt.Errorf("start node %s: %w", n.name, err)
 		}
 		err = n.waitReady(StartTimeout)
 		if err == nil {
 			t.Cleanup(func() { n.cleanup(t) })
 			t.Logf("brokertest: node %s up at %s (dir %s)", n.name, n.URL(), n.dir)
-			return n
+			return n, nil
 		}
 		// A free port can be taken by another process between our check and
 		// the node's bind: the node exits at once. Try again on new ports.
@@ -92,7 +102,7 @@ func StartNode(t testing.TB, opts NodeOptions) *Node {
 			continue
 		}
 		t.Cleanup(func() { n.cleanup(t) })
-		t.Fatalf("brokertest: %v", err)
+		return nil, err
 	}
 }
 
@@ -234,143 +244,29 @@ func (n *Node) waitReady(timeout time.Duration) error {
 // Ctl runs rabbitmqctl -n NAME ARGS... against this node and returns its
 // combined output.
 func (n *Node) Ctl(args ...string) (string, error) {
+	return n.cli("rabbitmqctl", args...)
+}
+
+// Queues runs rabbitmq-queues -n NAME ARGS... against this node and returns
+// its combined output.
+func (n *Node) Queues(args ...string) (string, error) {
+	return n.cli("rabbitmq-queues", args...)
+}
+
+// cli runs one of RabbitMQ's command line tools against this node.
+func (n *Node) cli(tool string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, "rabbitmqctl"), append([]string{"-n", n.name}, args...)...)
+	cmd := exec.CommandContext(ctx, filepath.Join(n.bin, tool), append([]string{"-n", n.name}, args...)...)
 	cmd.Dir = n.dir
 	cmd.Env = n.env()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: n.cred}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return string(out), fmt.Errorf("rabbitmqctl -n %s %s: %w: %s", n.name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+		return string(out), fmt.Errorf("%s -n %s %s: %w: %s", tool, n.name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return string(out), nil
 }
-
-func newNode(t testing.TB, opts NodeOptions) (*Node, error) {
-	bin := os.Getenv("SERVICEBUS_RABBITMQ_BIN")
-	if bin == "" {
-		bin = "/usr/lib/rabbitmq/bin"
-	}
-	if _, err := os.Stat(filepath.Join(bin, "rabbitmq-server")); err != nil {
-		unavailable(t, fmt.Sprintf("brokertest: RabbitMQ is not installed (%v)", err))
-	}
-	u, err := user.Lookup("rabbitmq")
-	if err != nil {
-		unavailable(t, fmt.Sprintf("brokertest: no user rabbitmq to run a node as (%v)", err))
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	n := &Node{bin: bin, home: u.HomeDir}
-	switch os.Getuid() {
-	case 0:
-		n.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	case uid:
-	default:
-		unavailable(t, "brokertest: starting a node needs root or user rabbitmq")
-	}
-	sweepOnce.Do(sweepStale)
-
-	id := randomHex(4)
-	n.name = "sbtest-" + id + "@localhost"
-	if opts.Name != "" {
-		n.name = opts.Name
-		if !strings.Contains(n.name, "@") {
-			n.name += "@localhost"
-		}
-	}
-	n.dir = filepath.Join(baseDir, "sbtest-"+id)
-	if n.port = opts.Port; n.port == 0 {
-		if n.port, err = freePort(); err != nil {
-			return nil, err
-		}
-	}
-	if n.distPort, err = freePort(); err != nil {
-		return nil, err
-	}
-	for _, d := range []string{n.dir, filepath.Join(n.dir, "mnesia"), filepath.Join(n.dir, "log"), filepath.Join(n.dir, "tls")} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, err
-		}
-	}
-	conf := []string{
-		fmt.Sprintf("listeners.tcp.default = 127.0.0.1:%d", n.port),
-		"log.console = false",
-		"log.file.level = info",
-	}
-	if opts.TLS != nil {
-		if n.tlsPort = opts.TLS.Port; n.tlsPort == 0 {
-			if n.tlsPort, err = freePort(); err != nil {
-				return nil, err
-			}
-		}
-		files := map[string]string{"ca.pem": opts.TLS.CACertFile, "cert.pem": opts.TLS.CertFile, "key.pem": opts.TLS.KeyFile}
-		for dst, src := range files {
-			if src == "" {
-				return nil, fmt.Errorf("TLS listener needs CACertFile, CertFile and KeyFile")
-			}
-			if err := copyFile(src, filepath.Join(n.dir, "tls", dst)); err != nil {
-				return nil, err
-			}
-		}
-		verify := "verify_none"
-		if opts.TLS.VerifyPeer {
-			verify = "verify_peer"
-		}
-		conf = append(conf,
-			fmt.Sprintf("listeners.ssl.default = 127.0.0.1:%d", n.tlsPort),
-			"ssl_options.cacertfile = "+filepath.Join(n.dir, "tls", "ca.pem"),
-			"ssl_options.certfile = "+filepath.Join(n.dir, "tls", "cert.pem"),
-			"ssl_options.keyfile = "+filepath.Join(n.dir, "tls", "key.pem"),
-			"ssl_options.verify = "+verify,
-			"ssl_options.fail_if_no_peer_cert = "+strconv.FormatBool(opts.TLS.FailIfNoPeerCert),
-		)
-	}
-	conf = append(conf, opts.ExtraConfig...)
-	writes := map[string]string{
-		"rabbitmq.conf":     strings.Join(conf, "\n") + "\n",
-		"enabled_plugins":   "[].\n",
-		"rabbitmq-env.conf": "",
-		"owner":             strconv.Itoa(os.Getpid()) + "\n",
-	}
-	for name, content := range writes {
-		if err := os.WriteFile(filepath.Join(n.dir, name), []byte(content), 0o640); err != nil {
-			return nil, err
-		}
-	}
-	if n.cred != nil {
-		if err := chownTree(n.dir, uid, gid); err != nil {
-			return nil, err
-		}
-	}
-	return n, nil
-}
-
-// env is the whole environment of the node's scripts: nothing of the test's
-// environment (or /etc/rabbitmq/rabbitmq-env.conf) leaks in.
-func (n *Node) env() []string {
-	return []string{
-		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"HOME=" + n.home, // its .erlang.cookie is the system node's
-		"LANG=C.UTF-8",
-		"LC_ALL=C.UTF-8",
-		"RABBITMQ_NODENAME=" + n.name,
-		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-		"RABBITMQ_NODE_PORT=" + strconv.Itoa(n.port),
-		"RABBITMQ_DIST_PORT=" + strconv.Itoa(n.distPort),
-		"RABBITMQ_MNESIA_BASE=" + filepath.Join(n.dir, "mnesia"),
-		"RABBITMQ_LOG_BASE=" + filepath.Join(n.dir, "log"),
-		"RABBITMQ_PID_FILE=" + n.pidFile(),
-		"RABBITMQ_CONFIG_FILE=" + filepath.Join(n.dir, "rabbitmq.conf"),
-		"RABBITMQ_ADVANCED_CONFIG_FILE=" + filepath.Join(n.dir, "advanced.config"),
-		"RABBITMQ_ENABLED_PLUGINS_FILE=" + filepath.Join(n.dir, "enabled_plugins"),
-		"RABBITMQ_CONF_ENV_FILE=" + filepath.Join(n.dir, "rabbitmq-env.conf"),
-		"ERL_EPMD_ADDRESS=127.0.0.1",
-		"ERL_FLAGS=-kernel inet_dist_use_interface {127,0,0,1}",
-	}
-}
-
-func (n *Node) pidFile() string { return filepath.Join(n.dir, "node.pid") }
 
 func (n *Node) start() error {
 	n.mu.Lock()
@@ -536,23 +432,6 @@ func sweepStale() {
 		}
 		_ = os.RemoveAll(dir)
 	}
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, 0o600)
-}
-
-func chownTree(root string, uid, gid int) error {
-	return filepath.Walk(root, func(path string, _ os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		return os.Lchown(path, uid, gid)
-	})
 }
 
 func randomHex(n int) string {

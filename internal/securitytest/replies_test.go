@@ -3,12 +3,15 @@ package securitytest
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -69,29 +72,37 @@ func response(id, msg string) []byte {
 // are each ignored with a log line; the waiting call gets the true answer.
 func TestSenderIgnoresStrayReplies(t *testing.T) {
 	w := newWorld(t, "stray")
-	w.endpoints = append(w.endpoints, w.endpoints[0]) // two paths to one broker
 	agent := w.standIn()
+	// Two paths to one broker, the first through a proxy that can cut it.
+	u, err := url.Parse(w.endpoints[0].URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := brokertest.NewProxy(t, u.Host)
+	w.endpoints = []failover.Endpoint{{URL: proxy.URL("guest", "guest"), DialTimeout: time.Second}, w.endpoints[0]}
 	log := newCaptureLog()
 	s := w.startSender(codec.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
 
 	waitUntil(t, 20*time.Second, "both sender paths ready", func() bool {
 		return s.Publisher().Ready(0) && s.Publisher().Ready(1)
 	})
-	// Learn both reply queues from a ping over each path.
-	pinged := make(chan error, 1)
+	// Learn the second path's reply queue from a call made while the first
+	// path is down.
+	proxy.SetMode(brokertest.Reset)
+	waitUntil(t, 10*time.Second, "first path down", func() bool { return !s.Publisher().Ready(0) })
+	learnt := make(chan error, 1)
 	go func() {
-		_, err := s.PingAll(context.Background(), w.node)
-		pinged <- err
+		_, err := s.Call(context.Background(), w.node+".math.add", []int{1, 1})
+		learnt <- err
 	}()
-	queues := map[string]bool{}
-	for range 2 {
-		d := agent.next()
-		queues[d.ReplyTo] = true
-		agent.reply(d.ReplyTo, d.CorrelationId, codec.PongBody)
+	d := agent.next()
+	other := d.ReplyTo
+	agent.reply(d.ReplyTo, d.CorrelationId, response("learn", "2"))
+	if err := <-learnt; err != nil {
+		t.Fatalf("call over the second path: %v", err)
 	}
-	if err := <-pinged; err != nil || len(queues) != 2 {
-		t.Fatalf("ping all: %v, reply queues %v", err, queues)
-	}
+	proxy.SetMode(brokertest.Pass)
+	waitUntil(t, 20*time.Second, "first path back", func() bool { return s.Publisher().Ready(0) })
 
 	type outcome struct {
 		r   *codec.Reply
@@ -103,11 +114,8 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 		done <- outcome{r, err}
 	}()
 	req := agent.next()
-	other := ""
-	for q := range queues {
-		if q != req.ReplyTo {
-			other = q
-		}
+	if req.ReplyTo == other {
+		t.Fatal("the call went over the second path; the first is preferred")
 	}
 	ev, err := codec.DecodeEvent(req.Body, codec.Options{})
 	if err != nil {

@@ -4,12 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
@@ -153,5 +162,242 @@ func TestLogCollectorSurvivesHostileDatagrams(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
 		t.Fatal("a pickle ran a command")
+	}
+}
+
+// collectorEnv, when set, makes this test binary a bare collector writing
+// to the file it names (see init), so that a test can measure the CPU time
+// and peak RSS of the collector alone.
+const collectorEnv = "SECURITYTEST_UDPLOG_COLLECTOR"
+
+func init() {
+	if file := os.Getenv(collectorEnv); file != "" {
+		os.Exit(runCollector(file))
+	}
+}
+
+// collectorReport is what the collector process prints when it stops.
+type collectorReport struct {
+	Stats udplog.Stats // the kernel's drop count read before Close, the rest after
+	// GoMapped is all the memory the Go runtime mapped (heap, stacks, their
+	// metadata), which never shrinks: at least the peak of the Go heap.
+	GoMapped uint64
+}
+
+// runCollector runs a collector configured as `servicebus logd` is by
+// default, logging to stderr. It prints its address, runs until stdin
+// closes, then prints a collectorReport as JSON.
+func runCollector(file string) int {
+	srv, err := udplog.NewServer(udplog.ServerConfig{Addr: "127.0.0.1:0", File: file},
+		watermill.NewStdLoggerWithOut(os.Stderr, false, false))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println(srv.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	before := srv.Stats()
+	err = srv.Close()
+	rep := collectorReport{Stats: srv.Stats()}
+	rep.Stats.KernelDrops, rep.Stats.KernelKnown = before.KernelDrops, before.KernelKnown
+	m := []metrics.Sample{{Name: "/memory/classes/total:bytes"}}
+	metrics.Read(m)
+	rep.GoMapped = m[0].Value.Uint64()
+	json.NewEncoder(os.Stdout).Encode(rep)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// raceBuild tells whether this binary was built with -race.
+func raceBuild() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" {
+				return s.Value == "true"
+			}
+		}
+	}
+	return false
+}
+
+// pickleLogRecord is a DatagramHandler datagram of a LogRecord dict whose
+// msg is the pickled value msg.
+func pickleLogRecord(msg []byte) []byte {
+	p := []byte{0x80, 2, '}', '('}
+	for _, kv := range [][2]string{{"name", "flood"}, {"levelname", "INFO"}, {"pathname", "/srv/app.py"}} {
+		p = append(p, pickleStr(kv[0])...)
+		p = append(p, pickleStr(kv[1])...)
+	}
+	p = append(p, pickleStr("msg")...)
+	p = append(p, msg...)
+	return pyDatagram(append(p, 'u', '.'))
+}
+
+// lineWatcher finds text in a file that only grows, reading each byte once.
+type lineWatcher struct {
+	f    *os.File
+	tail []byte
+}
+
+// waitFor returns how long it took text to appear in the file.
+func (w *lineWatcher) waitFor(t *testing.T, text string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	buf := make([]byte, 1<<20)
+	for {
+		n, _ := w.f.Read(buf)
+		w.tail = append(w.tail, buf[:n]...)
+		if bytes.Contains(w.tail, []byte(text)) {
+			return time.Since(start)
+		}
+		if len(w.tail) > len(text) {
+			w.tail = append(w.tail[:0], w.tail[len(w.tail)-len(text):]...)
+		}
+		if time.Since(start) > timeout {
+			t.Fatalf("%q not written within %v", text, timeout)
+		}
+		if n == 0 {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+}
+
+// TestLogdBoundsAFloodOfExpensivePickles is finding 5 of issue 16: 3,200
+// DatagramHandler pickles whose msg is a 60,000-byte LONG4 integer, sent
+// over 3 s, once cost 29 s of CPU, a 341 MB log, 280 MB of RSS, and a good
+// record sent after was written 33 s late. Now each is one short line with
+// a marker. Then pickles that are still costly within the work budget (a
+// list of 5,000 one-letter strings: each value is an allocation, and a
+// decode costs as much as hundreds of JSON records) are sent as fast as one
+// sender can: the large-datagram slots fill and the rest is shed and
+// counted. After each
+// flood a good record is written within 2 s; the collector's peak RSS stays
+// under 100 MB; every datagram is accounted for. Under -race, whose shadow
+// memory alone adds tens of MB to the RSS, the bound holds for all the
+// memory the Go runtime mapped, and RSS is only reported.
+func TestLogdBoundsAFloodOfExpensivePickles(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "servicebus.log")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), collectorEnv+"="+file)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := false
+	defer func() {
+		if !exited {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+	out := bufio.NewReader(stdout)
+	addr, err := out.ReadString('\n')
+	if err != nil {
+		t.Fatalf("collector did not start: %v\n%s", err, stderr.String())
+	}
+	conn, err := net.Dial("udp", strings.TrimSpace(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var f *os.File
+	waitUntil(t, 5*time.Second, "the log file", func() bool { f, err = os.Open(file); return err == nil })
+	defer f.Close()
+	w := &lineWatcher{f: f}
+	send := func(b []byte) {
+		if _, err := conn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	const n = 3200
+	long4 := pickleLogRecord(append(binary.LittleEndian.AppendUint32([]byte{0x8b}, 60000), bytes.Repeat([]byte{0x5a}, 60000)...))
+	start := time.Now()
+	for i := range n {
+		if ahead := time.Duration(i)*3*time.Second/n - time.Since(start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+		send(long4)
+	}
+	send([]byte(`{"level":"info","msg":"good after the LONG4 flood"}`))
+	d1 := w.waitFor(t, "]INFO:good after the LONG4 flood", 2*time.Second)
+
+	floodDone := time.Now()
+	const costly = 2000
+	list := append([]byte{'('}, bytes.Repeat([]byte{'C', 1, 'a'}, 5000)...)
+	worst := pickleLogRecord(append(list, 'l'))
+	for range costly {
+		send(worst)
+	}
+	send([]byte(`{"level":"info","msg":"good after the costly flood"}`))
+	d2 := w.waitFor(t, "]INFO:good after the costly flood", 2*time.Second)
+	costlyDone := time.Now()
+
+	stdin.Close()
+	var rep collectorReport
+	if err := json.NewDecoder(out).Decode(&rep); err != nil {
+		t.Fatalf("collector stats: %v\n%s", err, stderr.String())
+	}
+	err = cmd.Wait()
+	exited = true
+	if err != nil {
+		t.Fatalf("collector: %v\n%s", err, stderr.String())
+	}
+	t.Logf("LONG4 flood %v, costly flood %v, collector stopped in %v", floodDone.Sub(start).Round(time.Millisecond),
+		costlyDone.Sub(floodDone).Round(time.Millisecond), time.Since(costlyDone).Round(time.Millisecond))
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	peakRSS := ru.Maxrss << 10 // Linux reports KiB
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	size, _ := f.Seek(0, io.SeekEnd)
+	st := rep.Stats
+	t.Logf("good records written %v and %v after they were sent; collector CPU %v, peak RSS %d MiB, Go memory %d MiB, %d bytes written; stats %+v",
+		d1.Round(time.Millisecond), d2.Round(time.Millisecond), cpu.Round(time.Millisecond), peakRSS>>20, rep.GoMapped>>20, size, st)
+
+	if rep.GoMapped >= 100<<20 {
+		t.Errorf("collector's Go memory %d MiB, want under 100", rep.GoMapped>>20)
+	}
+	if peakRSS >= 100<<20 && !raceBuild() {
+		t.Errorf("collector peak RSS %d MiB, want under 100", peakRSS>>20)
+	}
+	sent := uint64(n + costly + 2)
+	if !st.KernelKnown || st.Received+st.KernelDrops != sent {
+		t.Errorf("received %d + kernel drops %d (known %v) != %d sent", st.Received, st.KernelDrops, st.KernelKnown, sent)
+	}
+	if st.Written+st.Shed+st.Bad+st.QueueDrops != st.Received {
+		t.Errorf("written %d + shed %d + bad %d + queue drops %d != received %d", st.Written, st.Shed, st.Bad, st.QueueDrops, st.Received)
+	}
+	if st.Shed == 0 || st.Bad != 0 || st.QueueDrops != 0 || st.Capped != st.Written-2 {
+		t.Errorf("want large datagrams shed, none bad or dropped from the small queue, every hostile record capped: %+v", st)
+	}
+	if c := strings.Count(stderr.String(), "udplog: shedding large datagrams"); c != 1 {
+		t.Errorf("shedding logged %d times in a minute, want once:\n%s", c, stderr.String())
+	}
+	f.Seek(0, io.SeekStart)
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	lines, marked := 0, 0
+	for sc.Scan() {
+		lines++
+		if len(sc.Bytes())+1 > udplog.MaxLineSize {
+			t.Fatalf("line %d is %d bytes", lines, len(sc.Bytes())+1)
+		}
+		if strings.HasSuffix(sc.Text(), "]INFO:<int of 60000 bytes>") {
+			marked++
+		}
+	}
+	if uint64(lines) != st.Written || marked == 0 {
+		t.Errorf("%d lines (%d LONG4 records marked), %d written", lines, marked, st.Written)
 	}
 }

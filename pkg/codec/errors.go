@@ -24,6 +24,10 @@ var (
 	ErrBadToken = errors.New("bad token")
 )
 
+// ErrNoReply is what Reply.Decode returns on a nil Reply: the call that
+// should have produced it failed, and its error says why.
+var ErrNoReply = errors.New("codec: no reply to decode (the call failed)")
+
 // DecodeError says why and where a body was rejected. It wraps one of the
 // sentinel errors, so callers test it with errors.Is.
 type DecodeError struct {

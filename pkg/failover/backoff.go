@@ -21,6 +21,12 @@ func DefaultBackoff() Backoff {
 	return Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.2}
 }
 
+// DefaultRetryBackoff paces new attempts of a publish that brokers refused:
+// 25 ms doubling up to 1 s, ±50 %.
+func DefaultRetryBackoff() Backoff {
+	return Backoff{Initial: 25 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0.5}
+}
+
 func (b Backoff) withDefaults() Backoff {
 	d := DefaultBackoff()
 	if b.Initial <= 0 {

@@ -1,42 +1,28 @@
 package failover
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-var (
-	errNotReady = errors.New("failover: path not ready")
-	errPrepare  = errors.New("failover: message not prepared for path")
-)
-
-// pathPub is the publishing side of one path: its confirm-mode channel and
-// the publishes waiting for their confirms on it, replaced at every reconnect.
-type pathPub struct {
-	pub    *Publisher
-	idx    int
-	path   *Path
-	broker string // path.Endpoint().String(), parsed once
-
-	// turn serialises "take the next delivery tag, register, publish" so
-	// the tag we register is the tag the broker confirms. It is a channel,
-	// not a mutex, so that waiting for it honours the context.
-	turn chan struct{}
-
-	mu  sync.Mutex
-	cur *pubChannel // nil while down
-	gen uint64      // generation of cur, counts connects from 1
-}
-
-// pubChannel is one generation's publishing channel and its in-flight publishes.
+// pubChannel is one generation's publishing channel and the publishes in
+// flight on it, replaced at every reconnect.
+//
+// Outcomes come from two sources, because neither is right alone:
+//   - amqp091-go's NotifyPublish listener gives confirms in delivery-tag
+//     order, after the basic.return of the same message (RabbitMQ sends the
+//     return first and amqp091-go hands both over from one reader goroutine
+//     in that order), so it says when a publish is settled and lets returns
+//     be matched first. But its ack/nack flag is wrong when the broker nacks
+//     tag N and then acks a lower tag with multiple=true: amqp091-go v1.16
+//     reports N as acked (confirms.go, Multiple).
+//   - the publish's own DeferredConfirmation holds the broker's real answer
+//     for that tag, and is settled before the listener hears of it.
+//
+// So the listener says when, the DeferredConfirmation says what.
 type pubChannel struct {
 	gen  uint64
 	conn *amqp.Connection
@@ -44,267 +30,125 @@ type pubChannel struct {
 
 	mu      sync.Mutex
 	byTag   map[uint64]*pending
-	byMsgID map[string]*pending // for matching basic.return
+	byMsgID map[string]*pending // every publish in flight, for basic.return
+	early   map[uint64]bool     // confirms that came before their publish call returned
 	dead    error               // set once the channel is gone
+}
+
+func newPubChannel(gen uint64, conn *amqp.Connection, ch *amqp.Channel) *pubChannel {
+	return &pubChannel{
+		gen: gen, conn: conn, ch: ch,
+		byTag:   make(map[uint64]*pending),
+		byMsgID: make(map[string]*pending),
+		early:   make(map[uint64]bool),
+	}
 }
 
 // pending is one publish waiting for its confirm.
 type pending struct {
-	tag      uint64
 	msgID    string
-	sameID   *pending // next in flight with the same message id
+	tag      uint64
+	dc       *amqp.DeferredConfirmation // nil until the publish call returned
 	returned bool
+	finished bool
 	done     chan struct{}
 	err      error // nil: acked and routed
 }
 
-var msgIDSeq atomic.Uint64
+// sameIDInFlight is returned by claim when a publish with the same message
+// id waits for its confirm on this channel: basic.return names a message by
+// its id alone, so two at once could not be told apart.
+type sameIDInFlight struct{ done <-chan struct{} }
 
-func (pp *pathPub) onUp(conn *amqp.Connection) error {
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("open publishing channel: %w", err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		return fmt.Errorf("confirm mode: %w", err)
-	}
-	// Buffered so the connection's reader never waits on us; the confirm
-	// loop drains returns before it looks at a confirm (see confirmLoop).
-	confirms := ch.NotifyPublish(make(chan amqp.Confirmation, 1024))
-	returns := ch.NotifyReturn(make(chan amqp.Return, 256))
-	chClosed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	if pp.pub.cfg.OnUp != nil {
-		if err := pp.pub.cfg.OnUp(pp.idx, conn, ch); err != nil {
-			return err
-		}
-	}
-	pc := &pubChannel{conn: conn, ch: ch, byTag: make(map[uint64]*pending), byMsgID: make(map[string]*pending)}
-	pp.mu.Lock()
-	pp.gen++
-	pc.gen = pp.gen
-	pp.cur = pc
-	pp.mu.Unlock()
-	pp.pub.wg.Add(1)
-	go pp.confirmLoop(pc, confirms, returns, chClosed)
-	return nil
+func (sameIDInFlight) Error() string {
+	return "failover: a publish with the same message id is in flight"
 }
 
-func (pp *pathPub) onDown(err error) {
-	pp.mu.Lock()
-	pc := pp.cur
-	pp.cur = nil
-	pp.mu.Unlock()
-	if pc != nil {
-		pc.fail(fmt.Errorf("%w: %w", ErrPathLost, err))
-	}
-	if pp.pub.cfg.OnDown != nil {
-		pp.pub.cfg.OnDown(pp.idx, err)
-	}
-}
-
-func (pp *pathPub) readyGen() (uint64, bool) {
-	pp.mu.Lock()
-	cur, gen := pp.cur, pp.gen
-	pp.mu.Unlock()
-	if cur == nil || pp.path.Blocked() {
-		return 0, false
-	}
-	return gen, true
-}
-
-func (pp *pathPub) ready() bool {
-	_, ok := pp.readyGen()
-	return ok
-}
-
-// publish sends msg on this path and waits for its confirm. It returns the
-// generation it used, so the caller can skip this path until it reconnects.
-func (pp *pathPub) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare) (PublishResult, uint64, error) {
-	pp.mu.Lock()
-	pc := pp.cur
-	pp.mu.Unlock()
-	if pc == nil {
-		return PublishResult{}, 0, errNotReady
-	}
-	if prepare != nil {
-		if err := prepare(pp.idx, &msg); err != nil {
-			return PublishResult{}, pc.gen, fmt.Errorf("%w: %w", errPrepare, err)
-		}
-	}
-	if msg.MessageId == "" {
-		msg.MessageId = "sb-" + strconv.FormatUint(msgIDSeq.Add(1), 36)
-	}
-	pd := &pending{msgID: msg.MessageId, done: make(chan struct{})}
-
-	if err := pp.write(ctx, pc, pd, exchange, key, msg); err != nil {
-		return PublishResult{}, pc.gen, err
-	}
-
-	timer := time.NewTimer(pp.pub.cfg.ConfirmTimeout)
-	defer timer.Stop()
-	changed := pp.path.Changed()
-	for {
-		select {
-		case <-pd.done:
-			if pd.err != nil {
-				return PublishResult{}, pc.gen, pd.err
-			}
-			return PublishResult{Path: pp.idx, Endpoint: pp.broker, DeliveryTag: pd.tag}, pc.gen, nil
-		case <-changed:
-			// RabbitMQ announces a resource alarm to a connection once it
-			// publishes and then stops reading it: leave at once instead
-			// of after the confirm timeout.
-			if pp.path.Blocked() {
-				return PublishResult{}, pc.gen, fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
-			}
-			changed = pp.path.Changed()
-		case <-timer.C:
-			err := fmt.Errorf("%w after %s on %s", ErrConfirmTimeout, pp.pub.cfg.ConfirmTimeout, pp.broker)
-			if pp.path.Blocked() {
-				return PublishResult{}, pc.gen, fmt.Errorf("%w: %w", ErrBlocked, err)
-			}
-			pp.pub.logger.Error("Publish confirm timed out; reconnecting", err, nil)
-			pp.killIfCurrent(pc, err)
-			return PublishResult{}, pc.gen, err
-		case <-ctx.Done():
-			return PublishResult{}, pc.gen, ctx.Err()
-		case <-pp.pub.closing:
-			return PublishResult{}, pc.gen, ErrClosed
-		}
-	}
-}
-
-// write registers pd and publishes msg. A socket write can block for as
-// long as the broker does not read (a resource alarm, flow control), and
-// amqp091-go does not interrupt it; so the write runs on a goroutine of its
-// own and the caller leaves when ctx ends. A write whose turn comes after
-// ctx ended is skipped; one already under way completes (or fails with the
-// connection) on its own, and its confirm then finds nobody waiting.
-// inlineWriteMax is the largest body written on the caller's goroutine: a
-// small frame fits the socket buffer even when the broker has just stopped
-// reading, so the write cannot outlast the caller's deadline.
-const inlineWriteMax = 16 << 10
-
-func (pp *pathPub) write(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
-	if len(msg.Body) <= inlineWriteMax && !pp.path.Blocked() {
-		changed := pp.path.Changed()
-		for {
-			select {
-			case pp.turn <- struct{}{}:
-				err := pp.writeTurn(ctx, pc, pd, exchange, key, msg)
-				<-pp.turn
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-changed:
-				if pp.path.Blocked() {
-					return fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
-				}
-				changed = pp.path.Changed()
-			}
-		}
-	}
-	// A large body may stall in the socket write while the broker blocks
-	// publishers: write on a goroutine of its own so the caller leaves by
-	// its deadline. cancel drops a write that has not had its turn yet.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() {
-		select {
-		case pp.turn <- struct{}{}:
-		case <-ctx.Done():
-			done <- ctx.Err()
-			return
-		}
-		defer func() { <-pp.turn }()
-		done <- pp.writeTurn(ctx, pc, pd, exchange, key, msg)
-	}()
-	changed := pp.path.Changed()
-	for {
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-changed:
-			if pp.path.Blocked() {
-				return fmt.Errorf("%w: %s", ErrBlocked, pp.broker)
-			}
-			changed = pp.path.Changed()
-		}
-	}
-}
-
-// writeTurn publishes msg; the caller holds the turn.
-func (pp *pathPub) writeTurn(ctx context.Context, pc *pubChannel, pd *pending, exchange, key string, msg amqp.Publishing) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	pd.tag = pc.ch.GetNextPublishSeqNo()
-	if err := pc.register(pd); err != nil {
-		return err
-	}
-	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(ctx, exchange, key, true, false, msg)
-	if err != nil {
-		pc.unregister(pd)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return fmt.Errorf("%w: %w", ErrPathLost, err)
-	}
-	if dc != nil && dc.DeliveryTag != pd.tag {
-		// Only possible if someone published on our channel behind our back.
-		pp.pub.logger.Error("Delivery tag mismatch", nil, watermill.LogFields{"want": pd.tag, "got": dc.DeliveryTag})
-	}
-	return nil
-}
-
-func (pc *pubChannel) register(pd *pending) error {
+// claim registers pd by its message id before it is published, so that its
+// return, which may come before the publish call returns, finds it.
+func (pc *pubChannel) claim(pd *pending) error {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.dead != nil {
 		return pc.dead
 	}
-	pc.byTag[pd.tag] = pd
-	if first, ok := pc.byMsgID[pd.msgID]; ok {
-		for first.sameID != nil {
-			first = first.sameID
-		}
-		first.sameID = pd
-	} else {
-		pc.byMsgID[pd.msgID] = pd
+	if other, ok := pc.byMsgID[pd.msgID]; ok {
+		return sameIDInFlight{done: other.done}
 	}
+	pc.byMsgID[pd.msgID] = pd
 	return nil
 }
 
-// unregister removes pd; pc.mu must not be held.
-func (pc *pubChannel) unregister(pd *pending) {
+// unclaim drops a publish that was never sent.
+func (pc *pubChannel) unclaim(pd *pending) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
-	pc.removeLocked(pd)
+	if pc.byMsgID[pd.msgID] == pd {
+		delete(pc.byMsgID, pd.msgID)
+	}
 }
 
-func (pc *pubChannel) removeLocked(pd *pending) {
-	delete(pc.byTag, pd.tag)
-	first, ok := pc.byMsgID[pd.msgID]
+// sent records the delivery tag and confirmation of a publish that went out.
+func (pc *pubChannel) sent(pd *pending, dc *amqp.DeferredConfirmation) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pd.finished {
+		return // the channel died meanwhile
+	}
+	pd.tag, pd.dc = dc.DeliveryTag, dc
+	if pc.early[pd.tag] {
+		delete(pc.early, pd.tag)
+		pc.settleLocked(pd)
+		return
+	}
+	pc.byTag[pd.tag] = pd
+}
+
+func (pc *pubChannel) onReturn(r amqp.Return) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pd := pc.byMsgID[r.MessageId]; pd != nil {
+		pd.returned = true
+	}
+}
+
+func (pc *pubChannel) onConfirm(c amqp.Confirmation) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pd, ok := pc.byTag[c.DeliveryTag]
 	if !ok {
+		// Its publish call has not returned yet: sent settles it.
+		pc.early[c.DeliveryTag] = true
 		return
 	}
-	if first == pd {
-		if pd.sameID != nil {
-			pc.byMsgID[pd.msgID] = pd.sameID
-		} else {
-			delete(pc.byMsgID, pd.msgID)
-		}
+	pc.settleLocked(pd)
+}
+
+// settleLocked ends a confirmed publish with the broker's answer: a return
+// before the ack means no queue took it; the DeferredConfirmation tells ack
+// from nack (never c.Ack, see pubChannel).
+func (pc *pubChannel) settleLocked(pd *pending) {
+	delete(pc.byTag, pd.tag)
+	if pc.byMsgID[pd.msgID] == pd {
+		delete(pc.byMsgID, pd.msgID)
+	}
+	var err error
+	switch {
+	case pd.returned:
+		err = ErrNoRoute
+	case !pd.dc.Acked():
+		err = ErrNacked
+	}
+	pd.finishLocked(err)
+}
+
+func (pd *pending) finishLocked(err error) {
+	if pd.finished {
 		return
 	}
-	for prev := first; prev.sameID != nil; prev = prev.sameID {
-		if prev.sameID == pd {
-			prev.sameID = pd.sameID
-			return
-		}
-	}
+	pd.finished = true
+	pd.err = err
+	close(pd.done)
 }
 
 // fail ends every publish in flight on this channel with err.
@@ -314,47 +158,20 @@ func (pc *pubChannel) fail(err error) {
 	if pc.dead == nil {
 		pc.dead = err
 	}
-	for tag, pd := range pc.byTag {
-		pd.err = err
-		close(pd.done)
-		delete(pc.byTag, tag)
+	for _, pd := range pc.byMsgID {
+		pd.finishLocked(err)
+	}
+	for _, pd := range pc.byTag {
+		pd.finishLocked(err)
 	}
 	clear(pc.byMsgID)
+	clear(pc.byTag)
+	clear(pc.early)
 }
 
-func (pc *pubChannel) onReturn(r amqp.Return) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	for pd := pc.byMsgID[r.MessageId]; pd != nil; pd = pd.sameID {
-		if !pd.returned {
-			pd.returned = true
-			return
-		}
-	}
-}
-
-func (pc *pubChannel) onConfirm(c amqp.Confirmation) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	pd, ok := pc.byTag[c.DeliveryTag]
-	if !ok {
-		return
-	}
-	pc.removeLocked(pd)
-	switch {
-	case pd.returned:
-		pd.err = ErrNoRoute
-	case !c.Ack:
-		pd.err = ErrNacked
-	}
-	close(pd.done)
-}
-
-// confirmLoop resolves publishes from the channel's confirms and returns.
-// The broker sends basic.return before the basic.ack of the same message and
-// amqp091-go hands both over from one reader goroutine in that order, so once
-// a confirm is here its return (if any) is already in the returns buffer:
-// draining returns first makes the match exact.
+// confirmLoop settles publishes from the channel's confirms and returns.
+// Returns are drained before each confirm is looked at, so a return always
+// reaches its publish before that publish's ack does (see pubChannel).
 func (pp *pathPub) confirmLoop(pc *pubChannel, confirms <-chan amqp.Confirmation, returns <-chan amqp.Return, chClosed <-chan *amqp.Error) {
 	defer pp.pub.wg.Done()
 	drain := func() {
@@ -392,19 +209,10 @@ func (pp *pathPub) confirmLoop(pc *pubChannel, confirms <-chan amqp.Confirmation
 			if ok && amqpErr != nil {
 				// A channel exception while the connection lives (e.g. an
 				// unknown exchange): the path restarts from a clean state.
-				pp.killIfCurrent(pc, fmt.Errorf("failover: publishing channel closed: %w", amqpErr))
+				err := fmt.Errorf("failover: publishing channel closed: %w", amqpErr)
+				pc.fail(fmt.Errorf("%w: %w", ErrPathLost, err))
+				pp.killIfCurrent(pc, err)
 			}
 		}
-	}
-}
-
-func (pp *pathPub) killIfCurrent(pc *pubChannel, reason error) {
-	pp.mu.Lock()
-	cur := pp.cur
-	pp.mu.Unlock()
-	// A dying connection closes its channels too; that is the path's own
-	// business, and a Kill now would hit the next connection instead.
-	if cur == pc && !pc.conn.IsClosed() {
-		pp.path.KillConn(pc.conn, reason)
 	}
 }

@@ -93,10 +93,13 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 			"capabilities":    amqp.Table{"connection.blocked": true},
 		},
 		Dial: func(network, addr string) (net.Conn, error) {
-			raw, err := net.DialTimeout(network, addr, timeout)
+			tcp, err := net.DialTimeout(network, addr, timeout)
 			if err != nil {
 				return nil, err
 			}
+			// Writes never hold a caller on a stalled socket (stallconn.go);
+			// under TLS too, so it sits below the TLS layer.
+			raw := newStallConn(tcp)
 			// The handshakes must finish within the timeout too; amqp091
 			// clears the deadline once the AMQP connection is open.
 			if err := raw.SetDeadline(time.Now().Add(timeout)); err != nil {

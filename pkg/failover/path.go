@@ -210,6 +210,7 @@ func (p *Path) run() {
 			// would hold OnUp until the heartbeats give up.
 			stuck := time.AfterFunc(p.cfg.SetupTimeout, func() { _ = conn.CloseDeadline(time.Now()) })
 			err := p.cfg.OnUp(conn)
+			upDone := err == nil
 			if !stuck.Stop() && err == nil {
 				err = fmt.Errorf("set-up took longer than %s", p.cfg.SetupTimeout)
 			}
@@ -218,6 +219,11 @@ func (p *Path) run() {
 				p.logger.Error("Broker set-up failed", err, nil)
 				_ = conn.CloseDeadline(time.Now().Add(time.Second))
 				p.setState(nil, false, err)
+				if upDone && p.cfg.OnDown != nil {
+					// OnUp finished as the timer closed the connection
+					// under it: what it set up must be undone.
+					p.cfg.OnDown(err)
+				}
 				continue
 			}
 		}

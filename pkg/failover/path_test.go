@@ -73,3 +73,29 @@ func TestPathRetriesAnUnreachableBrokerWithBackoff(t *testing.T) {
 		t.Fatal("healthy without a broker")
 	}
 }
+
+// OnUp that returns nil just as the set-up timer closes the connection has
+// set things up for a connection that is gone: OnDown must undo them.
+func TestPathRunsOnDownWhenOnUpFinishesAfterItsTimeout(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	var ups, downs atomic.Int32
+	slow := make(chan struct{})
+	p := failover.NewPath(failover.PathConfig{
+		Endpoint:     failover.Endpoint{URL: url},
+		SetupTimeout: 100 * time.Millisecond,
+		OnUp: func(conn *amqp.Connection) error {
+			if ups.Add(1) == 1 {
+				<-conn.NotifyClose(make(chan *amqp.Error, 1)) // the timer closes it
+				close(slow)
+			}
+			return nil
+		},
+		OnDown: func(error) { downs.Add(1) },
+	})
+	defer p.Close()
+	<-slow
+	waitFor(t, 5*time.Second, "the second connect", func() bool { return ups.Load() >= 2 && p.Healthy() })
+	if got := downs.Load(); got != 1 {
+		t.Fatalf("OnDown ran %d times after a set-up that finished too late, want once", got)
+	}
+}

@@ -13,18 +13,28 @@ import (
 
 // Errors of the publisher. Callers branch on them with errors.Is.
 var (
-	// ErrNoRoute means the broker returned a mandatory publish: no queue is
-	// bound for its routing key (for a call: no agent ever served that node
-	// on that broker). It comes back as soon as the return arrives.
+	// ErrNoRoute means nothing was delivered: every broker tried returned
+	// the mandatory publish (no queue is bound for its routing key; for a
+	// call: no agent ever served that node there), and none may hold it. It
+	// comes back as soon as the returns arrive.
 	ErrNoRoute = errors.New("failover: no route (no queue bound for the routing key)")
-	// ErrUnavailable means no healthy, unblocked path took the publish before
-	// its deadline. It is retryable.
+	// ErrUnavailable means no broker confirmed the publish before its
+	// deadline. It is retryable. Nothing was delivered unless the error
+	// also matches ErrMaybeDelivered.
 	ErrUnavailable = errors.New("failover: no broker available")
 	// ErrClosed means the publisher was closed.
 	ErrClosed = errors.New("failover: publisher closed")
-	// ErrNacked means a broker refused a publish (basic.nack); the publisher
-	// moves the publish to the next path before reporting it.
+	// ErrNacked means a broker refused a publish (basic.nack): a queue at its
+	// length limit with reject-publish, a quorum queue without a leader. The
+	// publisher tries the next path, and the refusing ones again after a
+	// backoff (RetryBackoff), until the deadline; then the error matches
+	// ErrUnavailable and ErrNacked. Nothing was stored.
 	ErrNacked = errors.New("failover: publish nacked by broker")
+	// ErrMaybeDelivered comes with ErrUnavailable when an attempt went out
+	// and its outcome is unknown (no confirm by the deadline or the confirm
+	// timeout, the connection lost or blocked before the confirm): a broker
+	// may deliver the message, so a retry may make a duplicate.
+	ErrMaybeDelivered = errors.New("failover: the message may have been delivered")
 	// ErrConfirmTimeout means no confirm came within ConfirmTimeout; the path
 	// is killed as broken and the publish moved to the next path.
 	ErrConfirmTimeout = errors.New("failover: publish confirm timed out")
@@ -58,6 +68,9 @@ type PublisherConfig struct {
 	// PublishTimeout bounds a publish whose context has no deadline.
 	// 0 means DefaultPublishTimeout.
 	PublishTimeout time.Duration
+	// RetryBackoff paces new attempts of a publish that every ready broker
+	// refused (nacked); zero means DefaultRetryBackoff.
+	RetryBackoff Backoff
 	// PreferPrimary true: every publish starts at the first healthy path in
 	// config order, so traffic returns to the primary once it is back.
 	// false: a publish starts at the path the last publish succeeded on
@@ -82,6 +95,9 @@ func (c *PublisherConfig) setDefaults() {
 	}
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.RetryBackoff == (Backoff{}) {
+		c.RetryBackoff = DefaultRetryBackoff()
 	}
 	if c.Logger == nil {
 		c.Logger = watermill.NopLogger{}
@@ -138,10 +154,13 @@ type PublishResult struct {
 // order, so a returned publish fails with ErrNoRoute as soon as its ack is
 // in — milliseconds, not a timeout.
 //
-// Then:
-//   - ack: done.
-//   - return: ErrNoRoute, unless a further ready path routes it.
-//   - nack: the next ready path; ErrNacked when every ready path refused.
+// Then (the table of docs/reliability.md, "Outcomes"):
+//   - ack: done. The ack/nack flag is taken from the publish's own
+//     DeferredConfirmation, never from the confirm listener (confirms.go).
+//   - return: the next ready path; ErrNoRoute at once when none is left and
+//     no attempt may have delivered it.
+//   - nack: the next ready path; when every ready path refused, the
+//     refusing ones again after RetryBackoff, until the deadline.
 //   - connection or channel lost before the confirm: the next ready path, or
 //     a wait for one to come back.
 //   - the broker blocks the connection (connection.blocked, which RabbitMQ
@@ -151,8 +170,13 @@ type PublishResult struct {
 //   - no confirm within ConfirmTimeout: the path is killed (it reconnects)
 //     and the publish moves on.
 //   - no ready path: wait for a path to change state until the deadline
-//     (the ctx's, else PublishTimeout), then ErrUnavailable. A publish never
-//     hangs.
+//     (the ctx's, else PublishTimeout), then ErrUnavailable, with
+//     ErrMaybeDelivered when an attempt went out and was not settled. A
+//     publish never hangs, and no socket write holds it (stallconn.go).
+//
+// Two publishes with the same message id are not in flight on one channel
+// at once (the second waits for the first's confirm): a basic.return names
+// its message by id alone.
 //
 // A publish that failed over may reach two brokers (a lost confirm is not a
 // lost message): delivery is at-least-once.
@@ -195,7 +219,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		closing: make(chan struct{}),
 	}
 	for i, ep := range cfg.Endpoints {
-		pp := &pathPub{pub: p, idx: i, broker: ep.String(), turn: make(chan struct{}, 1)}
+		pp := &pathPub{pub: p, idx: i, broker: ep.String()}
 		pp.path = NewPath(PathConfig{
 			Endpoint:      ep,
 			Backoff:       cfg.Backoff,
@@ -276,20 +300,49 @@ func (p *Publisher) closed() bool {
 }
 
 // Prepare adapts a message to the path it is about to be published on (for
-// example, sets reply_to to that connection's reply queue). An error skips
-// that path.
-type Prepare func(path int, msg *amqp.Publishing) error
+// example, sets reply_to to that connection's reply queue); conn is the
+// connection it goes out on. An error skips that path.
+type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
 
 // PublishAMQP publishes msg to exchange with routing key, mandatory and
 // confirmed, on the first ready path, failing over as described in the
 // package documentation. It returns once a broker confirmed the message.
 func (p *Publisher) PublishAMQP(ctx context.Context, exchange, key string, msg amqp.Publishing) (PublishResult, error) {
-	return p.PublishPrepared(ctx, exchange, key, msg, nil)
+	return p.publish(ctx, exchange, key, msg, nil, -1)
 }
 
 // PublishPrepared is PublishAMQP with a hook that adapts msg to each path
 // before it is published there.
 func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare) (PublishResult, error) {
+	return p.publish(ctx, exchange, key, msg, prepare, -1)
+}
+
+// PublishOnPath publishes msg on path i only, without failover; a nack is
+// retried there as in PublishAMQP. A path still making its first connection
+// is waited for within ctx; one that is down after a failure is reported at
+// once.
+func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key string, msg amqp.Publishing, prepare Prepare) (PublishResult, error) {
+	if i < 0 || i >= len(p.paths) {
+		return PublishResult{}, fmt.Errorf("failover: no path %d", i)
+	}
+	return p.publish(ctx, exchange, key, msg, prepare, i)
+}
+
+// minRetryDelay: a refused publish with less than twice this left before
+// its deadline is not tried again.
+const minRetryDelay = 5 * time.Millisecond
+
+// outcomes gathers what the attempts of one publish learnt, to choose the
+// error when none succeeds (docs/reliability.md, "Outcomes").
+type outcomes struct {
+	returned  bool  // a broker returned it: no queue there
+	nacked    error // a broker refused it; retried after a backoff
+	uncertain error // it went out and its fate is unknown: it may be delivered
+	lastErr   error // the last failure that sent nothing
+}
+
+// publish is the failover loop; only >= 0 restricts it to that path.
+func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare, only int) (PublishResult, error) {
 	if p.closed() {
 		return PublishResult{}, ErrClosed
 	}
@@ -300,115 +353,137 @@ func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, m
 	}
 	n := len(p.paths)
 	// tried[i] holds the generation of path i that already failed this
-	// publish, so a path is retried only after it reconnected.
+	// publish, so a path is retried only after it reconnected, or, when it
+	// nacked, after a backoff (nackedOn).
 	var triedBuf [8]uint64
-	tried := triedBuf[:0]
+	var nackBuf [8]bool
+	tried, nackedOn := triedBuf[:0], nackBuf[:0]
 	if n <= len(triedBuf) {
-		tried = triedBuf[:n]
+		tried, nackedOn = triedBuf[:n], nackBuf[:n]
 	} else {
-		tried = make([]uint64, n)
+		tried, nackedOn = make([]uint64, n), make([]bool, n)
 	}
-	var lastErr error
-	returned := false
-	attempts := 0
+	var o outcomes
+	attempts, retries := 0, 0
 	for {
 		changed := p.Changed()
-		idx, anyReady := p.pick(tried)
+		idx := p.pick(tried, only)
 		if idx < 0 {
-			if returned {
+			var backoff *time.Timer
+			var wait <-chan time.Time
+			switch {
+			case o.nacked != nil:
+				// A broker that is up refused it (a full queue, a quorum
+				// queue electing its leader): try again after a backoff,
+				// unless the deadline comes first.
+				delay := p.cfg.RetryBackoff.Delay(retries)
+				if deadline, _ := ctx.Deadline(); time.Until(deadline) < 2*delay {
+					// Near the deadline: one more try halfway there, so
+					// the last attempt is not still out when it passes.
+					if delay = time.Until(deadline) / 2; delay < minRetryDelay {
+						return PublishResult{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o)
+					}
+				}
+				backoff = time.NewTimer(delay)
+				wait = backoff.C
+				retries++
+			case o.returned && o.uncertain == nil:
 				return PublishResult{Attempts: attempts}, ErrNoRoute
+			case only >= 0 && attempts == 0 && p.paths[only].path.Err() != nil:
+				return PublishResult{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, p.paths[only].broker, p.paths[only].path.Err())
 			}
-			refused := errors.Is(lastErr, ErrNacked) || errors.Is(lastErr, ErrConfirmTimeout)
-			if anyReady && refused {
-				// Every broker that is up refused it (nack, confirm
-				// timeout): waiting for a reconnect would not help.
-				return PublishResult{Attempts: attempts}, lastErr
-			}
+			var err error
 			select {
+			case <-wait:
+				for i, nacked := range nackedOn {
+					if nacked {
+						tried[i], nackedOn[i] = 0, false
+					}
+				}
 			case <-changed:
-				continue
 			case <-ctx.Done():
-				return PublishResult{Attempts: attempts}, p.unavailable(ctx, lastErr)
+				err = p.failed(ctx, o)
 			case <-p.closing:
-				return PublishResult{Attempts: attempts}, ErrClosed
+				err = ErrClosed
 			}
+			if backoff != nil {
+				backoff.Stop()
+			}
+			if err != nil {
+				return PublishResult{Attempts: attempts}, err
+			}
+			continue
 		}
 		attempts++
 		pp := p.paths[idx]
-		res, gen, err := pp.publish(ctx, exchange, key, msg, prepare)
-		if err == nil {
-			res.Attempts = attempts
+		a := pp.publish(ctx, exchange, key, msg, prepare)
+		if a.err == nil {
+			a.res.Attempts = attempts
 			if !p.cfg.PreferPrimary {
 				p.mu.Lock()
 				p.sticky = idx
 				p.mu.Unlock()
 			}
-			return res, nil
-		}
-		if ctx.Err() != nil && !errors.Is(err, ErrNoRoute) {
-			return PublishResult{Attempts: attempts}, p.unavailable(ctx, err)
+			return a.res, nil
 		}
 		switch {
-		case errors.Is(err, ErrClosed):
-			return PublishResult{Attempts: attempts}, err
-		case errors.Is(err, ErrNoRoute):
-			returned = true
-		case errors.Is(err, errNotReady), errors.Is(err, errPrepare):
+		case errors.Is(a.err, ErrClosed):
+			return PublishResult{Attempts: attempts}, ErrClosed
+		case errors.Is(a.err, ErrTooLarge):
+			return PublishResult{Attempts: attempts}, a.err
+		case errors.Is(a.err, ErrNoRoute):
+			o.returned = true
+		case errors.Is(a.err, ErrNacked):
+			o.nacked = a.err
+			nackedOn[idx] = true
+		case errors.Is(a.err, errNotReady), errors.Is(a.err, errPrepare):
 			// The path went down between pick and publish: not an attempt.
 			attempts--
+			o.lastErr = a.err
+		case a.written:
+			o.uncertain = a.err
+		default:
+			o.lastErr = a.err
 		}
-		p.logger.Debug("Publish moves to next broker", watermill.LogFields{"broker": pp.broker, "err": err})
-		lastErr = err
-		tried[idx] = gen
+		if ctx.Err() != nil {
+			return PublishResult{Attempts: attempts}, p.failed(ctx, o)
+		}
+		p.logger.Debug("Publish moves on", watermill.LogFields{"broker": pp.broker, "err": a.err})
+		tried[idx] = a.gen
 	}
 }
 
-// PublishOnPath publishes msg on path i only, without failover.
-func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key string, msg amqp.Publishing, prepare Prepare) (PublishResult, error) {
-	if p.closed() {
-		return PublishResult{}, ErrClosed
-	}
-	if i < 0 || i >= len(p.paths) {
-		return PublishResult{}, fmt.Errorf("failover: no path %d", i)
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.cfg.PublishTimeout)
-		defer cancel()
-	}
-	pp := p.paths[i]
-	res, _, err := pp.publish(ctx, exchange, key, msg, prepare)
-	// A path still making its first connection (a sender just built) is
-	// waited for within ctx; one that has failed is reported at once.
-	for errors.Is(err, errNotReady) && pp.path.Err() == nil {
-		select {
-		case <-pp.path.Changed():
-		case <-time.After(10 * time.Millisecond): // OnUp's channel may lag the path's state
-		case <-ctx.Done():
-			return res, p.unavailable(ctx, err)
-		}
-		res, _, err = pp.publish(ctx, exchange, key, msg, prepare)
-	}
-	if err != nil {
-		if errors.Is(err, errNotReady) {
-			return res, fmt.Errorf("%w: %s: %w", ErrUnavailable, pp.broker, err)
-		}
-		return res, err
-	}
-	res.Attempts = 1
-	return res, nil
+// failed is the error of a publish whose deadline passed: uncertain if any
+// attempt may have delivered it, else why nothing was delivered.
+func (p *Publisher) failed(ctx context.Context, o outcomes) error {
+	return p.failedAt(context.Cause(ctx), o)
 }
 
-func (p *Publisher) unavailable(ctx context.Context, lastErr error) error {
-	if lastErr != nil {
-		return fmt.Errorf("%w: %w (last failure: %w)", ErrUnavailable, context.Cause(ctx), lastErr)
+func (p *Publisher) failedAt(cause error, o outcomes) error {
+	switch {
+	case o.uncertain != nil && o.nacked != nil:
+		return fmt.Errorf("%w: %w: %w (%w; refused before: %w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain, o.nacked)
+	case o.uncertain != nil:
+		return fmt.Errorf("%w: %w: %w (%w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain)
+	case o.nacked != nil:
+		return fmt.Errorf("%w: %w (refused until then: %w)", ErrUnavailable, cause, o.nacked)
+	case o.returned:
+		return ErrNoRoute
+	case o.lastErr != nil:
+		return fmt.Errorf("%w: %w (last failure: %w)", ErrUnavailable, cause, o.lastErr)
 	}
-	return fmt.Errorf("%w: %w", ErrUnavailable, context.Cause(ctx))
+	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }
 
 // pick returns the path to try next, -1 when no untried path is ready;
-// anyReady reports whether some path is ready at all.
-func (p *Publisher) pick(tried []uint64) (idx int, anyReady bool) {
+// only >= 0 considers that path alone.
+func (p *Publisher) pick(tried []uint64, only int) int {
+	if only >= 0 {
+		if gen, ok := p.paths[only].readyGen(); ok && tried[only] != gen {
+			return only
+		}
+		return -1
+	}
 	start := 0
 	if !p.cfg.PreferPrimary {
 		p.mu.Lock()
@@ -418,15 +493,9 @@ func (p *Publisher) pick(tried []uint64) (idx int, anyReady bool) {
 	n := len(p.paths)
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
-		pp := p.paths[i]
-		gen, ok := pp.readyGen()
-		if !ok {
-			continue
+		if gen, ok := p.paths[i].readyGen(); ok && tried[i] != gen {
+			return i
 		}
-		if tried[i] != gen {
-			return i, true
-		}
-		anyReady = true
 	}
-	return -1, anyReady
+	return -1
 }

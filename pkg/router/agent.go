@@ -36,6 +36,8 @@ type Agent struct {
 	msgH      *message.Handler
 	marshaler codec.Marshaler
 	stats     counters
+	poison    *poisonTable
+	rejectLog rateLog
 
 	sem          chan struct{} // one token per delivery in flight
 	rpcCh, msgCh chan *message.Message
@@ -86,6 +88,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		cfg:         cfg,
 		logger:      logger,
 		services:    newServices(),
+		poison:      newPoisonTable(),
 		router:      r,
 		sem:         make(chan struct{}, cfg.Concurrency),
 		rpcCh:       make(chan *message.Message),

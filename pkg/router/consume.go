@@ -16,6 +16,10 @@ import (
 // cancelled its consumer (queue deleted, leader moved) or its channel died.
 var errConsumerGone = errors.New("router: consumer cancelled by the broker")
 
+// errReplyChannelClosed is the reason a path is reconnected when its reply
+// channel died under a live connection.
+var errReplyChannelClosed = errors.New("router: reply channel closed")
+
 // pathConn is one live connection of a path: the channel that consumes the
 // node queue (and acks on it) and the long-lived channel replies go out on.
 type pathConn struct {
@@ -27,8 +31,13 @@ type pathConn struct {
 	down   chan struct{} // closed by OnDown: the connection is gone
 	done   chan struct{} // closed when the consume loop ended
 
-	replyMu sync.Mutex // one publish at a time keeps confirms in order
-	replyCh *amqp.Channel
+	replyCh     *amqp.Channel
+	replyClosed <-chan *amqp.Error
+	// replyGate: replies publish under its read lock; a suspect's reply
+	// (poison.go) under its write lock, alone on the connection.
+	replyGate  sync.RWMutex
+	replyingMu sync.Mutex
+	replying   map[*delivery]struct{} // replies being published, for blame
 }
 
 // delivery is kept with every message handed to the router so that its
@@ -38,6 +47,10 @@ type delivery struct {
 	pc      *pathConn
 	requeue atomic.Bool // a nack gives it back to the broker instead of rejecting it
 	reject  atomic.Bool // answered, but rejected instead of acked: bad input is dead-lettered
+	// suspect: its reply was being published when the broker closed the
+	// connection before (poison.go); suspectID names it in the table.
+	suspect   bool
+	suspectID uint64
 }
 
 type deliveryKey struct{}
@@ -50,6 +63,7 @@ func deliveryFrom(msg *message.Message) *delivery {
 // onUp declares the topology, sets the prefetch, opens the reply channel and
 // starts consuming; it runs on every (re)connect of path i.
 func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
+	checkShared := a.competingConsumers(i, broker)
 	return func(conn *amqp.Connection) error {
 		ch, err := conn.Channel()
 		if err != nil {
@@ -58,6 +72,7 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 		if err := a.cfg.Topology.DeclareNodeQueue(ch, a.cfg.NodeName); err != nil {
 			return err
 		}
+		checkShared(conn)
 		if err := a.clearUnreadable(i, broker, conn); err != nil {
 			return err
 		}
@@ -72,14 +87,16 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 			return fmt.Errorf("confirm mode on reply channel: %w", err)
 		}
 		pc := &pathConn{
-			index:   i,
-			broker:  broker,
-			conn:    conn,
-			ch:      ch,
-			tag:     fmt.Sprintf("servicebus.%s.%d.%s", a.cfg.NodeName, i, watermill.NewShortUUID()),
-			down:    make(chan struct{}),
-			done:    make(chan struct{}),
-			replyCh: replyCh,
+			index:       i,
+			broker:      broker,
+			conn:        conn,
+			ch:          ch,
+			tag:         fmt.Sprintf("servicebus.%s.%d.%s", a.cfg.NodeName, i, watermill.NewShortUUID()),
+			down:        make(chan struct{}),
+			done:        make(chan struct{}),
+			replyCh:     replyCh,
+			replyClosed: replyCh.NotifyClose(make(chan *amqp.Error, 1)),
+			replying:    map[*delivery]struct{}{},
 		}
 		a.mu.Lock()
 		defer a.mu.Unlock()
@@ -114,6 +131,9 @@ func (a *Agent) onDown(i int) func(error) {
 		if pc == nil {
 			return
 		}
+		if closedByBroker(reason) {
+			a.blameReplying(pc)
+		}
 		close(pc.down)
 		<-pc.done
 	}
@@ -129,6 +149,15 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 		var ok bool
 		select {
 		case d, ok = <-deliveries:
+		case amqpErr := <-pc.replyClosed:
+			// Replies can no more go out on this connection: start over.
+			pc.replyClosed = nil
+			reason := error(errReplyChannelClosed)
+			if amqpErr != nil {
+				reason = fmt.Errorf("%w: %w", errReplyChannelClosed, amqpErr)
+			}
+			a.path(pc.index).KillConn(pc.conn, reason)
+			continue
 		case <-pc.down:
 			return
 		case <-a.stopFeed:
@@ -149,6 +178,10 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 			}
 			return
 		}
+		dl := &delivery{Delivery: d, pc: pc}
+		if d.Redelivered && !a.admitRedelivery(dl) {
+			continue
+		}
 		select {
 		case a.sem <- struct{}{}:
 		case <-pc.down:
@@ -157,7 +190,6 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 			_ = d.Nack(false, true)
 			return
 		}
-		dl := &delivery{Delivery: d, pc: pc}
 		msg := a.newMessage(dl)
 		out := a.msgCh
 		if d.ReplyTo != "" {

@@ -48,7 +48,7 @@ func (a *Agent) failureReply(msg *message.Message, err error) *message.Message {
 	}
 	if e.Code == codec.CodeServiceError {
 		a.stats.serviceErrors.Add(1)
-		a.logger.Info("RPC service failed", a.fields(msg, watermill.LogFields{"err": err}))
+		a.logRejection("service_error", "RPC service failed", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
 	}
 	return errorReply(msg, id, e)
 }
@@ -68,7 +68,7 @@ func (a *Agent) recoverMessage(h message.HandlerFunc) message.HandlerFunc {
 			if !errors.As(err, &e) || e.Code == codec.CodeServiceError {
 				a.stats.serviceErrors.Add(1)
 			}
-			a.logger.Info("Message rejected", a.fields(msg, watermill.LogFields{"err": err}))
+			a.logRejection("message_rejected", "Message rejected", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
 		}
 		return out, err
 	}
@@ -76,7 +76,7 @@ func (a *Agent) recoverMessage(h message.HandlerFunc) message.HandlerFunc {
 
 func (a *Agent) panicked(msg *message.Message, r any) *Error {
 	a.stats.panics.Add(1)
-	a.logger.Error("Service panicked", fmt.Errorf("panic: %v", r), a.fields(msg, watermill.LogFields{"stack": string(debug.Stack())}))
+	a.logRejection("panic", "Service panicked", errors.New(clipLog(fmt.Sprintf("panic: %v", r))), a.fields(msg, watermill.LogFields{"stack": string(debug.Stack())}))
 	return &Error{Code: codec.CodePanic, Message: fmt.Sprintf("panic: %v", r)}
 }
 
@@ -102,7 +102,7 @@ func (a *Agent) decode(h message.HandlerFunc) message.HandlerFunc {
 			// An RPC is answered, and still kept out of the queue like any
 			// bad input: rejected after the reply (dead-lettered with a DLX).
 			dl.reject.Store(true)
-			a.logger.Error("Undecodable delivery", err, watermill.LogFields{
+			a.logRejection("undecodable", "Undecodable delivery", errors.New(clipLog(err.Error())), watermill.LogFields{
 				"broker": dl.pc.broker, "bytes": len(msg.Payload), "rpc": dl.ReplyTo != "", "redelivered": dl.Redelivered,
 			})
 			return nil, &Error{Code: codec.CodeBadRequest, Message: err.Error(), Err: err}
@@ -153,7 +153,7 @@ func (a *Agent) checkToken(h message.HandlerFunc) message.HandlerFunc {
 		if err := a.cfg.Tokens.Validate(msg.Context(), &req.event, msg.Metadata, time.Now()); err != nil {
 			a.stats.badToken.Add(1)
 			deliveryFrom(msg).reject.Store(true)
-			a.logger.Info("Token not valid", a.fields(msg, watermill.LogFields{"err": err}))
+			a.logRejection("token", "Token not valid", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
 			return nil, &Error{Code: codec.CodeBadToken, Message: codec.TextTokenNotValid, Err: err}
 		}
 		return h(msg)
@@ -171,7 +171,7 @@ func (a *Agent) checkDeadline(h message.HandlerFunc) message.HandlerFunc {
 		}
 		if late := time.Since(deadline); late >= 0 {
 			a.stats.deadline.Add(1)
-			a.logger.Info("Deadline passed, not run", a.fields(msg, watermill.LogFields{"late": late}))
+			a.logRejection("deadline", "Deadline passed, not run", nil, a.fields(msg, watermill.LogFields{"late": late}))
 			return nil, &Error{Code: codec.CodeDeadlineExceeded, Message: fmt.Sprintf("deadline of %s passed %s before it was run", req.Target(), late.Round(time.Millisecond))}
 		}
 		ctx, cancel := context.WithDeadline(msg.Context(), deadline)
@@ -187,7 +187,7 @@ func (a *Agent) dispatchRPC(msg *message.Message) ([]*message.Message, error) {
 	svc := a.services.rpcService(req.Category, req.Service)
 	if svc == nil {
 		a.stats.unknown.Add(1)
-		a.logger.Info("Unknown RPC service", a.fields(msg, nil))
+		a.logRejection("unknown_service", "Unknown RPC service", nil, a.fields(msg, nil))
 		return nil, &Error{Code: codec.CodeUnknownService, Message: codec.UnknownServiceText(req.Category, req.Service)}
 	}
 	result, err := svc(msg.Context(), req)
@@ -239,8 +239,9 @@ func (a *Agent) fields(msg *message.Message, extra watermill.LogFields) watermil
 		f["rpc"] = dl.ReplyTo != ""
 	}
 	if req, ok := RequestFromContext(msg.Context()); ok {
-		f["event_id"] = req.ID
-		f["service"] = req.Target()
+		// From the request: bounded, as all that is logged of it.
+		f["event_id"] = clipLog(req.ID)
+		f["service"] = clipLog(req.Target())
 	}
 	return f.Add(extra)
 }

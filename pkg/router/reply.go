@@ -11,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // replyPublisher is the RPC handler's watermill publisher: it sends each
@@ -25,6 +26,15 @@ func (p replyPublisher) Publish(_ string, msgs ...*message.Message) error {
 		if dl == nil {
 			return errors.New("router: reply without the delivery it answers")
 		}
+		if err := checkReplyTo(dl.ReplyTo); err != nil {
+			// Nobody can be answered there: the request is rejected.
+			p.a.stats.replyFailures.Add(1)
+			p.a.logRejection("reply_to", "Reply not sent: bad reply_to", nil, watermill.LogFields{
+				"broker": dl.pc.broker, "reply_to": clipLog(dl.ReplyTo), "err": err.Error(),
+			})
+			dl.reject.Store(true)
+			continue
+		}
 		if err := p.a.publishReply(dl, m); err != nil {
 			p.a.stats.replyFailures.Add(1)
 			return err
@@ -37,10 +47,6 @@ func (p replyPublisher) Publish(_ string, msgs ...*message.Message) error {
 func (replyPublisher) Close() error { return nil }
 
 func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
-	if len(dl.ReplyTo) > 255 {
-		// The broker would close the channel on a routing key this long.
-		return Permanent(fmt.Errorf("router: reply_to of %d bytes, AMQP allows 255", len(dl.ReplyTo)))
-	}
 	pub := amqp.Publishing{CorrelationId: dl.CorrelationId, Body: m.Payload}
 	if len(m.Metadata) > 0 {
 		pub.Headers = make(amqp.Table, len(m.Metadata))
@@ -48,12 +54,27 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 			pub.Headers[k] = v
 		}
 	}
+	pc := dl.pc
+	if err := failover.CheckSize(pc.conn, &pub); err != nil {
+		// Sent, it would close the connection: answer that instead.
+		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
+		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
+		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: errorReply(m, "", e).Payload,
+			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReplyTimeout)
 	defer cancel()
-	pc := dl.pc
-	pc.replyMu.Lock()
+	// A suspect's reply goes out alone (poison.go).
+	if dl.suspect {
+		pc.replyGate.Lock()
+		defer pc.replyGate.Unlock()
+	} else {
+		pc.replyGate.RLock()
+		defer pc.replyGate.RUnlock()
+	}
+	pc.track(dl)
+	defer pc.untrack(dl)
 	confirm, err := pc.replyCh.PublishWithDeferredConfirmWithContext(ctx, "", dl.ReplyTo, false, false, pub)
-	pc.replyMu.Unlock()
 	if err == nil {
 		var acked bool
 		acked, err = confirm.WaitContext(ctx)
@@ -64,7 +85,10 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 	if err != nil {
 		// Give the request back once so that an answer can still come.
 		dl.requeue.Store(!dl.Redelivered)
-		return fmt.Errorf("router: reply to %s on %s: %w", dl.ReplyTo, pc.broker, err)
+		return fmt.Errorf("router: reply to %s on %s: %w", clipLog(dl.ReplyTo), pc.broker, err)
+	}
+	if dl.suspect {
+		a.poison.forgive(dl.suspectID)
 	}
 	return nil
 }
@@ -92,10 +116,13 @@ func resultReply(msg *message.Message, id string, result any) (*message.Message,
 
 // errorReply is the reply message of a failure: the text a py-servicebus
 // caller expects in the body, code and text in headers for our sender.
+// Texts and the echoed id are bounded (MaxReplyText): they may come from
+// the request.
 func errorReply(msg *message.Message, id string, e *Error) *message.Message {
-	reply := message.NewMessage(watermill.NewUUID(), codec.EncodeResponse(&codec.Response{ID: id, Message: e.Message}))
-	reply.Metadata.Set(codec.HeaderErrorCode, string(e.Code))
-	reply.Metadata.Set(codec.HeaderErrorMessage, e.Message)
+	text := clip(e.Message, MaxReplyText)
+	reply := message.NewMessage(watermill.NewUUID(), codec.EncodeResponse(&codec.Response{ID: clip(id, MaxReplyText), Message: text}))
+	reply.Metadata.Set(codec.HeaderErrorCode, clip(string(e.Code), MaxReplyText))
+	reply.Metadata.Set(codec.HeaderErrorMessage, text)
 	reply.SetContext(msg.Context())
 	return reply
 }

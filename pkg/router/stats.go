@@ -20,6 +20,7 @@ type Stats struct {
 	Panics           uint64 // services that panicked
 	ReplyFailures    uint64 // replies that could not be published
 	Unreadable       uint64 // deliveries no Go client can parse, taken off the queue (see unreadable.go)
+	Poisoned         uint64 // deliveries rejected unrun: publishing their reply closed the connection twice (poison.go)
 	InFlight         int    // deliveries being worked on now
 	Consuming        int    // brokers whose node queue is consumed now
 }
@@ -28,6 +29,7 @@ type counters struct {
 	received, replies, pongs, acked, rejected, requeued atomic.Uint64
 	malformed, tooLarge, badToken, unknown, deadline    atomic.Uint64
 	serviceErrors, panics, replyFailures, unreadable    atomic.Uint64
+	poisoned                                            atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -47,5 +49,6 @@ func (c *counters) snapshot() Stats {
 		Panics:           c.panics.Load(),
 		ReplyFailures:    c.replyFailures.Load(),
 		Unreadable:       c.unreadable.Load(),
+		Poisoned:         c.poisoned.Load(),
 	}
 }

@@ -88,7 +88,7 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*c
 	msg.Body = codec.EncodeEvent(&ev)
 	res, err := s.roundTrip(ctx, t.Node, id, msg, -1)
 	if err != nil {
-		return nil, s.callError(ctx, t.String(), err)
+		return nil, s.explainTimeout(t.Node, s.callError(ctx, t.String(), err))
 	}
 	return s.decodeReply(res)
 }

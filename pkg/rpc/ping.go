@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
@@ -79,31 +81,135 @@ func (s *Sender) ping(ctx context.Context, node string, path int) (time.Duration
 		return 0, err
 	}
 	msg.Body = codec.PingBody
-	// Pings are remembered per path for agents that answer PONG without
-	// the correlation id; any path may carry it when path < 0.
-	for _, rp := range s.pathsFor(path) {
-		rp.addPing(id)
+	// The PONG comes back on a queue of this ping's own: a py-servicebus
+	// agent does not copy the correlation id into its PONG, and on the
+	// shared reply queue such a PONG could not be told from another
+	// node's.
+	q := &pingQueue{pongs: make(chan []byte, 1)}
+	defer q.close(&s.wg)
+	prepare := func(_ int, conn *amqp.Connection, m *amqp.Publishing) error {
+		name, err := q.open(ctx, conn)
+		m.ReplyTo = name
+		return err
 	}
-	defer func() {
-		for _, rp := range s.pathsFor(path) {
-			rp.removePing(id)
-		}
-	}()
-	r, err := s.roundTrip(ctx, node, id, msg, path)
+	if path < 0 {
+		_, err = s.pub.PublishPrepared(ctx, s.exchange, node, msg, prepare)
+	} else {
+		_, err = s.pub.PublishOnPath(ctx, path, s.exchange, node, msg, prepare)
+	}
 	if err != nil {
 		return 0, s.callError(ctx, node+" (ping)", err)
 	}
-	if !bytes.Equal(r.body, codec.PongBody) {
-		return 0, fmt.Errorf("rpc: ping %s: unexpected answer %q", node, truncate(r.body, 64))
+	select {
+	case body := <-q.pongs:
+		if !bytes.Equal(body, codec.PongBody) {
+			return 0, fmt.Errorf("rpc: ping %s: unexpected answer %q", node, truncate(body, 64))
+		}
+		return time.Since(start), nil
+	case <-ctx.Done():
+		return 0, s.explainTimeout(node, s.callError(ctx, node+" (ping)", ctx.Err()))
+	case <-s.closing:
+		return 0, ErrClosed
 	}
-	return time.Since(start), nil
 }
 
-func (s *Sender) pathsFor(path int) []*replyPath {
-	if path < 0 {
-		return s.paths
+// pingQueue is the reply queue of one ping: exclusive, auto-deleted, on a
+// channel of its own on the connection of each broker the ping goes out on.
+type pingQueue struct {
+	pongs chan []byte // the first answer on any of its queues
+
+	mu       sync.Mutex
+	channels []*amqp.Channel
+	names    map[*amqp.Connection]string
+}
+
+// open declares and consumes the ping's queue on conn; the broker round
+// trips run where a silent link cannot hold the caller past ctx.
+func (q *pingQueue) open(ctx context.Context, conn *amqp.Connection) (string, error) {
+	if conn == nil {
+		return "", errors.New("not connected")
 	}
-	return s.paths[path : path+1]
+	q.mu.Lock()
+	if name, ok := q.names[conn]; ok {
+		q.mu.Unlock()
+		return name, nil
+	}
+	q.mu.Unlock()
+	type opened struct {
+		ch   *amqp.Channel
+		name string
+		err  error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		ch, err := conn.Channel()
+		if err != nil {
+			done <- opened{err: err}
+			return
+		}
+		o := opened{ch: ch}
+		var deliveries <-chan amqp.Delivery
+		decl, err := ch.QueueDeclare("", false, true, true, false, nil)
+		if err == nil {
+			o.name = decl.Name
+			deliveries, err = ch.Consume(decl.Name, "", true, true, false, false, nil)
+		}
+		if err != nil {
+			_ = ch.Close()
+			done <- opened{err: err}
+			return
+		}
+		go func() {
+			for d := range deliveries {
+				select {
+				case q.pongs <- d.Body:
+				default:
+				}
+			}
+		}()
+		done <- o
+	}()
+	select {
+	case o := <-done:
+		if o.err != nil {
+			return "", fmt.Errorf("ping reply queue: %w", o.err)
+		}
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.names == nil {
+			q.names = map[*amqp.Connection]string{}
+		}
+		q.names[conn] = o.name
+		q.channels = append(q.channels, o.ch)
+		return o.name, nil
+	case <-ctx.Done():
+		go func() { // close what opens late
+			if o := <-done; o.ch != nil {
+				_ = o.ch.Close()
+			}
+		}()
+		return "", ctx.Err()
+	}
+}
+
+// close drops the ping's queues (closing their channels deletes them). A
+// close waits for the broker's answer, so it runs in the background, within
+// the sender's lifetime.
+func (q *pingQueue) close(wg *sync.WaitGroup) {
+	q.mu.Lock()
+	channels := q.channels
+	q.channels = nil
+	q.mu.Unlock()
+	if len(channels) == 0 {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for _, ch := range channels {
+			_ = ch.Close()
+		}
+	}()
 }
 
 func truncate(b []byte, n int) []byte {

@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
@@ -44,9 +42,6 @@ type replyPath struct {
 	up      bool
 	gen     uint64
 	replyTo string
-
-	pingMu sync.Mutex
-	pings  []string // ids of pings waiting on this path, oldest first
 }
 
 // NewSender starts connecting to every broker in the background and returns
@@ -190,7 +185,7 @@ func (s *Sender) onDown(idx int, err error) {
 // prepare sets reply_to for path idx and records where the reply of c will
 // come back.
 func (s *Sender) prepare(c *call) failover.Prepare {
-	return func(idx int, msg *amqp.Publishing) error {
+	return func(idx int, _ *amqp.Connection, msg *amqp.Publishing) error {
 		rp := s.paths[idx]
 		rp.mu.RLock()
 		defer rp.mu.RUnlock()
@@ -218,9 +213,6 @@ func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deli
 	rp := s.paths[idx]
 	for d := range deliveries {
 		id := d.CorrelationId
-		if id == "" && bytes.Equal(d.Body, codec.PongBody) {
-			id = rp.oldestPing()
-		}
 		c, found := s.calls.take(id, idx)
 		if c == nil {
 			if found {
@@ -242,32 +234,4 @@ func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deli
 			s.pub.Path(idx).KillConn(conn, errors.New("rpc: reply consumer ended"))
 		}
 	}
-}
-
-func (rp *replyPath) addPing(id string) {
-	rp.pingMu.Lock()
-	rp.pings = append(rp.pings, id)
-	rp.pingMu.Unlock()
-}
-
-func (rp *replyPath) removePing(id string) {
-	rp.pingMu.Lock()
-	defer rp.pingMu.Unlock()
-	for i, p := range rp.pings {
-		if p == id {
-			rp.pings = append(rp.pings[:i], rp.pings[i+1:]...)
-			return
-		}
-	}
-}
-
-// oldestPing is the waiting ping a PONG without correlation id answers
-// (an agent that does not copy the correlation id).
-func (rp *replyPath) oldestPing() string {
-	rp.pingMu.Lock()
-	defer rp.pingMu.Unlock()
-	if len(rp.pings) == 0 {
-		return ""
-	}
-	return rp.pings[0]
 }

@@ -26,6 +26,18 @@
 // not valid UTF-8 or unsafe are dropped and counted (Stats), and the counts
 // are logged every ServerConfig.StatsInterval.
 //
+// # Work budget
+//
+// Whoever can reach the port chooses what the collector decodes, so no
+// datagram costs much more than its size. A pickled integer over 32 bytes
+// is written as "<int of N bytes>" and never converted to decimal; a
+// pickled str over 16 KiB is cut (it ends with "…") and bytes over it are
+// marked; a pickle may push at most 20,000 values; shared references,
+// cycles and nesting deeper than 32 are refused; a JSON record keeps at
+// most 256 fields. A line is at most MaxLineSize (16 KiB): a longer record
+// is cut, and the line says so. Records cut this way are written and
+// counted (Stats.Capped).
+//
 // # Files
 //
 // Lines are py-servicebus's layout, [TIME PID:PID]LEVEL:MESSAGE followed by
@@ -46,4 +58,14 @@
 // socket buffer (ServerConfig.ReadBuffer, forced past net.core.rmem_max when
 // the process may), and reports the kernel's drop count for its socket
 // (Stats.KernelDrops).
+//
+// Each datagram's decoding cost is estimated from its size before any work
+// (a byte of pickle counts 8, a byte of JSON 1). Small ones, which are
+// nearly all log records, share the queue, bounded by that cost, so a full
+// queue drains in about the same time whatever fills it. Large ones (over
+// 32 KiB of JSON or 4 KiB of pickle) wait in 64 slots, and the writer takes
+// one only between two batches of small records: a flood of large datagrams
+// fills the slots and the rest is shed (Stats.Shed, logged at once, then at
+// most once every StatsInterval), while small records keep flowing, each
+// delayed by one large decode at most.
 package udplog

@@ -3,6 +3,7 @@ package udplog
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -27,29 +28,60 @@ func addSeeds(f *testing.F) {
 	}
 }
 
-// FuzzDatagram: any datagram is decoded or rejected with an error, never a
-// panic, and an accepted one becomes exactly one line (valid JSON in the
-// JSON format).
+// checkDecodeError fails unless err is one of the errors DecodeDatagram
+// documents for a datagram of b's kind: a pickle is never "not JSON", and
+// JSON is never a bad pickle.
+func checkDecodeError(t *testing.T, b []byte, err error) {
+	t.Helper()
+	var kinds []error
+	switch {
+	case len(b) > MaxRecordSize:
+		kinds = []error{ErrTooLarge}
+	case isPython(b):
+		kinds = []error{ErrBadPickle, ErrMissingField}
+	default:
+		kinds = []error{ErrInvalidUTF8, ErrNotJSON, ErrMissingField}
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return
+		}
+	}
+	t.Fatalf("error %q (%T) is none of %v", err, err, kinds)
+}
+
+// checkLine fails unless line is exactly one line within MaxLineSize, and
+// valid JSON in the JSON format.
+func checkLine(t *testing.T, line []byte, format Format) {
+	t.Helper()
+	if bytes.IndexByte(line, '\n') != len(line)-1 || len(line) > MaxLineSize {
+		t.Fatalf("%s line of %d bytes is not one line within %d: %.200q", format, len(line), MaxLineSize, line)
+	}
+	if format == FormatJSON && !json.Valid(line[:len(line)-1]) {
+		t.Fatalf("json line is not JSON: %q", line)
+	}
+}
+
+// FuzzDatagram: any datagram is decoded or rejected with one of the errors
+// of its kind, never a panic, and an accepted one becomes exactly one line
+// within MaxLineSize (valid JSON in the JSON format).
 func FuzzDatagram(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		rec, err := DecodeDatagram(b, testNow)
 		if err != nil {
+			checkDecodeError(t, b, err)
 			return
 		}
 		for _, format := range []Format{FormatText, FormatJSON} {
-			line := AppendLine(nil, &rec, format, time.UTC)
-			if bytes.IndexByte(line, '\n') != len(line)-1 {
-				t.Fatalf("%s line is not one line: %q", format, line)
-			}
-			if format == FormatJSON && !json.Valid(line[:len(line)-1]) {
-				t.Fatalf("json line is not JSON: %q", line)
-			}
+			checkLine(t, AppendLine(nil, &rec, format, time.UTC), format)
 		}
 	})
 }
 
-// FuzzPickle feeds bare pickles (the length prefix added) to the reader.
+// FuzzPickle feeds bare pickles (the length prefix added) to the reader:
+// each is refused as a bad pickle or a record without its fields, or
+// becomes one line.
 func FuzzPickle(f *testing.F) {
 	bins, _ := filepath.Glob(filepath.Join("testdata", "*.bin"))
 	for _, name := range bins {
@@ -62,13 +94,14 @@ func FuzzPickle(f *testing.F) {
 		if len(p) > MaxRecordSize-4 {
 			return
 		}
-		rec, err := DecodeDatagram(pyFrame(string(p)), testNow)
+		b := pyFrame(string(p))
+		rec, err := DecodeDatagram(b, testNow)
 		if err != nil {
+			checkDecodeError(t, b, err) // ErrBadPickle or ErrMissingField unless p is empty
 			return
 		}
-		line := AppendLine(nil, &rec, FormatJSON, time.UTC)
-		if !json.Valid(line[:len(line)-1]) {
-			t.Fatalf("json line is not JSON: %q", line)
+		for _, format := range []Format{FormatText, FormatJSON} {
+			checkLine(t, AppendLine(nil, &rec, format, time.UTC), format)
 		}
 	})
 }

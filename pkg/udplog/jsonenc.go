@@ -88,3 +88,56 @@ func appendJSONValue(dst []byte, v any) []byte {
 	}
 	return append(dst, b...)
 }
+
+// appendJSONTextMax is appendJSONString that stops where the output would
+// pass end: what is left out is replaced by "…" inside the string. It
+// reports whether it cut.
+func appendJSONTextMax(dst []byte, s string, end int) ([]byte, bool) {
+	dst = append(dst, '"')
+	limit := end - len(`…"`) // where a cut string stops, its marker after
+	start := 0
+	for i := 0; i < len(s); {
+		if len(dst)+(i-start) > limit+len(`…`) { // cannot end by end any more
+			dst = append(dst, cutUTF8(s[start:i], max(limit-len(dst), 0))...)
+			return append(dst, `…"`...), true
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		i += size
+	}
+	if len(dst)+(len(s)-start) > limit+len(`…`) {
+		dst = append(dst, cutUTF8(s[start:], max(limit-len(dst), 0))...)
+		return append(dst, `…"`...), true
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), false
+}

@@ -6,20 +6,27 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 )
 
 // This file is a pickle reader that only builds plain values: None, bools,
 // ints, floats, str, bytes, lists, tuples, sets and dicts. Python's
 // logging.handlers.DatagramHandler pickles a dict of such values (protocol
 // 1); anything that could name a class or call a function (GLOBAL, REDUCE,
-// BUILD, INST, OBJ, NEWOBJ, STACK_GLOBAL, EXT*, PERSID) is rejected.
+// BUILD, INST, OBJ, NEWOBJ, STACK_GLOBAL, EXT*, PERSID) is rejected. Each
+// opcode costs little: values that would be expensive to convert are capped
+// (limits.go) and the number of values is bounded.
 
 const (
 	pickleMaxDepth = 32    // nesting of containers after decoding
-	pickleMaxNodes = 20000 // values visited when converting; stops shared-reference blow-ups and cycles
-	pickleMaxMemo  = 1 << 16
+	pickleMaxNodes = 20000 // values visited by checkTree; stops shared-reference blow-ups and cycles
+	pickleMaxMemo  = pickleMaxValues
+	// pickleMemoGap bounds how far past the highest memo index a PUT may
+	// skip: Python numbers its memo entries in order.
+	pickleMemoGap = 256
 )
+
+// memoUnset fills the memo slots a pickle skipped.
+type memoUnset struct{}
 
 // pyList is a mutable list or set while unpickling.
 type pyList struct{ items []any }
@@ -28,43 +35,51 @@ type pyList struct{ items []any }
 type pyTuple []any
 
 // pyDict is a dict while unpickling; keys are turned into strings on insert.
+// The map is made at the first insert: an empty dict costs no map.
 type pyDict struct{ m map[string]any }
 
 type pickleReader struct {
-	b     []byte
-	pos   int
-	stack []any
-	marks []int
-	memo  map[uint32]any
+	b      []byte
+	pos    int
+	stack  []any
+	marks  []int
+	memo   []any // by index; memoUnset where never set
+	memoN  int   // memo entries set, which MEMOIZE numbers by
+	values int   // values pushed so far
+	capped bool  // a value was capped (limits.go)
 }
 
-// forbiddenOpcodes names the opcodes that reach outside plain values.
-var forbiddenOpcodes = map[byte]string{
+// forbiddenOpcodes names the opcodes that reach outside plain values; an
+// array, as it is looked up for every opcode.
+var forbiddenOpcodes = [256]string{
 	'c': "GLOBAL", 'R': "REDUCE", 'b': "BUILD", 'i': "INST", 'o': "OBJ",
 	0x81: "NEWOBJ", 0x92: "NEWOBJ_EX", 0x93: "STACK_GLOBAL",
 	0x82: "EXT1", 0x83: "EXT2", 0x84: "EXT4", 'P': "PERSID", 'Q': "BINPERSID",
 	0x96: "BYTEARRAY8", 0x97: "NEXT_BUFFER", 0x98: "READONLY_BUFFER",
 }
 
-// decodePickle reads one pickle holding a dict and returns it with plain Go
-// values: map[string]any, []any, string, []byte, int64, *big.Int, float64,
-// bool and nil.
-func decodePickle(b []byte) (map[string]any, error) {
-	r := &pickleReader{b: b, memo: map[uint32]any{}}
+// decodePickle reads one pickle holding a dict. The values in it are nil,
+// bool, int64, *big.Int, capped, float64, string, []byte, *pyDict, *pyList
+// and pyTuple; shared references and cycles are refused by a walk that
+// bounds depth and the values visited. capped reports whether a value was
+// cut or replaced by a marker.
+func decodePickle(b []byte) (d *pyDict, capped bool, err error) {
+	r := readers.Get().(*pickleReader)
+	defer r.release()
+	r.b = b
 	v, err := r.run()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPickle, err)
+		return nil, false, fmt.Errorf("%w: %v", ErrBadPickle, err)
 	}
 	d, ok := v.(*pyDict)
 	if !ok {
-		return nil, fmt.Errorf("%w: top value is %T, not a dict", ErrBadPickle, v)
+		return nil, false, fmt.Errorf("%w: top value is %T, not a dict", ErrBadPickle, v)
 	}
 	nodes := 0
-	out, err := plain(d, 0, &nodes)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPickle, err)
+	if err := checkTree(d, 0, &nodes); err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrBadPickle, err)
 	}
-	return out.(map[string]any), nil
+	return d, r.capped, nil
 }
 
 func (r *pickleReader) run() (any, error) {
@@ -72,9 +87,12 @@ func (r *pickleReader) run() (any, error) {
 		if r.pos >= len(r.b) {
 			return nil, fmt.Errorf("truncated: no STOP")
 		}
+		if r.values > pickleMaxValues {
+			return nil, fmt.Errorf("more than %d values", pickleMaxValues)
+		}
 		op := r.b[r.pos]
 		r.pos++
-		if name, bad := forbiddenOpcodes[op]; bad {
+		if name := forbiddenOpcodes[op]; name != "" {
 			return nil, fmt.Errorf("forbidden opcode %s at %d", name, r.pos-1)
 		}
 		switch op {
@@ -103,7 +121,7 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if err := r.put(uint32(len(r.memo)), v); err != nil {
+			if err := r.put(uint32(r.memoN), v); err != nil {
 				return nil, err
 			}
 		case '(': // MARK
@@ -119,13 +137,13 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			switch line {
+			switch string(line) {
 			case "00":
 				r.push(false)
 			case "01":
 				r.push(true)
 			default:
-				v, err := parseBigInt(line)
+				v, err := r.textInt(line)
 				if err != nil {
 					return nil, err
 				}
@@ -136,7 +154,7 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			v, err := parseBigInt(strings.TrimSuffix(line, "L"))
+			v, err := r.textInt(bytes.TrimSuffix(line, []byte("L")))
 			if err != nil {
 				return nil, err
 			}
@@ -146,7 +164,10 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			f, err := strconv.ParseFloat(line, 64)
+			if len(line) > maxFloatText {
+				return nil, fmt.Errorf("FLOAT of %d bytes", len(line))
+			}
+			f, err := strconv.ParseFloat(string(line), 64)
 			if err != nil {
 				return nil, fmt.Errorf("FLOAT %q", line)
 			}
@@ -192,6 +213,11 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if len(p) > maxIntBytes {
+				r.capped = true
+				r.push(capped{"int", len(p)})
+				continue
+			}
 			r.push(decodeLong(p))
 		case 'G': // BINFLOAT
 			p, err := r.n(8)
@@ -204,15 +230,20 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			r.push(strings.ToValidUTF8(string(p), "\uFFFD"))
+			r.push(r.text(p))
 		case 'B', 'C', 0x8e: // BINBYTES, SHORT_BINBYTES, BINBYTES8
 			p, err := r.sized(op)
 			if err != nil {
 				return nil, err
 			}
+			if len(p) > maxStrBytes {
+				r.capped = true
+				r.push(capped{"bytes", len(p)})
+				continue
+			}
 			r.push(append([]byte(nil), p...))
 		case '}':
-			r.push(&pyDict{m: map[string]any{}})
+			r.push(&pyDict{})
 		case ']', 0x8f: // EMPTY_LIST, EMPTY_SET
 			r.push(&pyList{})
 		case ')':
@@ -224,7 +255,7 @@ func (r *pickleReader) run() (any, error) {
 			}
 			switch op {
 			case 'd':
-				d := &pyDict{m: map[string]any{}}
+				d := &pyDict{}
 				if err := d.setPairs(items); err != nil {
 					return nil, err
 				}
@@ -323,8 +354,11 @@ func (r *pickleReader) run() (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			v, ok := r.memo[idx]
-			if !ok {
+			if idx >= uint32(len(r.memo)) {
+				return nil, fmt.Errorf("memo %d not set", idx)
+			}
+			v := r.memo[idx]
+			if _, unset := v.(memoUnset); unset {
 				return nil, fmt.Errorf("memo %d not set", idx)
 			}
 			r.push(v)
@@ -332,151 +366,4 @@ func (r *pickleReader) run() (any, error) {
 			return nil, fmt.Errorf("unsupported opcode 0x%02x at %d", op, r.pos-1)
 		}
 	}
-}
-
-func (r *pickleReader) n(k int) ([]byte, error) { return r.nu(uint64(k)) }
-
-func (r *pickleReader) nu(k uint64) ([]byte, error) {
-	if k > uint64(len(r.b)-r.pos) {
-		return nil, fmt.Errorf("truncated at %d", r.pos)
-	}
-	p := r.b[r.pos : r.pos+int(k)]
-	r.pos += int(k)
-	return p, nil
-}
-
-func (r *pickleReader) line() (string, error) {
-	i := bytes.IndexByte(r.b[r.pos:], '\n')
-	if i < 0 {
-		return "", fmt.Errorf("unterminated line at %d", r.pos)
-	}
-	s := string(r.b[r.pos : r.pos+i])
-	r.pos += i + 1
-	return s, nil
-}
-
-// sized reads the length-prefixed payload of a string or bytes opcode.
-func (r *pickleReader) sized(op byte) ([]byte, error) {
-	var size uint64
-	switch op {
-	case 'C', 'U', 0x8c:
-		p, err := r.n(1)
-		if err != nil {
-			return nil, err
-		}
-		size = uint64(p[0])
-	case 'X', 'B', 'T':
-		p, err := r.n(4)
-		if err != nil {
-			return nil, err
-		}
-		s := binary.LittleEndian.Uint32(p)
-		if op == 'T' && int32(s) < 0 {
-			return nil, fmt.Errorf("BINSTRING negative size")
-		}
-		size = uint64(s)
-	default: // 8-byte sizes
-		p, err := r.n(8)
-		if err != nil {
-			return nil, err
-		}
-		size = binary.LittleEndian.Uint64(p)
-	}
-	return r.nu(size)
-}
-
-func (r *pickleReader) memoIndex(op byte) (uint32, error) {
-	switch op {
-	case 'p', 'g':
-		line, err := r.line()
-		if err != nil {
-			return 0, err
-		}
-		n, err := strconv.ParseUint(line, 10, 32)
-		if err != nil {
-			return 0, fmt.Errorf("memo index %q", line)
-		}
-		return uint32(n), nil
-	case 'q', 'h':
-		p, err := r.n(1)
-		if err != nil {
-			return 0, err
-		}
-		return uint32(p[0]), nil
-	default:
-		p, err := r.n(4)
-		if err != nil {
-			return 0, err
-		}
-		return binary.LittleEndian.Uint32(p), nil
-	}
-}
-
-func (r *pickleReader) put(idx uint32, v any) error {
-	if _, ok := r.memo[idx]; !ok && len(r.memo) >= pickleMaxMemo {
-		return fmt.Errorf("memo too large")
-	}
-	r.memo[idx] = v
-	return nil
-}
-
-func (r *pickleReader) push(v any) { r.stack = append(r.stack, v) }
-
-// floor is the lowest stack index the current mark lets an opcode pop.
-func (r *pickleReader) floor() int {
-	if len(r.marks) == 0 {
-		return 0
-	}
-	return r.marks[len(r.marks)-1]
-}
-
-func (r *pickleReader) top() (any, error) {
-	if len(r.stack) <= r.floor() {
-		return nil, fmt.Errorf("stack underflow at %d", r.pos-1)
-	}
-	return r.stack[len(r.stack)-1], nil
-}
-
-func (r *pickleReader) pop() (any, error) {
-	v, err := r.top()
-	if err != nil {
-		return nil, err
-	}
-	r.stack = r.stack[:len(r.stack)-1]
-	return v, nil
-}
-
-func (r *pickleReader) popMark() ([]any, error) {
-	if len(r.marks) == 0 {
-		return nil, fmt.Errorf("no MARK at %d", r.pos-1)
-	}
-	m := r.marks[len(r.marks)-1]
-	r.marks = r.marks[:len(r.marks)-1]
-	items := append([]any(nil), r.stack[m:]...)
-	r.stack = r.stack[:m]
-	return items, nil
-}
-
-func (r *pickleReader) topList() (*pyList, error) {
-	v, err := r.top()
-	if err != nil {
-		return nil, err
-	}
-	l, ok := v.(*pyList)
-	if !ok {
-		return nil, fmt.Errorf("append to %T", v)
-	}
-	return l, nil
-}
-
-func (r *pickleReader) topDict() (*pyDict, error) {
-	v, err := r.top()
-	if err != nil {
-		return nil, err
-	}
-	d, ok := v.(*pyDict)
-	if !ok {
-		return nil, fmt.Errorf("setitem on %T", v)
-	}
-	return d, nil
 }

@@ -2,18 +2,20 @@ package udplog
 
 import (
 	"fmt"
-	"math"
 	"math/big"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
-// The values a pickle builds, and their conversion to plain Go values.
+// The values a pickle builds: dict keys, integers, and the walk that
+// bounds what a pickle may share or nest.
 
 func (d *pyDict) setPairs(items []any) error {
 	if len(items)%2 != 0 {
 		return fmt.Errorf("odd number of dict items")
+	}
+	if d.m == nil {
+		d.m = make(map[string]any, len(items)/2)
 	}
 	for i := 0; i < len(items); i += 2 {
 		k, err := dictKey(items[i])
@@ -40,6 +42,8 @@ func dictKey(k any) (string, error) {
 	case int64:
 		return strconv.FormatInt(k, 10), nil
 	case *big.Int:
+		return k.String(), nil // at most maxIntBytes long
+	case capped:
 		return k.String(), nil
 	case float64:
 		return strconv.FormatFloat(k, 'g', -1, 64), nil
@@ -50,18 +54,20 @@ func dictKey(k any) (string, error) {
 	}
 }
 
+// parseBigInt reads a text integer of at most maxIntDigits.
 func parseBigInt(s string) (any, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, nil
 	}
 	b, ok := new(big.Int).SetString(s, 10)
-	if !ok || len(s) > 4300 {
+	if !ok {
 		return nil, fmt.Errorf("bad integer %q", s)
 	}
 	return b, nil
 }
 
-// decodeLong reads a little-endian two's-complement integer (LONG1/LONG4).
+// decodeLong reads a little-endian two's-complement integer (LONG1/LONG4)
+// of at most maxIntBytes.
 func decodeLong(p []byte) any {
 	if len(p) == 0 {
 		return int64(0)
@@ -80,54 +86,40 @@ func decodeLong(p []byte) any {
 	return n
 }
 
-// plain converts unpickled values into plain Go values, bounding depth and
-// the number of visited values (a pickle can share and cycle references).
-func plain(v any, depth int, nodes *int) (any, error) {
+// checkTree walks what a pickle built before anything renders it, counting
+// every visit: shared references and cycles would otherwise expand without
+// bound (a list holding itself twice, 30 times over, is 2^30 values).
+func checkTree(v any, depth int, nodes *int) error {
 	*nodes++
 	if *nodes > pickleMaxNodes {
-		return nil, fmt.Errorf("more than %d values", pickleMaxNodes)
+		return fmt.Errorf("more than %d values", pickleMaxNodes)
 	}
 	if depth > pickleMaxDepth {
-		return nil, fmt.Errorf("nested deeper than %d", pickleMaxDepth)
+		return fmt.Errorf("nested deeper than %d", pickleMaxDepth)
 	}
+	var items []any
 	switch v := v.(type) {
 	case *pyDict:
-		m := make(map[string]any, len(v.m))
-		for k, e := range v.m {
-			p, err := plain(e, depth+1, nodes)
-			if err != nil {
-				return nil, err
+		if len(v.m) == 0 {
+			return nil // ranging over even an empty map costs
+		}
+		for _, e := range v.m {
+			if err := checkTree(e, depth+1, nodes); err != nil {
+				return err
 			}
-			m[k] = p
 		}
-		return m, nil
+		return nil
 	case *pyList:
-		return plainSeq(v.items, depth, nodes)
+		items = v.items
 	case pyTuple:
-		return plainSeq(v, depth, nodes)
-	case []byte:
-		if utf8.Valid(v) {
-			return string(v), nil
-		}
-		return v, nil
-	case float64:
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return strconv.FormatFloat(v, 'g', -1, 64), nil // JSON has no NaN or Inf
-		}
-		return v, nil
+		items = v
 	default:
-		return v, nil
+		return nil
 	}
-}
-
-func plainSeq(items []any, depth int, nodes *int) (any, error) {
-	out := make([]any, len(items))
-	for i, e := range items {
-		p, err := plain(e, depth+1, nodes)
-		if err != nil {
-			return nil, err
+	for _, e := range items {
+		if err := checkTree(e, depth+1, nodes); err != nil {
+			return err
 		}
-		out[i] = p
 	}
-	return out, nil
+	return nil
 }

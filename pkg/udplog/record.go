@@ -28,6 +28,8 @@ type Record struct {
 
 	raw    []byte // the datagram, when it was a JSON object
 	python bool   // decoded from a Python LogRecord pickle
+	size   int    // bytes of the datagram
+	capped bool   // a value was cut or replaced by a marker (limits.go)
 }
 
 // Field is one field of a record besides level, msg, time and pid.
@@ -40,18 +42,23 @@ type Field struct {
 // "level" and "msg" ("time" is RFC 3339 text or Unix seconds; "pid" a
 // number), or a Python logging.handlers.DatagramHandler record (a 4-byte
 // big-endian length, then a pickled dict). now is used when the record
-// carries no time. The Record's field values share memory with b. Errors
-// wrap ErrTooLarge, ErrInvalidUTF8, ErrNotJSON, ErrMissingField or
+// carries no time. The Record's field values share memory with b. Values
+// that would cost too much to convert are capped first (see MaxLineSize).
+// Errors wrap ErrTooLarge, ErrInvalidUTF8, ErrNotJSON, ErrMissingField or
 // ErrBadPickle.
 func DecodeDatagram(b []byte, now time.Time) (Record, error) {
 	if len(b) > MaxRecordSize {
 		return Record{}, ErrTooLarge
 	}
-	if len(b) >= 5 && b[0] == 0 {
+	if isPython(b) {
 		return decodePython(b, now)
 	}
 	return decodeJSON(b, now)
 }
+
+// isPython tells a DatagramHandler datagram (a big-endian length, which
+// starts with a zero byte below 16 MiB) from JSON, which cannot start so.
+func isPython(b []byte) bool { return len(b) >= 5 && b[0] == 0 }
 
 const (
 	keyLevel = "level"
@@ -68,10 +75,17 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 	if len(t) == 0 || t[0] != '{' {
 		return Record{}, ErrNotJSON
 	}
-	rec := Record{Time: now, raw: t, Fields: make([]Field, 0, 8)}
+	rec := Record{Time: now, raw: t, size: len(b), Fields: make([]Field, 0, 8)}
 	var haveLevel, haveMsg bool
 	ok := scanObject(t, func(key, val []byte) {
-		switch k := jsonKey(key); k {
+		var k string
+		if len(rec.Fields) < maxFields || bytes.IndexByte(key, '\\') >= 0 {
+			k = jsonKey(key)
+		} else if k = ownKey(key[1 : len(key)-1]); k == "" {
+			rec.capped = true // past maxFields: checked, not kept
+			return
+		}
+		switch k {
 		case keyLevel:
 			rec.Level, haveLevel = strings.ToUpper(jsonText(val)), true
 		case keyMsg:
@@ -87,12 +101,18 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 			}
 			fallthrough
 		default:
+			if len(rec.Fields) >= maxFields {
+				rec.capped = true
+				return
+			}
 			rec.Fields = append(rec.Fields, Field{k, val})
 		}
 	})
 	if !ok {
-		var v any
-		if err := json.Unmarshal(t, &v); err != nil { // to say what is wrong
+		// Only to say what is wrong: into a RawMessage, encoding/json checks
+		// the syntax without building anything.
+		var raw json.RawMessage
+		if err := json.Unmarshal(t, &raw); err != nil {
 			return Record{}, fmt.Errorf("%w: %v", ErrNotJSON, err)
 		}
 		return Record{}, fmt.Errorf("%w: nested deeper than %d", ErrNotJSON, maxJSONDepth)
@@ -105,6 +125,21 @@ func decodeJSON(b []byte, now time.Time) (Record, error) {
 	}
 	sortFields(rec.Fields)
 	return rec, nil
+}
+
+// ownKey is the record key named by an unescaped JSON key, or "".
+func ownKey(k []byte) string {
+	switch string(k) {
+	case keyLevel:
+		return keyLevel
+	case keyMsg:
+		return keyMsg
+	case keyTime:
+		return keyTime
+	case keyPID:
+		return keyPID
+	}
+	return ""
 }
 
 func sortFields(f []Field) {
@@ -181,26 +216,28 @@ func decodePython(b []byte, now time.Time) (Record, error) {
 	if uint64(n) != uint64(len(b)-4) {
 		return Record{}, fmt.Errorf("%w: length prefix %d, payload %d bytes", ErrBadPickle, n, len(b)-4)
 	}
-	d, err := decodePickle(b[4:])
+	d, valuesCapped, err := decodePickle(b[4:])
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{Time: now, python: true, Fields: make([]Field, 0, len(d))}
-	if s, ok := d["levelname"].(string); ok {
+	rec := Record{Time: now, python: true, size: len(b), capped: valuesCapped, Fields: make([]Field, 0, len(d.m))}
+	if s, ok := d.m["levelname"].(string); ok {
 		rec.Level = strings.ToUpper(s)
 	} else {
 		return Record{}, fmt.Errorf("%w: record has no levelname", ErrMissingField)
 	}
-	switch m := d["msg"].(type) {
+	switch m := d.m["msg"].(type) {
 	case string:
 		rec.Msg = m
 	case nil:
 		return Record{}, fmt.Errorf("%w: record has no msg", ErrMissingField)
+	case capped:
+		rec.Msg = m.String()
 	default:
-		j, _ := json.Marshal(m)
-		rec.Msg = string(j)
+		j, cut := appendPickled(nil, m, MaxLineSize)
+		rec.Msg, rec.capped = string(j), rec.capped || cut
 	}
-	switch c := d["created"].(type) {
+	switch c := d.m["created"].(type) {
 	case float64:
 		if math.Abs(c) < 1e11 {
 			rec.Time = unixFloat(c)
@@ -208,10 +245,14 @@ func decodePython(b []byte, now time.Time) (Record, error) {
 	case int64:
 		rec.Time = time.Unix(c, 0)
 	}
-	if p, ok := d["process"].(int64); ok && p >= 0 && p <= math.MaxInt32 {
+	if p, ok := d.m["process"].(int64); ok && p >= 0 && p <= math.MaxInt32 {
 		rec.PID = int(p)
 	}
-	for k, v := range d {
+	// All values share one buffer, and stop at one line's worth: the
+	// fields after that could not be written anyway.
+	var buf []byte
+	for _, k := range sortedKeys(d.m) {
+		v := d.m[k]
 		switch k {
 		case "levelname", "msg", "created", "process":
 			continue
@@ -219,12 +260,15 @@ func decodePython(b []byte, now time.Time) (Record, error) {
 		if v == nil {
 			continue
 		}
-		j, err := json.Marshal(v)
-		if err != nil {
-			return Record{}, fmt.Errorf("%w: field %q: %v", ErrBadPickle, k, err)
+		if len(buf) >= MaxLineSize {
+			rec.capped = true
+			break
 		}
-		rec.Fields = append(rec.Fields, Field{k, j})
+		start := len(buf)
+		var cut bool
+		buf, cut = appendPickled(buf, v, MaxLineSize)
+		rec.capped = rec.capped || cut
+		rec.Fields = append(rec.Fields, Field{k, buf[start:len(buf):len(buf)]})
 	}
-	sortFields(rec.Fields)
 	return rec, nil
 }

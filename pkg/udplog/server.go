@@ -38,7 +38,9 @@ type ServerConfig struct {
 	// ReadBuffer is the socket receive buffer asked for; default 32 MiB (Linux
 	// doubles it; above net.core.rmem_max only with CAP_NET_ADMIN).
 	ReadBuffer int
-	// QueueBytes bounds the datagrams read but not yet written; default 64 MiB.
+	// QueueBytes bounds the small datagrams read but not yet written, in
+	// bytes counted by their decoding cost (a byte of pickle counts 8);
+	// default 64 MiB. Large datagrams have their own 64 slots (see Stats.Shed).
 	QueueBytes int
 	// FlushInterval bounds how long a written record waits in memory; default 200 ms.
 	FlushInterval time.Duration
@@ -109,21 +111,6 @@ func (c ServerConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Stats counts what a collector saw.
-type Stats struct {
-	Received    uint64 // datagrams read from the socket
-	Written     uint64 // lines handed to the file
-	Bad         uint64 // datagrams dropped as bad input (sum of the next three)
-	TooLarge    uint64
-	NotJSON     uint64 // not a JSON object, missing level or msg, or invalid UTF-8
-	BadPickle   uint64 // Python datagrams that were malformed or unsafe
-	WriteErrors uint64
-	QueueDrops  uint64 // datagrams dropped because the queue to the writer was full
-	KernelDrops uint64 // datagrams the kernel dropped (receive buffer full), when known
-	ReadBuffer  int    // receive buffer the kernel granted, bytes
-	KernelKnown bool   // KernelDrops is meaningful
-}
-
 // Server is a UDP log collector: every datagram is one record, written as
 // one line to one file that it rotates.
 type Server struct {
@@ -138,6 +125,9 @@ type Server struct {
 	inbox *inbox
 
 	received, written, tooLarge, notJSON, badPickle, writeErrors, queueDrops atomic.Uint64
+	shed, capped                                                             atomic.Uint64
+
+	shedding chan struct{} // a datagram was shed: tick logs it
 
 	closing   chan struct{}
 	drainEnd  time.Time     // set before closing is closed
@@ -163,7 +153,8 @@ func NewServer(cfg ServerConfig, logger watermill.LoggerAdapter) (*Server, error
 		return nil, err
 	}
 	s := &Server{cfg: cfg, logger: logger, conn: conn, closing: make(chan struct{}), readDone: make(chan struct{}),
-		inbox: newInbox(cfg.QueueBytes)}
+		shedding: make(chan struct{}, 1),
+		inbox:    newInbox(cfg.QueueBytes)}
 	s.rcvbuf, err = setReadBuffer(conn, cfg.ReadBuffer)
 	if err != nil {
 		logger.Error("udplog: cannot set receive buffer", err, watermill.LogFields{"asked": cfg.ReadBuffer})
@@ -210,8 +201,17 @@ func (s *Server) read() {
 		s.received.Add(1)
 		if len(b) > MaxRecordSize {
 			s.tooLarge.Add(1)
-		} else if !s.inbox.push(b) {
+			return
+		}
+		switch s.inbox.push(b) {
+		case queueFull:
 			s.queueDrops.Add(1)
+		case shed:
+			s.shed.Add(1)
+			select {
+			case s.shedding <- struct{}{}: // tick logs it, at most once a StatsInterval
+			default:
+			}
 		}
 	}
 	for {
@@ -234,7 +234,9 @@ func (s *Server) read() {
 }
 
 // write decodes queued datagrams and writes their lines, until the reader
-// is done and the inbox empty.
+// is done and the inbox empty. Small datagrams go first: between two of
+// their batches it decodes one large datagram, so a flood of large ones
+// delays a small record by one decode at most, and cannot starve.
 func (s *Server) write() {
 	defer s.wg.Done()
 	var items, chunks [][]byte
@@ -246,12 +248,22 @@ func (s *Server) write() {
 		case <-s.readDone:
 			done = true
 		}
-		items, chunks = s.inbox.take(items, chunks)
-		for i, b := range items {
-			line = s.writeDatagram(line[:0], b)
-			items[i] = nil
+		for {
+			items, chunks = s.inbox.take(items, chunks)
+			for i, b := range items {
+				line = s.writeDatagram(line[:0], b)
+				items[i] = nil
+			}
+			s.inbox.recycle(chunks)
+			b, ok := s.inbox.takeLarge()
+			if ok {
+				line = s.writeDatagram(line[:0], b)
+				s.inbox.releaseLarge(b)
+			}
+			if !ok && len(items) == 0 {
+				break
+			}
 		}
-		s.inbox.recycle(chunks)
 		if done {
 			return
 		}
@@ -264,7 +276,10 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 		s.countBad(err)
 		return line
 	}
-	line = AppendLine(line, &rec, s.cfg.Format, s.cfg.Location)
+	line, cut := appendLine(line, &rec, s.cfg.Format, s.cfg.Location)
+	if cut || rec.capped {
+		s.capped.Add(1)
+	}
 	s.mu.Lock()
 	err = s.file.writeLine(line)
 	s.mu.Unlock()
@@ -275,7 +290,7 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 			s.logger.Error("udplog: write", err, watermill.LogFields{"write_errors": n})
 		}
 	}
-	if cap(line) > 64<<10 {
+	if cap(line) > 2*MaxLineSize {
 		line = make([]byte, 0, 4<<10)
 	}
 	return line
@@ -289,36 +304,6 @@ func (s *Server) countBad(err error) {
 		s.badPickle.Add(1)
 	default:
 		s.notJSON.Add(1)
-	}
-}
-
-// tick flushes the file regularly and logs the drop counts.
-func (s *Server) tick() {
-	defer s.wg.Done()
-	flush := time.NewTicker(s.cfg.FlushInterval)
-	defer flush.Stop()
-	stats := time.NewTicker(s.cfg.StatsInterval)
-	defer stats.Stop()
-	var lastBad, lastKernel uint64
-	for {
-		select {
-		case <-s.closing:
-			return
-		case <-flush.C:
-			if err := s.Flush(); err != nil {
-				s.logger.Error("udplog: flush", err, nil)
-			}
-		case <-stats.C:
-			st := s.Stats()
-			if st.Bad != lastBad || st.KernelDrops+st.QueueDrops != lastKernel {
-				s.logger.Info("udplog: dropped datagrams", watermill.LogFields{
-					"bad": st.Bad - lastBad, "too_large": st.TooLarge, "not_json": st.NotJSON,
-					"bad_pickle": st.BadPickle, "overload_drops": st.KernelDrops + st.QueueDrops - lastKernel,
-					"bad_total": st.Bad, "kernel_total": st.KernelDrops, "queue_total": st.QueueDrops,
-				})
-				lastBad, lastKernel = st.Bad, st.KernelDrops+st.QueueDrops
-			}
-		}
 	}
 }
 
@@ -345,25 +330,6 @@ func (s *Server) Reopen() error {
 	return s.file.reopen()
 }
 
-// Stats returns the counters.
-func (s *Server) Stats() Stats {
-	st := Stats{
-		Received:    s.received.Load(),
-		Written:     s.written.Load(),
-		TooLarge:    s.tooLarge.Load(),
-		NotJSON:     s.notJSON.Load(),
-		BadPickle:   s.badPickle.Load(),
-		WriteErrors: s.writeErrors.Load(),
-		QueueDrops:  s.queueDrops.Load(),
-		ReadBuffer:  s.rcvbuf,
-	}
-	st.Bad = st.TooLarge + st.NotJSON + st.BadPickle
-	if a, ok := s.conn.LocalAddr().(*net.UDPAddr); ok {
-		st.KernelDrops, st.KernelKnown = kernelDrops(a)
-	}
-	return st
-}
-
 // drainQuiet and drainMax bound the reading of queued datagrams at Close.
 const (
 	drainQuiet = 20 * time.Millisecond
@@ -380,7 +346,8 @@ func (s *Server) Close() error {
 		s.conn.SetReadDeadline(time.Now().Add(drainQuiet))
 		s.closeErr = s.shutdown()
 		st := s.Stats()
-		s.logger.Info("udplog: closed", watermill.LogFields{"received": st.Received, "written": st.Written, "bad": st.Bad})
+		s.logger.Info("udplog: closed", watermill.LogFields{"received": st.Received, "written": st.Written, "bad": st.Bad,
+			"shed": st.Shed, "capped": st.Capped})
 	})
 	return s.closeErr
 }

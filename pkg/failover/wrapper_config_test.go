@@ -1,0 +1,50 @@
+package failover_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/go-servicebus/servicebus/pkg/failover"
+)
+
+func TestWrapperConfigValidateNamesEveryProblem(t *testing.T) {
+	_, err := failover.NewWrapper(failover.WrapperConfig{
+		Publishers:     []message.Publisher{newFake(nil), nil, newFake(nil)},
+		Names:          []string{"a", "", "a"},
+		AttemptTimeout: -time.Second,
+		CloseTimeout:   -time.Second,
+		Backoff:        failover.Backoff{Jitter: 2},
+	})
+	if err == nil {
+		t.Fatal("NewWrapper accepted a bad config")
+	}
+	for _, want := range []string{
+		"Publishers[1]: is nil",
+		"Names[1]: is empty",
+		`Names[2]: "a" is also Names[0]`,
+		"AttemptTimeout: -1s is negative",
+		"CloseTimeout: -1s is negative",
+		"Backoff:",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+
+	for name, cfg := range map[string]failover.WrapperConfig{
+		"no publishers":  {},
+		"names mismatch": {Publishers: []message.Publisher{newFake(nil)}, Names: []string{"a", "b"}},
+	} {
+		_, err := failover.NewWrapper(cfg)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), "WrapperConfig.") {
+			t.Errorf("%s: error does not name the field: %v", name, err)
+		}
+	}
+}
