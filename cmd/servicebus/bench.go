@@ -133,7 +133,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		printBenchTable(stdout, rows)
 	}
 	if err != nil {
-		return benchFail(stderr, err)
+		return benchFail(stderr, interrupted(ctx, err))
 	}
 	if *jsonFile != "" {
 		if err := writeJSON(*jsonFile, rows); err != nil {
@@ -144,7 +144,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// benchFail prints a bench error and returns its exit code.
+// benchFail prints a bench error and returns its exit code: 2 for bad
+// options, 130 or 143 after SIGINT or SIGTERM, else what a call's error
+// gives (3: no broker, a timeout).
 func benchFail(stderr io.Writer, err error) int {
 	if errors.Is(err, bench.ErrOptions) {
 		return usageErr(stderr, "bench", err)

@@ -69,7 +69,7 @@ func runSoak(ctx context.Context, opt bench.Options, s bench.SoakOptions, jsonFi
 		}
 		return exitRemote
 	case err != nil:
-		return benchFail(stderr, err)
+		return benchFail(stderr, interrupted(ctx, err))
 	}
 	fmt.Fprintf(stdout, "flat: RSS, live heap and goroutines of both sides within ±%.0f%% over %d samples after the warm-up; no call failed\n",
 		s.Tolerance*100, rep.Judged)
