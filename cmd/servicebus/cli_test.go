@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,17 +11,13 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 const testSecret = "cli-test-secret"
-
-// randomSuffix makes node names of one test run unique on a shared broker.
-func randomSuffix() string { return fmt.Sprintf("%08x", rand.Uint32()) }
 
 // sum is math.add of the test agent: the sum of a list.
 func sum(_ context.Context, nums []float64) (float64, error) {
@@ -45,7 +39,7 @@ type testAgent struct {
 // service math.log; it is closed and its queue deleted when the test ends.
 func startAgent(t *testing.T, url string) *testAgent {
 	t.Helper()
-	ta := &testAgent{node: "cli-test-" + randomSuffix()}
+	ta := &testAgent{node: testkit.UniqueName("cli-test")}
 	agent, err := router.NewAgent(router.Config{
 		Endpoints:    []failover.Endpoint{{URL: url}},
 		NodeName:     ta.node,
@@ -71,20 +65,13 @@ func startAgent(t *testing.T, url string) *testAgent {
 		ta.messages.Add(1)
 		return nil
 	})
+	// The node queue outlives the agent (durable, shared): deleted after
+	// the agent closed (cleanups run last first).
+	testkit.DeleteQueues(t, url, ta.node)
 	if err := agent.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		agent.Close()
-		// The node queue outlives the agent (durable, shared); a closed
-		// connection takes its channel along.
-		if conn, err := amqp.Dial(url); err == nil {
-			if ch, err := conn.Channel(); err == nil {
-				ch.QueueDelete(ta.node, false, false, false)
-			}
-			conn.Close()
-		}
-	})
+	t.Cleanup(func() { agent.Close() })
 	waitFor(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 	return ta
 }
@@ -194,7 +181,7 @@ func TestCallUsageErrorsExit2(t *testing.T) {
 func TestCallUnknownNodeExits3(t *testing.T) {
 	url := testURL(t)
 	start := time.Now()
-	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "20s", "no-such-node-"+randomSuffix()+".math.add", "[1,2]")
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "20s", testkit.UniqueName("no-such-node")+".math.add", "[1,2]")
 	r.wantCode(t, exitUnavailable)
 	if !strings.Contains(r.stderr, "no queue serves that node") {
 		t.Errorf("stderr %q", r.stderr)
@@ -260,7 +247,7 @@ func TestSendExits0OnceConfirmed(t *testing.T) {
 	r.wantCode(t, exitOK)
 	waitFor(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
 
-	r = runCLI(t, brokerEnv(t, url, testSecret), "send", "no-such-node-"+randomSuffix()+".math.log", "1")
+	r = runCLI(t, brokerEnv(t, url, testSecret), "send", testkit.UniqueName("no-such-node")+".math.log", "1")
 	r.wantCode(t, exitUnavailable)
 }
 
@@ -279,7 +266,7 @@ func TestPingPrintsRoundTrip(t *testing.T) {
 		t.Errorf("stdout %q", r.stdout)
 	}
 
-	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", "no-such-node-"+randomSuffix())
+	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", testkit.UniqueName("no-such-node"))
 	r.wantCode(t, exitUnavailable)
 }
 
