@@ -36,6 +36,9 @@
 // # Soak
 //
 // Soak makes millions of calls at one concurrency and samples RSS, the live
-// Go heap and goroutines of both processes at an interval; after a warm-up
-// every sample must stay within a tolerance of the first one after it.
+// Go heap and goroutines of both processes at an interval, at rest: the
+// callers pause until the calls in flight are answered and both processes
+// free their garbage first, so that samples compare like with like. After a
+// warm-up every sample must stay within a tolerance of the first one after
+// it.
 package bench
