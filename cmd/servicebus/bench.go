@@ -36,7 +36,7 @@ on the caller side, the bench's own per-call work, the same for every impl. --cp
 --trace and --mutexprofile write FILE for the callers and FILE.server for the servers.
 
 --soak makes one long run (default: rpc servicebus, 2,000,000 calls, 64 callers) and takes a
-sample every --soak-interval: the callers pause until the calls in flight are answered, both
+sample after every --soak-interval of calls: the callers pause until the calls in flight are answered, both
 processes collect garbage and return free memory, and their RSS, live Go heap and goroutines
 are read; the callers go on. Samples after --soak-warmup must stay within --soak-tolerance of
 the first one after it. Exit code 1: not flat.`
@@ -68,7 +68,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	mutexProfile := fs.String("mutexprofile", "", "write mutex contention profiles of the whole run to `FILE` and FILE.server")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	soak := fs.Bool("soak", false, "one long run that samples memory and goroutines of both sides (see above)")
-	soakInterval := fs.Duration("soak-interval", 10*time.Second, "time between two soak samples")
+	soakInterval := fs.Duration("soak-interval", 10*time.Second, "calling time between two soak samples")
 	soakWarmup := fs.Duration("soak-warmup", time.Minute, "soak samples before this are shown, not judged")
 	soakTolerance := fs.Float64("soak-tolerance", 0.10, "how far a gauge may move from its first sample after the warm-up (0.10: ±10 %)")
 	pos, code := parseArgs(fs, args, stdout, stderr)

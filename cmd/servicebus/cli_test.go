@@ -326,11 +326,11 @@ func TestBenchSoakPrintsSamplesAndAVerdict(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "soak.json")
 	// Too short for a real warm-up, so judged with a tolerance no run can
 	// miss: what is checked is that samples of both sides print and the
-	// verdict follows. 2,000 calls take far longer than one 20 ms interval.
-	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--soak", "--n", "2000", "--concurrency", "4",
+	// verdict follows. 1,000 calls take far longer than one 20 ms interval.
+	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--soak", "--n", "1000", "--concurrency", "4",
 		"--soak-interval", "20ms", "--soak-warmup", "0s", "--soak-tolerance", "1000", "--json", out)
 	r.wantCode(t, exitOK)
-	for _, want := range []string{"soak: rpc servicebus, 2000 calls at 4 callers", "caller RSS", "server RSS", "2000 calls in ", "after the warm-up", "server live heap", "flat: "} {
+	for _, want := range []string{"soak: rpc servicebus, 1000 calls at 4 callers", "caller RSS", "server RSS", "1000 calls in ", "after the warm-up", "server live heap", "flat: "} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("no %q in:\n%s", want, r.stdout)
 		}
@@ -347,7 +347,7 @@ func TestBenchSoakPrintsSamplesAndAVerdict(t *testing.T) {
 			} `json:"server"`
 		} `json:"samples"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil || rep.Calls != 2000 || len(rep.Samples) < 2 || rep.Samples[0].Server == nil || rep.Samples[0].Server.Goroutines == 0 {
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Calls != 1000 || len(rep.Samples) < 2 || rep.Samples[0].Server == nil || rep.Samples[0].Server.Goroutines == 0 {
 		t.Errorf("soak json (%v):\n%s", err, data)
 	}
 }

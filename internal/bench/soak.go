@@ -17,7 +17,7 @@ type SoakOptions struct {
 	Impl        string // ImplServicebus, or any other Run knows
 	Concurrency int
 	N           int           // calls in all
-	Interval    time.Duration // between samples
+	Interval    time.Duration // of calls between two samples
 	// Warmup is how long the gauges may grow before they are judged: the
 	// broker's and both processes' pools and caches fill first.
 	Warmup time.Duration
@@ -129,10 +129,22 @@ func Soak(ctx context.Context, opt Options, s SoakOptions) (rep SoakReport, err 
 	stop := make(chan struct{})
 	sampled := make(chan struct{})
 	// Samples are taken while the calls run, never after: the same callers
-	// are parked at the gate in every sample.
+	// are parked at the gate in every sample. The interval runs from the
+	// end of one sample, so the calls always get it, however long a
+	// sample takes.
 	go func() {
 		defer close(sampled)
-		every(s.Interval, stop, take)
+		timer := time.NewTimer(s.Interval)
+		defer timer.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-timer.C:
+				take()
+				timer.Reset(s.Interval)
+			}
+		}
 	}()
 	_, wall, err := drive(ctx, load{call: t.caller.call, timeout: opt.Timeout, c: s.Concurrency, n: s.N, done: &done, gate: &gate})
 	close(stop)
