@@ -6,7 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // TokenMode selects how calls are authenticated.
@@ -80,7 +81,7 @@ type Config struct {
 	// py-servicebus), "UTC" or an IANA name.
 	TokenTimezone string `yaml:"token_timezone" json:"token_timezone"`
 	// TopologyKind is the "topology" key: "compat" or "durable".
-	TopologyKind failover.TopologyKind `yaml:"topology" json:"topology"`
+	TopologyKind topology.Kind `yaml:"topology" json:"topology"`
 	// SocketTimeout bounds connect and handshake (py-servicebus socket_timeout).
 	SocketTimeout     time.Duration `yaml:"socket_timeout" json:"socket_timeout"`
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval" json:"heartbeat_interval"`
@@ -138,10 +139,10 @@ func DefaultConfig() Config {
 		Password:          DefaultPassword,
 		VHost:             DefaultVHost,
 		NodeName:          node,
-		ExchangeName:      failover.DefaultExchange,
+		ExchangeName:      topology.DefaultExchange,
 		TokenMode:         TokenDaily,
 		TokenTimezone:     DefaultTokenTimezone,
-		TopologyKind:      failover.TopologyCompat,
+		TopologyKind:      topology.Compat,
 		SocketTimeout:     DefaultSocketTimeout,
 		HeartbeatInterval: DefaultHeartbeatInterval,
 		ProbeInterval:     DefaultProbeInterval,
@@ -209,7 +210,7 @@ func (c Config) Validate() error {
 		bad("token_timezone", "%q: want \"local\", \"UTC\" or an IANA zone name", c.TokenTimezone)
 	}
 	switch c.TopologyKind {
-	case failover.TopologyCompat, failover.TopologyDurable:
+	case topology.Compat, topology.Durable:
 	default:
 		bad("topology", "%q is not one of compat, durable", string(c.TopologyKind))
 	}
@@ -270,13 +271,13 @@ func (c Config) Validate() error {
 }
 
 // Topology is the broker topology of the config (topology, exchange_name).
-func (c Config) Topology() failover.Topology {
-	return failover.Topology{Kind: c.TopologyKind, Exchange: c.ExchangeName}
+func (c Config) Topology() topology.Topology {
+	return topology.Topology{Kind: c.TopologyKind, Exchange: c.ExchangeName}
 }
 
 // Backoff is the reconnect backoff: the default backoff capped at reconnect_max.
-func (c Config) Backoff() failover.Backoff {
-	b := failover.DefaultBackoff()
+func (c Config) Backoff() broker.Backoff {
+	b := broker.DefaultBackoff()
 	if c.ReconnectMax > 0 {
 		b.Max = c.ReconnectMax
 	}

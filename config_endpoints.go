@@ -12,12 +12,11 @@ import (
 	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
-
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
-// broker is one parsed entry of hosts.
-type broker struct {
+// hostEntry is one parsed entry of hosts.
+type hostEntry struct {
 	host string // name or IP, without brackets
 	port int
 	tls  bool
@@ -25,8 +24,8 @@ type broker struct {
 
 // parseHost reads "host", "host:port", "[v6]:port", "amqp://host[:port]" or
 // "amqps://host[:port]", filling in the port and TLS from the config.
-func (c Config) parseHost(h string) (broker, error) {
-	b := broker{tls: c.UseSSL}
+func (c Config) parseHost(h string) (hostEntry, error) {
+	b := hostEntry{tls: c.UseSSL}
 	hostport := h
 	if scheme, _, ok := strings.Cut(h, "://"); ok {
 		switch scheme {
@@ -84,9 +83,9 @@ func (c Config) parseHost(h string) (broker, error) {
 }
 
 // brokers parses every host, reporting every bad one.
-func (c Config) brokers() ([]broker, error) {
+func (c Config) brokers() ([]hostEntry, error) {
 	var errs []error
-	out := make([]broker, 0, len(c.Hosts))
+	out := make([]hostEntry, 0, len(c.Hosts))
 	for i, h := range c.Hosts {
 		b, err := c.parseHost(h)
 		if err != nil {
@@ -108,7 +107,7 @@ func (c Config) brokers() ([]broker, error) {
 // system roots, the client certificate, server name tls.server_name or the
 // host). With tls.insecure_skip_verify every connect logs an error-level
 // warning through logger; a nil logger writes it to standard error.
-func (c Config) Endpoints(logger watermill.LoggerAdapter) ([]failover.Endpoint, error) {
+func (c Config) Endpoints(logger watermill.LoggerAdapter) ([]broker.Endpoint, error) {
 	brokers, err := c.brokers()
 	if err != nil {
 		return nil, err
@@ -126,13 +125,13 @@ func (c Config) Endpoints(logger watermill.LoggerAdapter) ([]failover.Endpoint, 
 		logger = watermill.NewStdLogger(false, false)
 	}
 	userinfo := url.UserPassword(c.User, string(c.Password)).String()
-	out := make([]failover.Endpoint, 0, len(brokers))
+	out := make([]broker.Endpoint, 0, len(brokers))
 	for _, b := range brokers {
 		scheme := "amqp"
 		if b.tls {
 			scheme = "amqps"
 		}
-		ep := failover.Endpoint{
+		ep := broker.Endpoint{
 			URL:         scheme + "://" + userinfo + "@" + net.JoinHostPort(b.host, strconv.Itoa(b.port)) + "/" + url.PathEscape(c.VHost),
 			Heartbeat:   c.HeartbeatInterval,
 			DialTimeout: c.SocketTimeout,
@@ -144,7 +143,7 @@ func (c Config) Endpoints(logger watermill.LoggerAdapter) ([]failover.Endpoint, 
 			}
 			ep.TLS = tc
 			if tc.InsecureSkipVerify {
-				ep.OnInsecureConnect = func(ep failover.Endpoint) {
+				ep.OnInsecureConnect = func(ep broker.Endpoint) {
 					logger.Error("TLS certificate verification is OFF (tls.insecure_skip_verify: true): "+
 						"the broker is not authenticated and the link can be intercepted", nil,
 						watermill.LogFields{"broker": ep.String()})

@@ -14,7 +14,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/tlstest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 func TestEndpointsURLs(t *testing.T) {
@@ -161,7 +161,7 @@ func TestEndpointsTLSFileErrors(t *testing.T) {
 
 // handshake dials a Go TLS server that presents the given certificate with the
 // endpoint's TLS config and returns the client's handshake error.
-func handshake(t *testing.T, ep failover.Endpoint, certFile, keyFile string) error {
+func handshake(t *testing.T, ep broker.Endpoint, certFile, keyFile string) error {
 	t.Helper()
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
@@ -195,7 +195,7 @@ func handshake(t *testing.T, ep failover.Endpoint, certFile, keyFile string) err
 
 func TestEndpointsTLSVerifiesTheServer(t *testing.T) {
 	certs := tlstest.Generate(t)
-	endpoint := func(edit func(*Config)) failover.Endpoint {
+	endpoint := func(edit func(*Config)) broker.Endpoint {
 		c := validConfig()
 		c.Hosts = []string{"amqps://127.0.0.1"}
 		c.TLS.CAFile = certs.CACertFile

@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // clearEnv unsets every SERVICEBUS_<KEY> variable for the test, so that the
@@ -40,7 +41,7 @@ func TestDefaultConfigHasPyServicebusDefaults(t *testing.T) {
 		Hosts: []string{"127.0.0.1"}, Port: 5672, SSLPort: 5671, UseSSL: false,
 		User: "guest", Password: "guest", VHost: "/", NodeName: host,
 		ExchangeName: "py-servicebus", TokenMode: TokenDaily, TokenTimezone: "local",
-		TopologyKind: failover.TopologyCompat, SocketTimeout: 5 * time.Second,
+		TopologyKind: topology.Compat, SocketTimeout: 5 * time.Second,
 		HeartbeatInterval: 10 * time.Second, ProbeInterval: 5 * time.Second,
 		ReconnectMax: 2 * time.Second, Concurrency: 64, CallTimeout: 30 * time.Second,
 		DrainTimeout: 30 * time.Second, MaxBodySize: 1 << 20, ReplyMode: ReplyQueue,
@@ -89,7 +90,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 		Hosts: []string{"rabbit-a", "rabbit-b:5673", "amqps://rabbit-c:5999"}, Port: 5680, SSLPort: 5681,
 		User: "svc", Password: "p@ss:w/rd", VHost: "/prod", NodeName: "NODE-01",
 		ExchangeName: "my-exchange", SecretToken: "s3cr3t token", TokenMode: TokenHMAC,
-		TokenTimezone: "UTC", TopologyKind: failover.TopologyDurable,
+		TokenTimezone: "UTC", TopologyKind: topology.Durable,
 		SocketTimeout: 7 * time.Second, HeartbeatInterval: 15 * time.Second,
 		ProbeInterval: 2500 * time.Millisecond, ReconnectMax: 1500 * time.Millisecond,
 		Concurrency: 8, CallTimeout: time.Minute, DrainTimeout: 0, MaxBodySize: 65536,
@@ -245,7 +246,7 @@ func TestApplyEnvEveryKey(t *testing.T) {
 	want := Config{
 		Hosts: []string{"a", "b:1"}, Port: 1, SSLPort: 2, UseSSL: true, User: "u", Password: "p",
 		VHost: "v", NodeName: "n", ExchangeName: "e", SecretToken: "s", TokenMode: TokenOff,
-		TokenTimezone: "UTC", TopologyKind: failover.TopologyDurable, SocketTimeout: 3 * time.Second,
+		TokenTimezone: "UTC", TopologyKind: topology.Durable, SocketTimeout: 3 * time.Second,
 		HeartbeatInterval: 4 * time.Second, ProbeInterval: 500 * time.Millisecond,
 		ReconnectMax: 6 * time.Second, Concurrency: 7, CallTimeout: 8 * time.Second,
 		DrainTimeout: 9 * time.Second, MaxBodySize: 10, ReplyMode: ReplyDirect,
@@ -436,11 +437,11 @@ func TestTokenLocation(t *testing.T) {
 
 func TestTopologyAndBackoff(t *testing.T) {
 	c := validConfig()
-	c.TopologyKind, c.ExchangeName, c.ReconnectMax = failover.TopologyDurable, "ex", 7*time.Second
-	if got := c.Topology(); got != (failover.Topology{Kind: failover.TopologyDurable, Exchange: "ex"}) {
+	c.TopologyKind, c.ExchangeName, c.ReconnectMax = topology.Durable, "ex", 7*time.Second
+	if got := c.Topology(); got != (topology.Topology{Kind: topology.Durable, Exchange: "ex"}) {
 		t.Errorf("Topology() = %+v", got)
 	}
-	if b := c.Backoff(); b.Max != 7*time.Second || b.Initial != failover.DefaultBackoff().Initial {
+	if b := c.Backoff(); b.Max != 7*time.Second || b.Initial != broker.DefaultBackoff().Initial {
 		t.Errorf("Backoff() = %+v", b)
 	}
 }

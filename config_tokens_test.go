@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestTokensPerMode(t *testing.T) {
@@ -36,7 +37,7 @@ func TestTokensPerMode(t *testing.T) {
 			}
 			switch mode {
 			case TokenDaily:
-				if want := codec.DailyToken("secret token", now, time.UTC); ev.Token != want {
+				if want := token.DailyToken("secret token", now, time.UTC); ev.Token != want {
 					t.Errorf("token %q, want %q", ev.Token, want)
 				}
 			case TokenHMAC:
@@ -58,7 +59,7 @@ func TestTokensPerMode(t *testing.T) {
 			if (mode == TokenOff) != (err == nil) {
 				t.Errorf("foreign token: err = %v", err)
 			}
-			if err != nil && !errors.Is(err, codec.ErrBadToken) {
+			if err != nil && !errors.Is(err, token.ErrBadToken) {
 				t.Errorf("error does not wrap ErrBadToken: %v", err)
 			}
 			if s := fmt.Sprintf("%v %+v %#v", signer, validator, validator); strings.Contains(s, "secret token") {

@@ -20,9 +20,12 @@
 // Watermill publisher (failover.Wrapper gives failover over several).
 // Everything else lives in the packages below:
 //
-//	pkg/codec     envelopes, XML codec, tokens, AMQP<->Watermill marshaler
+//	pkg/codec     envelopes, XML codec, wire vocabulary, AMQP<->Watermill marshaler
+//	pkg/token     the token schemes: py-servicebus's daily token, HMAC, none
+//	pkg/broker    one broker: endpoint, connection kept alive with backoff and probe
+//	pkg/topology  the exchange and node queues a deployment declares
 //	pkg/router    the agent: services as Watermill handlers, middleware, one path per broker
 //	pkg/rpc       the sender: Call, Send, Ping, correlation, typed errors
-//	pkg/failover  paths with reconnect and health probe, the failover publisher, the Wrapper, topology
+//	pkg/failover  the failover publisher and the Wrapper over Watermill publishers
 //	pkg/udplog    the UDP log collector and its logrus and slog clients
 package servicebus

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // ErrBadTarget means a target is not NODE.CATEGORY.NAME.
@@ -32,7 +33,7 @@ var ErrBadTarget = rpc.ErrBadTarget
 // key replyTo and the message's correlation id, and failures carry the
 // codec.HeaderErrorCode header. Envelopes is safe for concurrent use.
 type Envelopes struct {
-	signer      codec.TokenSigner
+	signer      token.Signer
 	callTimeout time.Duration
 }
 

@@ -14,6 +14,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func envelopesConfig(mode servicebus.TokenMode) servicebus.Config {
@@ -99,15 +100,15 @@ func TestCallMessageIsWhatAnAgentExpectsOfACall(t *testing.T) {
 			}
 			switch mode {
 			case servicebus.TokenDaily:
-				if ev.Token != codec.DailyToken("envelopes secret", time.Now(), nil) {
+				if ev.Token != token.DailyToken("envelopes secret", time.Now(), nil) {
 					t.Errorf("token %q is not today's daily token", ev.Token)
 				}
 			case servicebus.TokenHMAC:
-				if pub.Headers[codec.HeaderSignature] == nil || pub.Headers[codec.HeaderTimestamp] == nil {
+				if pub.Headers[token.HeaderSignature] == nil || pub.Headers[token.HeaderTimestamp] == nil {
 					t.Errorf("hmac headers missing: %v", pub.Headers)
 				}
 			case servicebus.TokenOff:
-				if ev.Token != "" || pub.Headers[codec.HeaderSignature] != nil {
+				if ev.Token != "" || pub.Headers[token.HeaderSignature] != nil {
 					t.Errorf("token %q headers %v with tokens off", ev.Token, pub.Headers)
 				}
 			}
@@ -128,8 +129,8 @@ func TestHMACSignedCallMessageCannotBeAltered(t *testing.T) {
 	}
 	ev.Params = json.RawMessage("[1,3]")
 	validator, _ := cfg.TokenValidator()
-	headers := map[string]string{codec.HeaderTimestamp: msg.Metadata.Get(codec.HeaderTimestamp), codec.HeaderSignature: msg.Metadata.Get(codec.HeaderSignature)}
-	if err := validator.Validate(context.Background(), &ev, headers, time.Now()); !errors.Is(err, codec.ErrBadToken) {
+	headers := map[string]string{token.HeaderTimestamp: msg.Metadata.Get(token.HeaderTimestamp), token.HeaderSignature: msg.Metadata.Get(token.HeaderSignature)}
+	if err := validator.Validate(context.Background(), &ev, headers, time.Now()); !errors.Is(err, token.ErrBadToken) {
 		t.Errorf("altered params validated: %v", err)
 	}
 }

@@ -8,13 +8,12 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
-// The types a user of the front door meets, under the names of DESIGN.md's
-// vocabulary.
+// The types a user of the front door meets, under the names the docs use
+// (agent, sender, service, reply).
 type (
 	// Agent consumes a node's queue on every broker and runs its services.
 	Agent = router.Agent
@@ -26,7 +25,7 @@ type (
 	// Sender calls, sends and pings NODE.CATEGORY.NAME targets.
 	Sender = rpc.Sender
 	// Reply is the answer to a Call.
-	Reply = codec.Reply
+	Reply = rpc.Reply
 	// RemoteError is a failure the remote service answered with.
 	RemoteError = rpc.RemoteError
 )
@@ -155,7 +154,7 @@ func (l *lazySender) get() (*rpc.Sender, error) {
 	return l.sender, nil
 }
 
-func (l *lazySender) Call(ctx context.Context, target string, params any) (*codec.Reply, error) {
+func (l *lazySender) Call(ctx context.Context, target string, params any) (*rpc.Reply, error) {
 	s, err := l.get()
 	if err != nil {
 		return nil, err

@@ -16,8 +16,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 func uniqueName(prefix string) string {
@@ -39,7 +39,7 @@ func idleNode(t *testing.T, url string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -252,7 +252,7 @@ func TestTopologyMismatchIsOneLineWithTheCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{Exchange: exchange}).DeclareExchange(ch); err != nil {
+	if err := (topology.Topology{Exchange: exchange}).DeclareExchange(ch); err != nil {
 		t.Fatal(err)
 	}
 	defer ch.ExchangeDelete(exchange, false, false)

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/testkit"
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 const testSecret = "cli-test-secret"
@@ -41,9 +41,9 @@ func startAgent(t *testing.T, url string) *testAgent {
 	t.Helper()
 	ta := &testAgent{node: testkit.UniqueName("cli-test")}
 	agent, err := router.NewAgent(router.Config{
-		Endpoints:    []failover.Endpoint{{URL: url}},
+		Endpoints:    []broker.Endpoint{{URL: url}},
 		NodeName:     ta.node,
-		Tokens:       codec.NewDailyTokens(testSecret, time.UTC),
+		Tokens:       token.NewDailyTokens(testSecret, time.UTC),
 		DrainTimeout: 5 * time.Second,
 	}, nil)
 	if err != nil {

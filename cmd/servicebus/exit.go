@@ -7,8 +7,8 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -69,7 +69,7 @@ func errorCode(err error, exit int) string {
 
 // withBrokerErrors adds why the brokers are unreachable to an ErrUnavailable
 // that does not say it (a publish that never found a broker up).
-func withBrokerErrors(err error, pub *failover.Publisher) error {
+func withBrokerErrors(err error, pub *publish.Publisher) error {
 	if !errors.Is(err, rpc.ErrUnavailable) || errors.Is(err, rpc.ErrConnectionLost) {
 		return err
 	}

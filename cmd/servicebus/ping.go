@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/internal/publish"
 )
 
 const pingHelp = `Sends PING to the node's queue and prints the round-trip time of its PONG
@@ -98,7 +98,7 @@ func roundRTT(d time.Duration) time.Duration {
 // connect at least once (with any: until one is ready, or all failed): a
 // sender that just started is still connecting, PingAll pings each broker
 // once, and a round trip should not include the connect.
-func waitPaths(ctx context.Context, pub *failover.Publisher, all bool) {
+func waitPaths(ctx context.Context, pub *publish.Publisher, all bool) {
 	for {
 		changed := pub.Changed()
 		settled, ready := true, false

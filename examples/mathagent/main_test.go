@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -120,9 +121,9 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := codec.DailyToken("secret token", time.Now(), time.Local)
+	tok := token.DailyToken("secret token", time.Now(), time.Local)
 	for i, params := range []string{"[1, 2]", `{"a": 1, "b": 2}`} {
-		ev := codec.Event{ID: fmt.Sprint(i), Token: token, Category: "math", Service: "add", Params: json.RawMessage(params)}
+		ev := codec.Event{ID: fmt.Sprint(i), Token: tok, Category: "math", Service: "add", Params: json.RawMessage(params)}
 		if err := ch.PublishWithContext(ctx, "py-servicebus", node, false, false, amqp.Publishing{
 			Body: codec.EncodeEvent(&ev), ReplyTo: reply.Name, CorrelationId: ev.ID,
 		}); err != nil {
@@ -138,7 +139,7 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 			t.Fatalf("%s: no reply", params)
 		}
 	}
-	ev := codec.Event{ID: "msg-7", Token: token, Category: "math", Service: "add", Params: json.RawMessage("[20, 22]")}
+	ev := codec.Event{ID: "msg-7", Token: tok, Category: "math", Service: "add", Params: json.RawMessage("[20, 22]")}
 	if err := ch.PublishWithContext(ctx, "py-servicebus", node, false, false, amqp.Publishing{Body: codec.EncodeEvent(&ev)}); err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // floorClient is the client of the plain RPC pair: one reply queue and a
@@ -47,7 +47,7 @@ func plainCheck(body []byte) error {
 	return nil
 }
 
-func newFloorClient(url string, topo failover.Topology, queue string, confirms bool, request func(string) []byte, check func([]byte) error) (*floorClient, error) {
+func newFloorClient(url string, topo topology.Topology, queue string, confirms bool, request func(string) []byte, check func([]byte) error) (*floorClient, error) {
 	f := &floorClient{
 		exchange: topo.ExchangeName(), queue: queue, confirms: confirms,
 		request: request, check: check, pending: make(map[string]chan []byte),

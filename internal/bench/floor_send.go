@@ -7,7 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // floorSend publishes persistent, mandatory messages on one confirm-mode
@@ -22,7 +22,7 @@ type floorSend struct {
 }
 
 // newFloorSend publishes body to queue, which the bench process declared.
-func newFloorSend(url string, topo failover.Topology, queue string, body []byte) (*floorSend, error) {
+func newFloorSend(url string, topo topology.Topology, queue string, body []byte) (*floorSend, error) {
 	f := &floorSend{exchange: topo.ExchangeName(), queue: queue, body: body}
 	var err error
 	pprof.Do(context.Background(), pprof.Labels("side", "floor-client"), func(context.Context) {

@@ -9,7 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // The floor is what a careful programmer writes with amqp091-go alone: the
@@ -37,7 +37,7 @@ type floorServer struct {
 // startFloorServer declares the queue the way a servicebus node queue is
 // declared (compat topology, bound to the exchange by its name), so the
 // broker does the same work for both, and starts consuming.
-func startFloorServer(url string, topo failover.Topology, queue string, confirms bool, serve func(out, body []byte) []byte) (*floorServer, error) {
+func startFloorServer(url string, topo topology.Topology, queue string, confirms bool, serve func(out, body []byte) []byte) (*floorServer, error) {
 	s := &floorServer{confirms: confirms, serve: serve}
 	var err error
 	// Labelled like the agent: -tagfocus side=floor-server.
@@ -53,7 +53,7 @@ func startFloorServer(url string, topo failover.Topology, queue string, confirms
 	return s, nil
 }
 
-func (s *floorServer) start(topo failover.Topology, queue string) error {
+func (s *floorServer) start(topo topology.Topology, queue string) error {
 	ch, err := s.conn.Channel()
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // The mixed experiments put one plain amqp091-go side against one
@@ -15,7 +16,7 @@ import (
 
 // xmlRequest is the plain client's call of a servicebus agent: the call
 // envelope of math.add [1,2] with today's token.
-func xmlRequest(tokens *codec.DailyTokens) func(id string) []byte {
+func xmlRequest(tokens *token.DailyTokens) func(id string) []byte {
 	return func(id string) []byte {
 		ev := codec.Event{Version: "1", ID: id, Category: "math", Service: "add", Params: benchParams}
 		tokens.Sign(&ev, time.Now())
@@ -37,7 +38,7 @@ func xmlCheck(body []byte) error {
 
 // xmlServe is the plain server's answer to a servicebus sender: it decodes
 // the call envelope, checks the token, sums and answers a response envelope.
-func xmlServe(tokens *codec.DailyTokens) func(out, body []byte) []byte {
+func xmlServe(tokens *token.DailyTokens) func(out, body []byte) []byte {
 	return func(out, body []byte) []byte {
 		ev, err := codec.DecodeEvent(body, codec.Options{})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // The per-call path without a broker: the steps of one call of math.add
@@ -29,7 +30,7 @@ import (
 
 // callPath is the state of one simulated call, reused across runs.
 type callPath struct {
-	tokens   *codec.DailyTokens
+	tokens   *token.DailyTokens
 	now      time.Time
 	params   json.RawMessage
 	service  router.RPCService

@@ -6,7 +6,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // queues is the bench process's own connection, apart from every
@@ -14,11 +14,11 @@ import (
 // side declares) and deletes every queue of the run at the end.
 type queues struct {
 	conn *amqp.Connection
-	topo failover.Topology
+	topo topology.Topology
 	mu   sync.Mutex
 }
 
-func dialQueues(url string, topo failover.Topology) (*queues, error) {
+func dialQueues(url string, topo topology.Topology) (*queues, error) {
 	conn, err := amqp.Dial(url)
 	if err != nil {
 		return nil, fmt.Errorf("bench: broker: %w", err)

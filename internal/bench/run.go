@@ -14,7 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // Options are the settings of Run and Soak.
@@ -107,7 +107,7 @@ func Run(ctx context.Context, opt Options) (rows []Row, err error) {
 // process (queues), the server process, the profiles.
 type runner struct {
 	opt          Options
-	topo         failover.Topology
+	topo         topology.Topology
 	queues       *queues
 	server       *serverProcess // nil when no mode has a server side
 	stopProfiles func() error

@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // The server process runs the server sides (agent, floor server) apart from
@@ -59,7 +59,7 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 		}
 		err = errors.Join(err, stopProfiles())
 	}()
-	topo := failover.Topology{}
+	topo := topology.Topology{}
 	for {
 		var req request
 		if err := dec.Decode(&req); err != nil {

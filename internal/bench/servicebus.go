@@ -7,10 +7,12 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // benchParams are the params of every benchmarked call: math.add of [1,2].
@@ -20,7 +22,7 @@ var benchParams = []byte("[1,2]")
 // checks every call as in production.
 const benchSecret = "servicebus-bench-secret"
 
-func benchTokens() *codec.DailyTokens { return codec.NewDailyTokens(benchSecret, time.UTC) }
+func benchTokens() *token.DailyTokens { return token.NewDailyTokens(benchSecret, time.UTC) }
 
 // benchSum is the service of both sides: the sum of a JSON list.
 func benchSum(_ context.Context, nums []float64) (float64, error) {
@@ -36,9 +38,9 @@ const agentStartTimeout = 15 * time.Second
 
 // startAgent starts an agent serving math.add on node, with daily tokens,
 // and returns once it consumes.
-func startAgent(url string, topo failover.Topology, node string) (*router.Agent, error) {
+func startAgent(url string, topo topology.Topology, node string) (*router.Agent, error) {
 	agent, err := router.NewAgent(router.Config{
-		Endpoints: []failover.Endpoint{{URL: url}},
+		Endpoints: []broker.Endpoint{{URL: url}},
 		Topology:  topo,
 		NodeName:  node,
 		Tokens:    benchTokens(),
@@ -67,18 +69,18 @@ func startAgent(url string, topo failover.Topology, node string) (*router.Agent,
 }
 
 // newSender is a sender with daily tokens, labelled for profiles.
-func newSender(url string, topo failover.Topology) (*rpc.Sender, error) {
+func newSender(url string, topo topology.Topology) (*rpc.Sender, error) {
 	var sender *rpc.Sender
 	var err error
 	pprof.Do(context.Background(), pprof.Labels("side", "sender"), func(context.Context) {
-		sender, err = rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
+		sender, err = rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
 	})
 	return sender, err
 }
 
 // senderCaller calls math.add on node and checks the result (rpc), or
 // sends it to node, whose queue nobody consumes (send).
-func senderCaller(mode, url string, topo failover.Topology, node string) (caller, error) {
+func senderCaller(mode, url string, topo topology.Topology, node string) (caller, error) {
 	sender, err := newSender(url, topo)
 	if err != nil {
 		return caller{}, err

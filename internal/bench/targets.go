@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // Modes.
@@ -102,7 +102,7 @@ func queueNames(suffix string) []string {
 }
 
 // newCaller starts the caller side of impl in mode, calling queue.
-func newCaller(mode, impl, url string, topo failover.Topology, queue string) (caller, error) {
+func newCaller(mode, impl, url string, topo topology.Topology, queue string) (caller, error) {
 	switch {
 	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplMixAgent):
 		request, check := plainRequest, plainCheck
@@ -132,7 +132,7 @@ func newCaller(mode, impl, url string, topo failover.Topology, queue string) (ca
 
 // startServer starts a server side in this (the server) process and
 // returns its close.
-func startServer(kind, url string, topo failover.Topology, queue string) (func(), error) {
+func startServer(kind, url string, topo topology.Topology, queue string) (func(), error) {
 	switch kind {
 	case serverFloor, serverFloorConfirms, serverFloorXML:
 		serve := floorSum

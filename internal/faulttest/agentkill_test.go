@@ -16,9 +16,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 const (
@@ -35,7 +35,7 @@ func TestHelperAgentProcess(t *testing.T) {
 		t.Skip("helper process of TestAgentKilledWhileHandling")
 	}
 	ag, err := router.NewAgent(router.Config{
-		Endpoints: endpoints(0, url), NodeName: os.Getenv(helperNodeEnv), Concurrency: 1, Tokens: codec.NoTokens,
+		Endpoints: endpoints(0, url), NodeName: os.Getenv(helperNodeEnv), Concurrency: 1, Tokens: token.NoTokens,
 	}, nil)
 	if err != nil {
 		fmt.Println("ERROR", err)
@@ -210,7 +210,7 @@ func testAgentKilledCall(t *testing.T, url string) {
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, url)})
 
 	type answer struct {
-		reply *codec.Reply
+		reply *rpc.Reply
 		err   error
 		at    time.Time
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // declareNode declares the exchange and node queue on a broker by hand, so
@@ -34,7 +34,7 @@ func declareNode(t *testing.T, url, node string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,10 +15,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // payload is what every test sends: a sequence number unique in the test.
@@ -33,21 +33,21 @@ func uniqueName(prefix string) string {
 }
 
 // endpoints turns URLs into endpoints; hb > 0 sets the heartbeat.
-func endpoints(hb time.Duration, urls ...string) []failover.Endpoint {
-	eps := make([]failover.Endpoint, len(urls))
+func endpoints(hb time.Duration, urls ...string) []broker.Endpoint {
+	eps := make([]broker.Endpoint, len(urls))
 	for i, u := range urls {
-		eps[i] = failover.Endpoint{URL: u, Heartbeat: hb, DialTimeout: 3 * time.Second}
+		eps[i] = broker.Endpoint{URL: u, Heartbeat: hb, DialTimeout: 3 * time.Second}
 	}
 	return eps
 }
 
-func brokerOf(url string) string { return failover.Endpoint{URL: url}.String() }
+func brokerOf(url string) string { return broker.Endpoint{URL: url}.String() }
 
 // startAgent builds, sets up and starts an agent that is closed at cleanup.
 func startAgent(t *testing.T, log *testLog, cfg router.Config, setup func(*router.Agent)) *router.Agent {
 	t.Helper()
 	if cfg.Tokens == nil {
-		cfg.Tokens = codec.NoTokens
+		cfg.Tokens = token.NoTokens
 	}
 	ag, err := router.NewAgent(cfg, log.adapter("agent"))
 	if err != nil {
@@ -68,7 +68,7 @@ func startAgent(t *testing.T, log *testLog, cfg router.Config, setup func(*route
 func newSender(t *testing.T, log *testLog, cfg rpc.Config) *rpc.Sender {
 	t.Helper()
 	if cfg.Signer == nil {
-		cfg.Signer = codec.NoTokens
+		cfg.Signer = token.NoTokens
 	}
 	s, err := rpc.NewSender(cfg, log.adapter("sender"))
 	if err != nil {

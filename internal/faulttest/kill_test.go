@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // restartDelay is how long a killed broker stays dead before it is started
@@ -27,15 +27,15 @@ const restartDelay = 2 * time.Second
 func TestSendSurvivesBrokerKill(t *testing.T) {
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
-	for _, topo := range []failover.Topology{
-		{Kind: failover.TopologyCompat},
-		{Kind: failover.TopologyDurable, Exchange: uniqueName("sb-durable")},
+	for _, topo := range []topology.Topology{
+		{Kind: topology.Compat},
+		{Kind: topology.Durable, Exchange: uniqueName("sb-durable")},
 	} {
 		t.Run(string(topo.Kind), func(t *testing.T) { testSendKill(t, a, b, topo) })
 	}
 }
 
-func testSendKill(t *testing.T, a, b *brokertest.Node, topo failover.Topology) {
+func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 	const (
 		total   = 5000
 		rate    = 500 // sends per second offered

@@ -13,9 +13,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // reconsumeGoal is the bound from a deleted node queue to the agent
@@ -28,22 +28,22 @@ const reconsumeGoal = 2 * time.Second
 func TestAgentDeclaresItsDeletedQueueAgain(t *testing.T) {
 	shared := brokertest.RequireBroker(t)
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
-	for _, topo := range []failover.Topology{
-		{Kind: failover.TopologyCompat},
+	for _, topo := range []topology.Topology{
+		{Kind: topology.Compat},
 		// Durable topology must not share an exchange name with compat.
-		{Kind: failover.TopologyDurable, Exchange: uniqueName("sb-durable")},
+		{Kind: topology.Durable, Exchange: uniqueName("sb-durable")},
 	} {
 		t.Run(string(topo.Kind), func(t *testing.T) { testQueueDeleted(t, a.URL(), shared, topo) })
 	}
 }
 
-func testQueueDeleted(t *testing.T, urlA, urlB string, topo failover.Topology) {
+func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	log := newTestLog(t)
 	node := uniqueName("fault-qdelete")
 	t.Cleanup(func() {
 		deleteQueue(t, urlB, node)
 		deleteQueue(t, urlB, node+".dead")
-		if topo.Kind == failover.TopologyDurable {
+		if topo.Kind == topology.Durable {
 			deleteExchanges(t, urlB, topo.ExchangeName(), topo.DeadLetterExchange())
 		}
 	})

@@ -10,9 +10,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // restartGoal is the goal for broker ready -> first call served with
@@ -99,7 +99,7 @@ func TestAgentAndSenderComeBackAfterBrokerRestart(t *testing.T) {
 			}
 			ch, err := conn.Channel()
 			if err == nil {
-				err = ch.ExchangeDeclarePassive(failover.Topology{}.ExchangeName(), "direct", false, false, false, false, nil)
+				err = ch.ExchangeDeclarePassive(topology.Topology{}.ExchangeName(), "direct", false, false, false, false, nil)
 			}
 			conn.Close()
 			if err != nil {

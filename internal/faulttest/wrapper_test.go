@@ -22,6 +22,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
@@ -110,7 +111,7 @@ func TestWrapperOverWatermillAMQPSurvivesBrokerKill(t *testing.T) {
 	w, err := failover.NewWrapper(failover.WrapperConfig{
 		Publishers:      pubs,
 		Names:           []string{"A", "B"},
-		Backoff:         failover.Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond},
+		Backoff:         broker.Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		AttemptTimeout:  2 * time.Second,
 		ClosePublishers: true,
 		Logger:          log.adapter("wrapper"),

@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // secret is the shared secret of these tests' daily tokens.
@@ -55,17 +56,17 @@ func goodCallsKeepGoing(t *testing.T, c *rawClient, token string, stop <-chan st
 func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 	w := newWorld(t, "hugename")
 	log := newCaptureLog()
-	tokens := codec.NewDailyTokens(secret, nil)
+	tokens := token.NewDailyTokens(secret, nil)
 	w.startAgent(tokens, log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	tok := token.DailyToken(secret, time.Now(), time.Local)
 
 	stop := make(chan struct{})
-	good := goodCallsKeepGoing(t, c, token, stop)
+	good := goodCallsKeepGoing(t, c, tok, stop)
 	huge := strings.Repeat("s", 140_000)
 	var replies []<-chan amqp.Delivery
 	for range 64 {
-		replies = append(replies, c.publish(pyCall("huge", token, "math", huge, "[]"), nil, true))
+		replies = append(replies, c.publish(pyCall("huge", tok, "math", huge, "[]"), nil, true))
 	}
 	for i, r := range replies {
 		select {
@@ -98,9 +99,9 @@ func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 	w := newWorld(t, "badrt")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	tok := token.DailyToken(secret, time.Now(), time.Local)
 	for _, rt := range []string{"amq.rabbitmq.reply-to.Zm9v.YmFy", "amq.rabbitmq.reply-to.garbage", "amq.rabbitmq.reply-to.g2dkAA.AAAA"} {
 		pub := amqp.Publishing{Body: codec.PingBody, ReplyTo: rt, CorrelationId: "c"}
 		if err := c.ch.PublishWithContext(context.Background(), w.topology.ExchangeName(), w.node, false, false, pub); err != nil {
@@ -108,7 +109,7 @@ func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 		}
 	}
 	waitUntil(t, 5*time.Second, "the bad PINGs settled", func() bool { return a.Stats().Rejected >= 3 })
-	if d := c.call(pyCall("good", token, "math", "add", "[1, 2]"), nil); replyText(t, d) != "3" {
+	if d := c.call(pyCall("good", tok, "math", "add", "[1, 2]"), nil); replyText(t, d) != "3" {
 		t.Fatalf("good call answered %q", replyText(t, d))
 	}
 	if n := log.Count("Broker connection lost"); n > 0 {
@@ -123,12 +124,12 @@ func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 	w := newWorld(t, "poisonrt")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
-	token := codec.DailyToken(secret, time.Now(), time.Local)
+	tok := token.DailyToken(secret, time.Now(), time.Local)
 
 	stop := make(chan struct{})
-	good := goodCallsKeepGoing(t, c, token, stop)
+	good := goodCallsKeepGoing(t, c, tok, stop)
 	// NEW format checks out (an Erlang pid term, a 16-byte key), but the
 	// pid is of a node that does not exist.
 	forged := "amq.rabbitmq.reply-to.g2dkABNyYWJiaXRAbG9jYWxob3N0AAADxgAAAAAD.AAAAAAAAAAAAAAAAAAAAAA=="
@@ -155,7 +156,7 @@ func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 func TestRejectionsOfHugeInputKeepTheLogSmall(t *testing.T) {
 	w := newWorld(t, "biglog")
 	log := newCaptureLog()
-	a := w.startAgent(codec.NewDailyTokens(secret, nil), log)
+	a := w.startAgent(token.NewDailyTokens(secret, nil), log)
 	c := w.rawClient()
 	huge := strings.Repeat("n", 1_000_000)
 	var answered atomic.Int32

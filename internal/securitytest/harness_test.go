@@ -13,10 +13,12 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // uniq is a name no other test (or engineer) on the shared broker uses.
@@ -30,8 +32,8 @@ func uniq(prefix string) string {
 // the cleanup that deletes them.
 type world struct {
 	t         *testing.T
-	endpoints []failover.Endpoint
-	topology  failover.Topology
+	endpoints []broker.Endpoint
+	topology  topology.Topology
 	node      string
 }
 
@@ -40,15 +42,15 @@ type world struct {
 func newWorld(t *testing.T, prefix string) *world {
 	t.Helper()
 	url := brokertest.RequireBroker(t)
-	return newWorldAt(t, prefix, failover.Endpoint{URL: url, DialTimeout: 10 * time.Second})
+	return newWorldAt(t, prefix, broker.Endpoint{URL: url, DialTimeout: 10 * time.Second})
 }
 
-func newWorldAt(t *testing.T, prefix string, eps ...failover.Endpoint) *world {
+func newWorldAt(t *testing.T, prefix string, eps ...broker.Endpoint) *world {
 	t.Helper()
 	w := &world{
 		t:         t,
 		endpoints: eps,
-		topology:  failover.Topology{Kind: failover.TopologyCompat, Exchange: uniq(prefix + "-x")},
+		topology:  topology.Topology{Kind: topology.Compat, Exchange: uniq(prefix + "-x")},
 		node:      uniq(prefix),
 	}
 	t.Cleanup(func() {
@@ -87,7 +89,7 @@ func addServices(a *router.Agent) {
 
 // startAgent runs an agent for w's node and waits until it consumes on
 // every broker. Close runs at cleanup.
-func (w *world) startAgent(tokens codec.TokenValidator, log watermill.LoggerAdapter, tweak ...func(*router.Config)) *router.Agent {
+func (w *world) startAgent(tokens token.Validator, log watermill.LoggerAdapter, tweak ...func(*router.Config)) *router.Agent {
 	w.t.Helper()
 	cfg := router.Config{
 		Endpoints:     w.endpoints,
@@ -97,7 +99,7 @@ func (w *world) startAgent(tokens codec.TokenValidator, log watermill.LoggerAdap
 		Tokens:        tokens,
 		DrainTimeout:  5 * time.Second,
 		ProbeInterval: -1,
-		Backoff:       failover.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2},
+		Backoff:       broker.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2},
 	}
 	for _, f := range tweak {
 		f(&cfg)
@@ -120,7 +122,7 @@ func (w *world) startAgent(tokens codec.TokenValidator, log watermill.LoggerAdap
 }
 
 // startSender runs a sender on w's brokers. Close runs at cleanup.
-func (w *world) startSender(signer codec.TokenSigner, log watermill.LoggerAdapter, tweak ...func(*rpc.Config)) *rpc.Sender {
+func (w *world) startSender(signer token.Signer, log watermill.LoggerAdapter, tweak ...func(*rpc.Config)) *rpc.Sender {
 	w.t.Helper()
 	cfg := rpc.Config{
 		Endpoints:     w.endpoints,
@@ -128,7 +130,7 @@ func (w *world) startSender(signer codec.TokenSigner, log watermill.LoggerAdapte
 		CallTimeout:   10 * time.Second,
 		Signer:        signer,
 		ProbeInterval: -1,
-		Backoff:       failover.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2},
+		Backoff:       broker.Backoff{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond, Multiplier: 2},
 	}
 	for _, f := range tweak {
 		f(&cfg)

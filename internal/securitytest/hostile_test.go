@@ -11,8 +11,9 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // billionLaughs is the classic entity expansion bomb inside a call envelope.
@@ -76,7 +77,7 @@ func TestHostileInputIsRejectedAndTheAgentKeepsServing(t *testing.T) {
 	w := newWorld(t, "hostile")
 	log := newCaptureLog()
 	served := make(chan string, 100)
-	agent := w.startAgent(codec.NoTokens, log)
+	agent := w.startAgent(token.NoTokens, log)
 	agent.AddRPCService("spy", "ran", func(_ context.Context, req *router.Request) (any, error) {
 		served <- req.ID
 		return nil, nil
@@ -147,15 +148,15 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 	w := newWorld(t, "headers")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	agent := w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
+	agent := w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), log)
 	raw := w.rawClient()
-	signer := codec.NewHMACTokens(secret, codec.HMACOptions{})
+	signer := token.NewHMACTokens(secret, token.HMACOptions{})
 
 	odd := []amqp.Table{
-		{codec.HeaderTimestamp: int64(1), codec.HeaderSignature: []byte{0xff, 0}},
-		{codec.HeaderTimestamp: amqp.Table{"a": amqp.Table{"b": []any{1, "x", nil}}}, codec.HeaderSignature: 3.5},
+		{token.HeaderTimestamp: int64(1), token.HeaderSignature: []byte{0xff, 0}},
+		{token.HeaderTimestamp: amqp.Table{"a": amqp.Table{"b": []any{1, "x", nil}}}, token.HeaderSignature: 3.5},
 		{codec.HeaderDeadline: amqp.Table{"x": 1}, "x-death": []any{amqp.Table{"count": int64(3), "reason": "rejected"}}},
-		{codec.HeaderDeadline: "not a number", codec.HeaderTimestamp: "\xff\xfe", codec.HeaderSignature: strings.Repeat("a", 64)},
+		{codec.HeaderDeadline: "not a number", token.HeaderTimestamp: "\xff\xfe", token.HeaderSignature: strings.Repeat("a", 64)},
 		{codec.HeaderDeadline: amqp.Decimal{Scale: 2, Value: 12345}, "x-delivery-count": int32(7), "t": time.Now()},
 	}
 	// 30 levels: within amqp091-go's limit of 32; deeper ones are a
@@ -199,7 +200,7 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 // refused message is not lost silently but kept in NODE.dead for inspection.
 func TestHostileMessageIsDeadLetteredInDurableTopology(t *testing.T) {
 	w := newWorld(t, "hostile-dlx")
-	w.topology.Kind = failover.TopologyDurable
+	w.topology.Kind = topology.Durable
 	t.Cleanup(func() {
 		conn, err := w.endpoints[0].Dial()
 		if err != nil {
@@ -211,7 +212,7 @@ func TestHostileMessageIsDeadLetteredInDurableTopology(t *testing.T) {
 			_ = ch.ExchangeDelete(w.topology.DeadLetterExchange(), false, false)
 		}
 	})
-	agent := w.startAgent(codec.NoTokens, newCaptureLog())
+	agent := w.startAgent(token.NoTokens, newCaptureLog())
 	raw := w.rawClient()
 	raw.publish([]byte(billionLaughs), nil, false)
 	waitUntil(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected > 0 })

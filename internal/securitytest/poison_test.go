@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -17,7 +17,7 @@ import (
 func TestPoisonHeaderDoesNotStopTheAgent(t *testing.T) {
 	w := newWorld(t, "poison")
 	log := newCaptureLog()
-	w.startAgent(codec.NoTokens, log)
+	w.startAgent(token.NoTokens, log)
 	raw := w.rawClient()
 	deep := amqp.Table{"v": "leaf"}
 	for range 40 {

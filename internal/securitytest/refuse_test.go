@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	servicebus "github.com/go-servicebus/servicebus"
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // TestNoSecretRefusesToStartUnlessTokensAreOff: a config without secret_token
@@ -53,7 +53,7 @@ func TestNoSecretRefusesToStartUnlessTokensAreOff(t *testing.T) {
 		t.Fatalf("token_mode: off without secret: %v", err)
 	}
 	v, err := cfg.TokenValidator()
-	if err != nil || v != codec.NoTokens {
+	if err != nil || v != token.NoTokens {
 		t.Fatalf("token_mode off: validator %v, %v", v, err)
 	}
 
@@ -83,7 +83,7 @@ func TestNoSecretRefusesToStartUnlessTokensAreOff(t *testing.T) {
 // TestAgentAndSenderRefuseToRunWithoutATokenScheme: the packages themselves
 // have no default that accepts everything.
 func TestAgentAndSenderRefuseToRunWithoutATokenScheme(t *testing.T) {
-	ep := []failover.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:5672/"}}
+	ep := []broker.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:5672/"}}
 	if _, err := router.NewAgent(router.Config{Endpoints: ep, NodeName: "n"}, nil); err == nil || !strings.Contains(err.Error(), "Tokens") {
 		t.Errorf("agent without Tokens: %v", err)
 	}

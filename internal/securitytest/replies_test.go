@@ -10,9 +10,10 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // standIn consumes the node queue itself, as a hostile or broken agent
@@ -79,9 +80,9 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := brokertest.NewProxy(t, u.Host)
-	w.endpoints = []failover.Endpoint{{URL: proxy.URL("guest", "guest"), DialTimeout: time.Second}, w.endpoints[0]}
+	w.endpoints = []broker.Endpoint{{URL: proxy.URL("guest", "guest"), DialTimeout: time.Second}, w.endpoints[0]}
 	log := newCaptureLog()
-	s := w.startSender(codec.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
+	s := w.startSender(token.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
 
 	waitUntil(t, 20*time.Second, "both sender paths ready", func() bool {
 		return s.Publisher().Ready(0) && s.Publisher().Ready(1)
@@ -105,7 +106,7 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 	waitUntil(t, 20*time.Second, "first path back", func() bool { return s.Publisher().Ready(0) })
 
 	type outcome struct {
-		r   *codec.Reply
+		r   *rpc.Reply
 		err error
 	}
 	done := make(chan outcome, 1)
@@ -155,7 +156,7 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 func TestHostileReplyToWaitingCallIsAnErrorNotACrash(t *testing.T) {
 	w := newWorld(t, "hostile-reply")
 	agent := w.standIn()
-	s := w.startSender(codec.NoTokens, nil)
+	s := w.startSender(token.NoTokens, nil)
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -196,7 +197,7 @@ func TestPoisonReplyCostsTheSenderOneReconnect(t *testing.T) {
 	w := newWorld(t, "poison-reply")
 	agent := w.standIn()
 	log := newCaptureLog()
-	s := w.startSender(codec.NoTokens, log)
+	s := w.startSender(token.NoTokens, log)
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Call(context.Background(), w.node+".math.add", []int{1})

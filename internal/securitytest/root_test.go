@@ -12,6 +12,7 @@ import (
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -130,7 +131,7 @@ func TestRootHMACAndDailyEndToEnd(t *testing.T) {
 			}
 			log.WaitFor(t, 5*time.Second, 1, "token not valid")
 			noSecret(t, "logs", log.All(), string(cfg.SecretToken), string(other.SecretToken),
-				codec.DailyToken(string(cfg.SecretToken), time.Now(), time.Local))
+				token.DailyToken(string(cfg.SecretToken), time.Now(), time.Local))
 			if agent.Stats().BadToken < 1 {
 				t.Fatalf("stats %+v: no bad token counted", agent.Stats())
 			}

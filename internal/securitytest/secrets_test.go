@@ -15,10 +15,12 @@ import (
 	"gopkg.in/yaml.v3"
 
 	servicebus "github.com/go-servicebus/servicebus"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // noSecret fails the test if any of texts contains any of secrets.
@@ -76,7 +78,7 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 	for how, text := range printed(t, signer) {
 		noSecret(t, "signer "+how, text, secret)
 	}
-	daily := codec.NewDailyTokens(secret, nil)
+	daily := token.NewDailyTokens(secret, nil)
 	for how, text := range printed(t, daily) {
 		noSecret(t, "daily tokens "+how, text, secret)
 	}
@@ -124,12 +126,12 @@ func TestEndpointsNeverShowThePassword(t *testing.T) {
 		url = "amqp://guest:guest@127.0.0.1:5672/"
 	}
 	password := uniq("password")
-	bad := failover.Endpoint{URL: "amqp://guest:" + password + "@127.0.0.1:5672/", DialTimeout: 5 * time.Second}
+	bad := broker.Endpoint{URL: "amqp://guest:" + password + "@127.0.0.1:5672/", DialTimeout: 5 * time.Second}
 	noSecret(t, "Endpoint.String", bad.String(), password)
 	noSecret(t, "Endpoint %v", fmt.Sprintf("%v %+v %s %#v", bad, bad, bad, bad), password)
-	noSecret(t, "[]Endpoint %#v", fmt.Sprintf("%#v %+v", []failover.Endpoint{bad}, []failover.Endpoint{bad}), password)
+	noSecret(t, "[]Endpoint %#v", fmt.Sprintf("%#v %+v", []broker.Endpoint{bad}, []broker.Endpoint{bad}), password)
 
-	for name, ep := range map[string]failover.Endpoint{
+	for name, ep := range map[string]broker.Endpoint{
 		"wrong password": bad,
 		"closed port":    {URL: "amqp://guest:" + password + "@127.0.0.1:1/", DialTimeout: 2 * time.Second},
 		"bad port":       {URL: "amqp://guest:" + password + "@127.0.0.1:99999/"},
@@ -150,17 +152,17 @@ func TestEndpointsNeverShowThePassword(t *testing.T) {
 	// errors and every log line are clean.
 	secret := uniq("secret")
 	log := newCaptureLog()
-	topo := failover.Topology{Kind: failover.TopologyCompat, Exchange: uniq("x")}
+	topo := topology.Topology{Kind: topology.Compat, Exchange: uniq("x")}
 	node := uniq("node")
-	fast := failover.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}
-	s, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{bad}, Topology: topo, Signer: codec.NewHMACTokens(secret, codec.HMACOptions{}),
+	fast := broker.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond, Multiplier: 2}
+	s, err := rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{bad}, Topology: topo, Signer: token.NewHMACTokens(secret, token.HMACOptions{}),
 		CallTimeout: 2 * time.Second, ProbeInterval: -1, Backoff: fast}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	a, err := router.NewAgent(router.Config{Endpoints: []failover.Endpoint{bad}, Topology: topo, NodeName: node,
-		Tokens: codec.NewHMACTokens(secret, codec.HMACOptions{}), ProbeInterval: -1, Backoff: fast, DrainTimeout: time.Second}, log)
+	a, err := router.NewAgent(router.Config{Endpoints: []broker.Endpoint{bad}, Topology: topo, NodeName: node,
+		Tokens: token.NewHMACTokens(secret, token.HMACOptions{}), ProbeInterval: -1, Backoff: fast, DrainTimeout: time.Second}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +184,7 @@ func TestEndpointsNeverShowThePassword(t *testing.T) {
 		noSecret(t, "agent close error", err.Error(), password, secret)
 	}
 	noSecret(t, "logs", log.All(), password, secret)
-	for how, text := range printed(t, router.Config{Endpoints: []failover.Endpoint{bad}, Tokens: codec.NewHMACTokens(secret, codec.HMACOptions{})}) {
+	for how, text := range printed(t, router.Config{Endpoints: []broker.Endpoint{bad}, Tokens: token.NewHMACTokens(secret, token.HMACOptions{})}) {
 		noSecret(t, "router.Config "+how, text, password, secret)
 	}
 	_ = url
@@ -197,11 +199,11 @@ func TestLogsOfAWholeSessionHoldNoSecret(t *testing.T) {
 			w := newWorld(t, "logs-"+mode)
 			secret := uniq("secret")
 			var tokens interface {
-				codec.TokenSigner
-				codec.TokenValidator
-			} = codec.NewDailyTokens(secret, time.Local)
+				token.Signer
+				token.Validator
+			} = token.NewDailyTokens(secret, time.Local)
 			if mode == "hmac" {
-				tokens = codec.NewHMACTokens(secret, codec.HMACOptions{Compat: true})
+				tokens = token.NewHMACTokens(secret, token.HMACOptions{Compat: true})
 			}
 			log := newCaptureLog()
 			w.startAgent(tokens, log)
@@ -219,7 +221,7 @@ func TestLogsOfAWholeSessionHoldNoSecret(t *testing.T) {
 				t.Fatalf("unknown service: %v", err)
 			}
 			noSecret(t, "remote error", err.Error(), secret)
-			wrong := w.startSender(codec.NewDailyTokens(secret+"x", time.Local), log)
+			wrong := w.startSender(token.NewDailyTokens(secret+"x", time.Local), log)
 			_, err = wrong.Call(context.Background(), w.node+".math.add", []int{1})
 			if !errors.As(err, &re) || re.Code != codec.CodeBadToken {
 				t.Fatalf("wrong secret: %v", err)
@@ -231,9 +233,9 @@ func TestLogsOfAWholeSessionHoldNoSecret(t *testing.T) {
 			now := time.Now()
 			day := 24 * time.Hour
 			noSecret(t, "logs", log.All(), secret,
-				codec.DailyToken(secret, now, time.Local),
-				codec.DailyToken(secret, now.Add(-day), time.Local),
-				codec.DailyToken(secret, now.Add(day), time.Local))
+				token.DailyToken(secret, now, time.Local),
+				token.DailyToken(secret, now.Add(-day), time.Local),
+				token.DailyToken(secret, now.Add(day), time.Local))
 		})
 	}
 }

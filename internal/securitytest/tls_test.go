@@ -15,9 +15,9 @@ import (
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
@@ -51,7 +51,7 @@ func tlsConfig(node *brokertest.Node, certs *tlstest.Files) servicebus.Config {
 }
 
 // dialOK opens a connection and a channel, and closes both.
-func dialOK(t *testing.T, ep failover.Endpoint) {
+func dialOK(t *testing.T, ep broker.Endpoint) {
 	t.Helper()
 	conn, err := ep.Dial()
 	if err != nil {
@@ -68,7 +68,7 @@ func dialOK(t *testing.T, ep failover.Endpoint) {
 }
 
 // dialFails dials and returns the error, failing the test if it connected.
-func dialFails(t *testing.T, ep failover.Endpoint) error {
+func dialFails(t *testing.T, ep broker.Endpoint) error {
 	t.Helper()
 	conn, err := ep.Dial()
 	if err == nil {
@@ -94,12 +94,12 @@ func errContainsAny(err error, subs ...string) bool {
 func TestTLS(t *testing.T) {
 	node, certs := tlsNode(t)
 	t.Run("MutualTLSConnects", func(t *testing.T) {
-		dialOK(t, failover.Endpoint{URL: node.TLSURL(), TLS: certs.MutualConfig(t), DialTimeout: 10 * time.Second})
+		dialOK(t, broker.Endpoint{URL: node.TLSURL(), TLS: certs.MutualConfig(t), DialTimeout: 10 * time.Second})
 	})
 
 	t.Run("UnknownCAFailsNamingTheAuthority", func(t *testing.T) {
 		tc := tlstest.ClientConfig(t, certs.OtherCACertFile, certs.ClientCertFile, certs.ClientKeyFile, "")
-		err := dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
+		err := dialFails(t, broker.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
 		var ua x509.UnknownAuthorityError
 		if !errors.As(err, &ua) || !errContainsAny(err, "unknown authority") {
 			t.Fatalf("error %q does not say the certificate's authority is unknown", err)
@@ -109,7 +109,7 @@ func TestTLS(t *testing.T) {
 	t.Run("WrongServerNameFailsNamingTheName", func(t *testing.T) {
 		tc := certs.MutualConfig(t)
 		tc.ServerName = tlstest.WrongName
-		err := dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
+		err := dialFails(t, broker.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
 		var he x509.HostnameError
 		if !errors.As(err, &he) || !errContainsAny(err, tlstest.WrongName) {
 			t.Fatalf("error %q does not name the wrong server name", err)
@@ -122,7 +122,7 @@ func TestTLS(t *testing.T) {
 		// own first write. Several dials, so that the race goes both ways.
 		for i := 0; i < 5; i++ {
 			tc := tlstest.ClientConfig(t, certs.CACertFile, "", "", "")
-			err := dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
+			err := dialFails(t, broker.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
 			if !errContainsAny(err, "certificate") {
 				t.Fatalf("dial %d: error %q does not say certificate", i, err)
 			}
@@ -132,7 +132,7 @@ func TestTLS(t *testing.T) {
 	t.Run("ClientCertificateOfUnknownCAIsRefusedByBroker", func(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			tc := tlstest.ClientConfig(t, certs.CACertFile, certs.OtherClientCertFile, certs.OtherClientKeyFile, "")
-			err := dialFails(t, failover.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
+			err := dialFails(t, broker.Endpoint{URL: node.TLSURL(), TLS: tc, DialTimeout: 10 * time.Second})
 			if !errContainsAny(err, "certificate") {
 				t.Fatalf("dial %d: error %q does not say certificate", i, err)
 			}
@@ -141,7 +141,7 @@ func TestTLS(t *testing.T) {
 
 	t.Run("AmqpsToPlainPortFails", func(t *testing.T) {
 		url := "amqps://guest:guest@127.0.0.1:" + strconv.Itoa(node.Port()) + "/"
-		err := dialFails(t, failover.Endpoint{URL: url, TLS: certs.MutualConfig(t), DialTimeout: 10 * time.Second})
+		err := dialFails(t, broker.Endpoint{URL: url, TLS: certs.MutualConfig(t), DialTimeout: 10 * time.Second})
 		if !errContainsAny(err, "tls", "handshake") {
 			t.Fatalf("error %q does not say the TLS handshake failed", err)
 		}
@@ -358,10 +358,10 @@ func TestTLS(t *testing.T) {
 		shared.node, shared.topology = w.node, w.topology
 		secret := uniq("secret")
 		log := newCaptureLog()
-		agent := w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
+		agent := w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), log)
 		onTLS := *w
 		onTLS.endpoints = eps
-		s := onTLS.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+		s := onTLS.startSender(token.NewHMACTokens(secret, token.HMACOptions{}), nil)
 		captured := onTLS.rawClient().capture()
 		if r, err := s.Call(context.Background(), w.node+".math.add", []int{1, 2}); err != nil || r.Raw != "3" {
 			t.Fatalf("call: %v %v", r, err)

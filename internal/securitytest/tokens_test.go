@@ -11,6 +11,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // expectBadToken checks that d is the agent's bad-token answer: the text a
@@ -33,8 +34,8 @@ func TestHMACCallsWorkEndToEnd(t *testing.T) {
 	w := newWorld(t, "hmac-ok")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
-	s := w.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
+	w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), log)
+	s := w.startSender(token.NewHMACTokens(secret, token.HMACOptions{}), log)
 	for i := 0; i < 3; i++ {
 		r, err := s.Call(context.Background(), w.node+".math.add", []int{i, 2})
 		if err != nil {
@@ -45,7 +46,7 @@ func TestHMACCallsWorkEndToEnd(t *testing.T) {
 		}
 	}
 	// A sender with another secret is refused with a typed error.
-	bad := w.startSender(codec.NewHMACTokens(secret+"x", codec.HMACOptions{}), log)
+	bad := w.startSender(token.NewHMACTokens(secret+"x", token.HMACOptions{}), log)
 	_, err := bad.Call(context.Background(), w.node+".math.add", []int{1, 2})
 	var re *rpc.RemoteError
 	if !errors.As(err, &re) || re.Code != codec.CodeBadToken {
@@ -61,8 +62,8 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 	w := newWorld(t, "hmac-replay")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	agent := w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
-	s := w.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+	agent := w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), log)
+	s := w.startSender(token.NewHMACTokens(secret, token.HMACOptions{}), nil)
 	raw := w.rawClient()
 	captured := raw.capture()
 
@@ -75,7 +76,7 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the call was not captured")
 	}
-	if orig.Headers[codec.HeaderSignature] == nil || orig.Headers[codec.HeaderTimestamp] == nil {
+	if orig.Headers[token.HeaderSignature] == nil || orig.Headers[token.HeaderTimestamp] == nil {
 		t.Fatalf("captured call has no HMAC headers: %v", orig.Headers)
 	}
 	before := agent.Stats().BadToken
@@ -97,7 +98,7 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 }
 
 // signed is a call signed by tokens at time at, ready to publish raw.
-func signed(t *testing.T, tokens codec.TokenSigner, id string, params string, at time.Time) ([]byte, amqp.Table) {
+func signed(t *testing.T, tokens token.Signer, id string, params string, at time.Time) ([]byte, amqp.Table) {
 	t.Helper()
 	ev := codec.Event{Version: "1", ID: id, Category: "math", Service: "add", Params: []byte(params)}
 	h, err := tokens.Sign(&ev, at)
@@ -111,9 +112,9 @@ func TestHMACTimestampOutsideSkewIsRejected(t *testing.T) {
 	w := newWorld(t, "hmac-skew")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{Skew: 30 * time.Second}), log)
+	w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{Skew: 30 * time.Second}), log)
 	raw := w.rawClient()
-	signer := codec.NewHMACTokens(secret, codec.HMACOptions{})
+	signer := token.NewHMACTokens(secret, token.HMACOptions{})
 	now := time.Now()
 
 	for _, tc := range []struct {
@@ -138,9 +139,9 @@ func TestHMACAlteredMessageIsRejected(t *testing.T) {
 	w := newWorld(t, "hmac-alter")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	agent := w.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), log)
+	agent := w.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), log)
 	raw := w.rawClient()
-	signer := codec.NewHMACTokens(secret, codec.HMACOptions{})
+	signer := token.NewHMACTokens(secret, token.HMACOptions{})
 
 	id := uniq("ev")
 	ev := codec.Event{Version: "1", ID: id, Category: "math", Service: "add", Params: []byte("[1, 2]")}
@@ -163,11 +164,11 @@ func TestHMACAlteredMessageIsRejected(t *testing.T) {
 		{"id", alter(func(e *codec.Event) { e.ID = uniq("other") }), headersOf(h)},
 		{"timestamp header", codec.EncodeEvent(&ev), func() amqp.Table {
 			t := headersOf(h)
-			ts, _ := strconv.ParseInt(h[codec.HeaderTimestamp], 10, 64)
-			t[codec.HeaderTimestamp] = strconv.FormatInt(ts+1, 10)
+			ts, _ := strconv.ParseInt(h[token.HeaderTimestamp], 10, 64)
+			t[token.HeaderTimestamp] = strconv.FormatInt(ts+1, 10)
 			return t
 		}()},
-		{"signature removed", codec.EncodeEvent(&ev), amqp.Table{codec.HeaderTimestamp: h[codec.HeaderTimestamp]}},
+		{"signature removed", codec.EncodeEvent(&ev), amqp.Table{token.HeaderTimestamp: h[token.HeaderTimestamp]}},
 		{"no headers", codec.EncodeEvent(&ev), nil},
 	}
 	for _, tc := range cases {
@@ -188,25 +189,25 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 	w := newWorld(t, "daily")
 	secret := uniq("secret")
 	log := newCaptureLog()
-	w.startAgent(codec.NewDailyTokens(secret, time.Local), log)
+	w.startAgent(token.NewDailyTokens(secret, time.Local), log)
 	raw := w.rawClient()
 	now := time.Now()
 	day := 24 * time.Hour
 
 	for _, at := range []time.Time{now, now.Add(-day), now.Add(day)} {
-		body := pyCall(uniq("ev"), codec.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
+		body := pyCall(uniq("ev"), token.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
 		expectResult(t, raw.call(body, nil), "3")
 	}
 	for name, tok := range map[string]string{
-		"three days old": codec.DailyToken(secret, now.Add(-3*day), time.Local),
-		"other secret":   codec.DailyToken(secret+"x", now, time.Local),
+		"three days old": token.DailyToken(secret, now.Add(-3*day), time.Local),
+		"other secret":   token.DailyToken(secret+"x", now, time.Local),
 		"empty":          "",
 	} {
 		body := pyCall(uniq("ev"), tok, "math", "add", "[1, 2]")
 		expectBadToken(t, raw.call(body, nil), name)
 	}
 	log.WaitFor(t, 5*time.Second, 3, "token not valid")
-	if n := log.Count(codec.DailyToken(secret, now, time.Local)); n != 0 {
+	if n := log.Count(token.DailyToken(secret, now, time.Local)); n != 0 {
 		t.Fatalf("today's daily token (a credential) appears in %d log lines", n)
 	}
 }
@@ -217,8 +218,8 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 func TestDailyTokenIsReplayable(t *testing.T) {
 	w := newWorld(t, "daily-replay")
 	secret := uniq("secret")
-	w.startAgent(codec.NewDailyTokens(secret, time.Local), nil)
-	s := w.startSender(codec.NewDailyTokens(secret, time.Local), nil)
+	w.startAgent(token.NewDailyTokens(secret, time.Local), nil)
+	s := w.startSender(token.NewDailyTokens(secret, time.Local), nil)
 	raw := w.rawClient()
 	captured := raw.capture()
 	if _, err := s.Call(context.Background(), w.node+".math.add", []int{1, 2}); err != nil {
@@ -251,9 +252,9 @@ func TestHMACSignatureIsNotBoundToTheNodeOrReplyTo(t *testing.T) {
 	b := newWorld(t, "hmac-node-b")
 	b.topology = a.topology // the same exchange, another node
 	secret := uniq("secret")
-	a.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
-	b.startAgent(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
-	s := a.startSender(codec.NewHMACTokens(secret, codec.HMACOptions{}), nil)
+	a.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), nil)
+	b.startAgent(token.NewHMACTokens(secret, token.HMACOptions{}), nil)
+	s := a.startSender(token.NewHMACTokens(secret, token.HMACOptions{}), nil)
 	captured := a.rawClient().capture()
 	if _, err := s.Call(context.Background(), a.node+".math.add", []int{1, 2}); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 // Package codec is the wire format of servicebus: the call and response
-// envelopes of py-servicebus 2.x in XML, the tokens that authenticate a call,
-// and the mapping between AMQP deliveries and Watermill messages.
+// envelopes of py-servicebus 2.x in XML, the wire vocabulary around them
+// (headers, error codes, PING/PONG, the texts a py-servicebus caller knows),
+// and the mapping between AMQP deliveries and Watermill messages. The tokens
+// that authenticate a call are pkg/token's.
 //
 // # Envelopes
 //
@@ -44,15 +46,14 @@
 // their text exactly (no trimming), so what AppendEvent writes decodes to the
 // same Event.
 //
-// # Tokens
+// # Wire vocabulary
 //
-// A TokenSigner puts credentials on an outgoing event, a TokenValidator checks
-// them on arrival. DailyTokens is py-servicebus's scheme, for Python peers:
-// hex(sha1(secret + " - " + date)), valid from the day before to the day
-// after, not bound to the message. HMACTokens binds a signature to id,
-// category, service, params and a timestamp (headers x-sb-ts, x-sb-sig), and
-// refuses stale timestamps and replayed ids. NoTokens turns checks off.
-// Secrets never appear in errors or in fmt output of these types.
+// wire.go names what travels besides the envelopes: the headers our agents
+// and senders add (x-sb-deadline, x-sb-error-code, x-sb-error-message; a
+// Python peer ignores them), the ErrorCode values of a structured error
+// reply, the PING and PONG bodies of the liveness check, and the reply texts
+// a py-servicebus caller knows ("Token not valid!", "Cannot Find RPC
+// Service: ...").
 //
 // # Watermill
 //

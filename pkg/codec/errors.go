@@ -6,7 +6,7 @@ import (
 )
 
 // Sentinel errors. Every error of DecodeEvent and DecodeResponse wraps exactly
-// one of the first four; every rejection of a TokenValidator wraps ErrBadToken.
+// one of them.
 var (
 	// ErrMalformed: the body is not a well-formed envelope (not XML, wrong
 	// root, a missing or duplicated field, params that are not JSON, ...).
@@ -19,14 +19,7 @@ var (
 	// declaration; we never expand entities, so we never accept their
 	// declarations (billion laughs, external entities).
 	ErrForbiddenMarkup = errors.New("forbidden XML markup")
-	// ErrBadToken: the credentials of an event (daily token, HMAC signature,
-	// timestamp, replay check) do not prove that a holder of the secret sent it.
-	ErrBadToken = errors.New("bad token")
 )
-
-// ErrNoReply is what Reply.Decode returns on a nil Reply: the call that
-// should have produced it failed, and its error says why.
-var ErrNoReply = errors.New("codec: no reply to decode (the call failed)")
 
 // DecodeError says why and where a body was rejected. It wraps one of the
 // sentinel errors, so callers test it with errors.Is.

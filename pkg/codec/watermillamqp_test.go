@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // codec.Marshaler is a watermill-amqp Marshaler. The check lives in a test
@@ -26,7 +27,7 @@ var _ wamqp.Marshaler = codec.Marshaler{}
 // pyCall is a call as py-servicebus publishes it: the envelope as body,
 // reply_to and correlation_id as properties, no headers, no message id.
 func pyCall(id string) amqp.Publishing {
-	ev := codec.Event{Version: "1", ID: id, Token: codec.DailyToken("secret", time.Now(), nil), Category: "math", Service: "add", Params: json.RawMessage("[1, 2]")}
+	ev := codec.Event{Version: "1", ID: id, Token: token.DailyToken("secret", time.Now(), nil), Category: "math", Service: "add", Params: json.RawMessage("[1, 2]")}
 	return amqp.Publishing{Body: codec.EncodeEvent(&ev), ReplyTo: "py-replies-" + id, CorrelationId: "corr-" + id}
 }
 

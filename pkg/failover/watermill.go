@@ -18,7 +18,7 @@ var _ message.Publisher = (*Publisher)(nil)
 // publish (PublishTimeout when it has no deadline). Messages after the first
 // failure are not published.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
-	if p.cfg.Exchange == "" && topic == "" {
+	if p.exchange == "" && topic == "" {
 		return errors.New("failover: Publish: empty topic for the default exchange")
 	}
 	var m codec.Marshaler
@@ -27,7 +27,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 		if err != nil {
 			return fmt.Errorf("failover: marshal message %s: %w", msg.UUID, err)
 		}
-		if _, err := p.PublishAMQP(msg.Context(), p.cfg.Exchange, topic, pub); err != nil {
+		if _, err := p.PublishAMQP(msg.Context(), p.exchange, topic, pub); err != nil {
 			return fmt.Errorf("failover: publish message %s to %q: %w", msg.UUID, topic, err)
 		}
 	}

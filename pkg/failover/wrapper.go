@@ -11,19 +11,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
-// Errors of the Wrapper, besides ErrClosed. Callers branch on them with
-// errors.Is.
-var (
-	// ErrNotPublished means no wrapped publisher took a message: each one
-	// failed, hung, or was skipped. The error that wraps it names every
-	// publisher and its failure.
-	ErrNotPublished = errors.New("failover: no publisher took the message")
-	// ErrAttemptTimeout means a wrapped publisher did not return within
-	// AttemptTimeout. It may still publish the message later, so a message
-	// that then went out on another publisher can arrive twice.
-	ErrAttemptTimeout = errors.New("failover: publisher did not answer within the attempt timeout")
-)
-
 // WrapperPublishError is the error of a Wrapper.Publish call that did not
 // publish all its messages.
 type WrapperPublishError struct {

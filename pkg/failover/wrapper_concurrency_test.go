@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
@@ -27,7 +28,7 @@ func TestWrapperIsSafeForConcurrentUse(t *testing.T) {
 		return nil
 	}
 	a, b := newFake(flaky), newFake(nil)
-	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: failover.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}})
+	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: broker.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}})
 	const workers, each = 16, 200
 	var mu sync.Mutex
 	ok := map[string]bool{}
@@ -98,7 +99,7 @@ func TestWrapperCountsFailuresOfPublishesInFlightTogetherAsOne(t *testing.T) {
 	// Counted once: 50 ms; twice: 500 ms; three times: 5 s; 16 times: a minute.
 	w := newWrapper(t, failover.WrapperConfig{
 		Publishers: publishers(a, b),
-		Backoff:    failover.Backoff{Initial: 50 * time.Millisecond, Max: time.Minute, Multiplier: 10, Jitter: 0},
+		Backoff:    broker.Backoff{Initial: 50 * time.Millisecond, Max: time.Minute, Multiplier: 10, Jitter: 0},
 	})
 	var wg sync.WaitGroup
 	for i := range inFlight {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 // Defaults of WrapperConfig.
@@ -32,8 +33,8 @@ type WrapperConfig struct {
 	Names []string
 	// Backoff is how long a publisher that failed is skipped before it is
 	// tried again: Backoff.Delay(n) after its n+1-th failure in a row.
-	// Zero fields take DefaultBackoff's.
-	Backoff Backoff
+	// Zero fields take broker.DefaultBackoff's.
+	Backoff broker.Backoff
 	// AttemptTimeout bounds one publisher's Publish of one message. When it
 	// passes the publisher counts as failed (hung) and the message moves on
 	// to the next one. 0 means DefaultAttemptTimeout.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
@@ -16,7 +17,7 @@ func TestWrapperConfigValidateNamesEveryProblem(t *testing.T) {
 		Names:          []string{"a", "", "a"},
 		AttemptTimeout: -time.Second,
 		CloseTimeout:   -time.Second,
-		Backoff:        failover.Backoff{Jitter: 2},
+		Backoff:        broker.Backoff{Jitter: 2},
 	})
 	if err == nil {
 		t.Fatal("NewWrapper accepted a bad config")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
@@ -23,7 +24,7 @@ func TestWrapperMovesOnFromAHungPublisherAfterTheAttemptTimeout(t *testing.T) {
 	w := newWrapper(t, failover.WrapperConfig{
 		Publishers:     publishers(a, b),
 		AttemptTimeout: attempt,
-		Backoff:        failover.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
+		Backoff:        broker.Backoff{Initial: time.Millisecond, Max: time.Millisecond},
 	})
 	start := time.Now()
 	if err := w.Publish("n", msg("m1")); err != nil {
@@ -165,7 +166,7 @@ func TestWrapperDoesNotHoldACancelledPublishAgainstAPublisher(t *testing.T) {
 		<-m.Context().Done()
 		return m.Context().Err()
 	})
-	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: failover.Backoff{Initial: time.Minute, Max: time.Minute}})
+	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: broker.Backoff{Initial: time.Minute, Max: time.Minute}})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Publish("n", msgCtx(ctx, "slow")) }()

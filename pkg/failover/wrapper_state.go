@@ -7,6 +7,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 // wrappedPublisher is one publisher of a Wrapper and its health: failures in a row,
@@ -54,7 +55,7 @@ func (p *wrappedPublisher) skip(now time.Time) (err error, backoff bool) {
 // of an attempt that started before p's latest failure is the same incident
 // and does not lengthen the backoff; nor does such an attempt's success
 // clear it.
-func (p *wrappedPublisher) record(start time.Time, err error, b Backoff) {
+func (p *wrappedPublisher) record(start time.Time, err error, b broker.Backoff) {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
@@ -52,7 +53,7 @@ func TestWrapperSkipsAFailedPublisherForItsBackoffThenTriesItAgain(t *testing.T)
 	b := newFake(nil)
 	w := newWrapper(t, failover.WrapperConfig{
 		Publishers: publishers(a, b),
-		Backoff:    failover.Backoff{Initial: backoff, Max: backoff, Jitter: 0},
+		Backoff:    broker.Backoff{Initial: backoff, Max: backoff, Jitter: 0},
 	})
 	if err := w.Publish("n", msg("m0")); err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestWrapperSkipsAFailedPublisherForItsBackoffThenTriesItAgain(t *testing.T)
 }
 
 func TestWrapperBackoffGrowsWithFailuresInARow(t *testing.T) {
-	b0 := failover.Backoff{Initial: 20 * time.Millisecond, Max: 160 * time.Millisecond, Multiplier: 2, Jitter: 0}
+	b0 := broker.Backoff{Initial: 20 * time.Millisecond, Max: 160 * time.Millisecond, Multiplier: 2, Jitter: 0}
 	a := newFake(failWith(errors.New("down")))
 	b := newFake(nil)
 	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: b0})
@@ -140,7 +141,7 @@ func TestWrapperErrorNamesEveryPublishersFailure(t *testing.T) {
 
 	// Without names, publishers are named by their index.
 	a2, b2 := newFake(failWith(errA)), newFake(failWith(errB))
-	w2 := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a2, b2), Backoff: failover.Backoff{Initial: time.Minute, Max: time.Minute}})
+	w2 := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a2, b2), Backoff: broker.Backoff{Initial: time.Minute, Max: time.Minute}})
 	err = w2.Publish("n", msg("x"))
 	for _, want := range []string{"publisher 0: dial tcp", "publisher 1: delivery not"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -152,7 +153,7 @@ func TestWrapperErrorNamesEveryPublishersFailure(t *testing.T) {
 func TestWrapperTriesPublishersInBackoffWhenNoOtherTakesTheMessage(t *testing.T) {
 	a := newFake(failWith(errors.New("A blip")))
 	b := newFake(nil)
-	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: failover.Backoff{Initial: time.Minute, Max: time.Minute}})
+	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b), Backoff: broker.Backoff{Initial: time.Minute, Max: time.Minute}})
 	if err := w.Publish("n", msg("m1")); err != nil {
 		t.Fatal(err)
 	}

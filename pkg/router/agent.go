@@ -11,8 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // Names of the two watermill handlers (and their topics): deliveries with
@@ -48,7 +48,7 @@ type Agent struct {
 	started       bool // Start was called
 	routerStarted bool // router.Run was launched
 	stopping      bool
-	paths         []*failover.Path
+	paths         []*broker.Path
 	conns         []*pathConn // the live connection of each path, nil while down
 	parseLosses   []int       // per path: connections lost in a row to a delivery amqp091-go cannot parse
 	onStart       []func(context.Context) error
@@ -95,7 +95,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		msgCh:       make(chan *message.Message),
 		baseCtx:     baseCtx,
 		cancelBase:  cancel,
-		paths:       make([]*failover.Path, len(cfg.Endpoints)),
+		paths:       make([]*broker.Path, len(cfg.Endpoints)),
 		conns:       make([]*pathConn, len(cfg.Endpoints)),
 		parseLosses: make([]int, len(cfg.Endpoints)),
 		stopFeed:    make(chan struct{}),
@@ -203,7 +203,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		return ErrClosed
 	}
 	for i, ep := range a.cfg.Endpoints {
-		a.paths[i] = failover.NewPath(failover.PathConfig{
+		a.paths[i] = broker.NewPath(broker.PathConfig{
 			Endpoint:      ep,
 			Backoff:       a.cfg.Backoff,
 			ProbeInterval: a.cfg.ProbeInterval,
@@ -245,7 +245,7 @@ func (a *Agent) Stats() Stats {
 	return s
 }
 
-func (a *Agent) path(i int) *failover.Path {
+func (a *Agent) path(i int) *broker.Path {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.paths[i]
@@ -270,7 +270,7 @@ func (a *Agent) close() error {
 			conns = append(conns, pc)
 		}
 	}
-	paths := append([]*failover.Path(nil), a.paths...)
+	paths := append([]*broker.Path(nil), a.paths...)
 	exits := append([]func(){}, a.onExit...)
 	a.mu.Unlock()
 

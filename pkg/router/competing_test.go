@@ -11,7 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -81,8 +81,8 @@ func TestAgentDoesNotCountItsOwnConsumers(t *testing.T) {
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
 		c.Logger = log
-		c.Endpoints = []failover.Endpoint{{URL: url}, {URL: proxy.URL(u.User.Username(), pass), DialTimeout: time.Second}}
-		c.Backoff = failover.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
+		c.Endpoints = []broker.Endpoint{{URL: url}, {URL: proxy.URL(u.User.Username(), pass), DialTimeout: time.Second}}
+		c.Backoff = broker.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 		return c
 	}(), nil)
 	if err != nil {

@@ -8,8 +8,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // Defaults of Config.
@@ -23,16 +25,16 @@ const (
 type Config struct {
 	// Endpoints are the brokers; the agent consumes the node queue on every
 	// one at once, each over a path of its own.
-	Endpoints []failover.Endpoint
-	Topology  failover.Topology
+	Endpoints []broker.Endpoint
+	Topology  topology.Topology
 	// NodeName names the node queue (py-servicebus node_name).
 	NodeName string
 	// Concurrency bounds the deliveries in flight across all brokers; it is
 	// also each broker's prefetch. 0 means DefaultConcurrency.
 	Concurrency int
-	// Tokens checks every call's credentials. Required: codec.NoTokens turns
+	// Tokens checks every call's credentials. Required: token.NoTokens turns
 	// the check off, which a config must say in so many words.
-	Tokens codec.TokenValidator
+	Tokens token.Validator
 	// Codec sets the XML decoder's limits (body size) and strictness.
 	Codec codec.Options
 	// DrainTimeout bounds how long Close waits for in-flight work; 0 means
@@ -41,8 +43,8 @@ type Config struct {
 	// ReplyTimeout bounds one reply publish including the broker's confirm;
 	// 0 means DefaultReplyTimeout.
 	ReplyTimeout time.Duration
-	// Backoff paces reconnects of each path; zero means failover.DefaultBackoff.
-	Backoff failover.Backoff
+	// Backoff paces reconnects of each path; zero means broker.DefaultBackoff.
+	Backoff broker.Backoff
 	// ProbeInterval is the health probe period of each path (0: default,
 	// negative: off).
 	ProbeInterval time.Duration
@@ -75,8 +77,8 @@ func (c *Config) setDefaults() {
 	if c.ReplyTimeout == 0 {
 		c.ReplyTimeout = DefaultReplyTimeout
 	}
-	if c.Backoff == (failover.Backoff{}) {
-		c.Backoff = failover.DefaultBackoff()
+	if c.Backoff == (broker.Backoff{}) {
+		c.Backoff = broker.DefaultBackoff()
 	}
 	if c.MessageRetry.MaxRetries == 0 {
 		c.MessageRetry.MaxRetries = 3
@@ -115,7 +117,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("Concurrency: %d, want 1..65535", c.Concurrency))
 	}
 	if c.Tokens == nil {
-		errs = append(errs, errors.New("Tokens: nil; set a validator (codec.NoTokens turns the check off)"))
+		errs = append(errs, errors.New("Tokens: nil; set a validator (token.NoTokens turns the check off)"))
 	}
 	if c.Codec.MaxBodySize < 0 {
 		errs = append(errs, fmt.Errorf("Codec.MaxBodySize: %d is negative", c.Codec.MaxBodySize))

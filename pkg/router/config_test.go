@@ -4,14 +4,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 func TestValidateNamesEveryProblem(t *testing.T) {
 	cfg := Config{
-		Endpoints:    []failover.Endpoint{{URL: ""}},
-		Topology:     failover.Topology{Kind: "weird"},
+		Endpoints:    []broker.Endpoint{{URL: ""}},
+		Topology:     topology.Topology{Kind: "weird"},
 		NodeName:     "amq.node",
 		Concurrency:  -1,
 		Codec:        codec.Options{MaxBodySize: -5},
@@ -33,13 +35,13 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 }
 
 func TestDefaultsFillTheZeroConfig(t *testing.T) {
-	cfg := Config{Endpoints: []failover.Endpoint{{URL: "amqp://x"}}, NodeName: "n", Tokens: codec.NoTokens}
+	cfg := Config{Endpoints: []broker.Endpoint{{URL: "amqp://x"}}, NodeName: "n", Tokens: token.NoTokens}
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Concurrency != DefaultConcurrency || cfg.DrainTimeout != DefaultDrainTimeout || cfg.ReplyTimeout != DefaultReplyTimeout ||
-		cfg.MessageRetry.MaxRetries != 3 || cfg.Backoff != failover.DefaultBackoff() {
+		cfg.MessageRetry.MaxRetries != 3 || cfg.Backoff != broker.DefaultBackoff() {
 		t.Errorf("defaults: %+v", cfg)
 	}
 	off := Config{MessageRetry: RetryConfig{MaxRetries: -1}}

@@ -7,7 +7,7 @@
 //	router / servicebus     py-servicebus              AMQP
 //	Agent                   Agent Server               consumer of the node queue on every broker
 //	node (Config.NodeName)  node_name                  queue name and routing key
-//	path                    host connection            one connection per broker (failover.Path)
+//	path                    host connection            one connection per broker (broker.Path)
 //	RPCService              add_rpc_service            delivery with reply_to; reply to exchange "" key reply_to
 //	MessageService          add_message_service        delivery without reply_to
 //	Request.Sender          request.get_sender()       —
@@ -16,7 +16,7 @@
 // # Flow of a delivery
 //
 // Each path (one per broker, reconnecting by itself with backoff) declares
-// the topology on every connect (failover.Topology.DeclareNodeQueue), sets the
+// the topology on every connect (topology.Topology.DeclareNodeQueue), sets the
 // prefetch to Concurrency and consumes the node queue. The consume loop of
 // every path hands deliveries to the Watermill router through one subscriber
 // of our own, after taking a token of a semaphore of Concurrency tokens shared

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
-// ErrClosed is returned by Start on an agent that was closed.
-var ErrClosed = errors.New("router: agent closed")
+// ErrClosed is returned by Start on an agent that was closed. It wraps
+// broker.ErrClosed.
+var ErrClosed = fmt.Errorf("router: agent closed: %w", broker.ErrClosed)
 
 // ErrStarted is returned by Start on an agent that already runs.
 var ErrStarted = errors.New("router: agent already started")

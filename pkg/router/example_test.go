@@ -6,21 +6,22 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // An agent for node NODE-01 with py-servicebus's math.add, served until
 // SIGINT or SIGTERM, then drained.
 func Example() {
 	agent, err := router.NewAgent(router.Config{
-		Endpoints: []failover.Endpoint{
+		Endpoints: []broker.Endpoint{
 			{URL: "amqp://guest:guest@127.0.0.1:5672/"},
 			{URL: "amqp://guest:guest@127.0.0.1:5673/"},
 		},
 		NodeName: "NODE-01",
-		Tokens:   codec.NewDailyTokens("secret", nil),
+		Tokens:   token.NewDailyTokens("secret", nil),
 	}, nil)
 	if err != nil {
 		log.Fatal(err)

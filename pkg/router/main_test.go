@@ -14,9 +14,11 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 func TestMain(m *testing.M) {
@@ -76,7 +78,7 @@ func vectorXML(t *testing.T, category, service string, params string) []byte {
 	t.Helper()
 	for _, m := range loadVectors(t).CallMessages {
 		if m.Category == category && m.Service == service && compactJSON(t, m.Params) == compactJSON(t, json.RawMessage(params)) {
-			return []byte(withToken(m.XML, codec.DailyToken(secret, time.Now(), time.Local)))
+			return []byte(withToken(m.XML, token.DailyToken(secret, time.Now(), time.Local)))
 		}
 	}
 	t.Fatalf("no vector for %s.%s %s", category, service, params)
@@ -104,7 +106,7 @@ func pyCall(id, token, category, service, params string) []byte {
 		id, token, category, service, params))
 }
 
-func todayToken() string { return codec.DailyToken(secret, time.Now(), time.Local) }
+func todayToken() string { return token.DailyToken(secret, time.Now(), time.Local) }
 
 func uniqueNode(prefix string) string {
 	return fmt.Sprintf("sbtest-%s-%08x", prefix, rand.Uint32())
@@ -133,9 +135,9 @@ type agentOpt func(*router.Config)
 
 func testConfig(node string) router.Config {
 	return router.Config{
-		Endpoints:     []failover.Endpoint{{URL: brokerURL()}},
+		Endpoints:     []broker.Endpoint{{URL: brokerURL()}},
 		NodeName:      node,
-		Tokens:        codec.NewDailyTokens(secret, nil),
+		Tokens:        token.NewDailyTokens(secret, nil),
 		DrainTimeout:  5 * time.Second,
 		ProbeInterval: -1,
 	}
@@ -202,7 +204,7 @@ func newPyClient(t *testing.T, conn *amqp.Connection, node string) *pyClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &pyClient{t: t, ch: ch, exchange: failover.DefaultExchange, node: node, replyQ: q.Name, replies: map[string]chan amqp.Delivery{}}
+	c := &pyClient{t: t, ch: ch, exchange: topology.DefaultExchange, node: node, replyQ: q.Name, replies: map[string]chan amqp.Delivery{}}
 	go func() {
 		for d := range deliveries {
 			c.mu.Lock()

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -30,8 +30,8 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 			return add(ctx, req)
 		})
 	}, func(c *router.Config) {
-		c.Endpoints = []failover.Endpoint{{URL: shared}, {URL: nodeB.URL(), Heartbeat: time.Second}}
-		c.Backoff = failover.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+		c.Endpoints = []broker.Endpoint{{URL: shared}, {URL: nodeB.URL(), Heartbeat: time.Second}}
+		c.Backoff = broker.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
 	})
 
 	callOn := func(c *pyClient, id string) {
@@ -67,7 +67,7 @@ func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
 	deleteQueues(t, brokerURL(), node)
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
-		c.Endpoints = []failover.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/", DialTimeout: 200 * time.Millisecond}, {URL: brokerURL()}}
+		c.Endpoints = []broker.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/", DialTimeout: 200 * time.Millisecond}, {URL: brokerURL()}}
 		return c
 	}(), nil)
 	if err != nil {

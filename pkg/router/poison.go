@@ -15,7 +15,7 @@ import (
 // unsettled: the broker hands it out again at the next connect, the reply
 // closes the connection again, and the node serves nothing while it loops.
 // The known causes are refused before they are written (bounds.go,
-// failover.CheckSize); this is the net for the unknown ones.
+// broker.CheckSize); this is the net for the unknown ones.
 //
 // When the broker closes a connection, or its reply channel, with an error
 // of its own (not a shutdown), every delivery whose reply was being

@@ -10,8 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // replyPublisher is the RPC handler's watermill publisher: it sends each
@@ -55,7 +55,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 	}
 	pc := dl.pc
-	if err := failover.CheckSize(pc.conn, &pub); err != nil {
+	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
 		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
@@ -73,7 +73,6 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		defer pc.replyGate.RUnlock()
 	}
 	pc.track(dl)
-	defer pc.untrack(dl)
 	confirm, err := pc.replyCh.PublishWithDeferredConfirmWithContext(ctx, "", dl.ReplyTo, false, false, pub)
 	if err == nil {
 		var acked bool
@@ -83,10 +82,17 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 	}
 	if err != nil {
+		// A reply that failed with its connection or channel stays
+		// tracked: the broker's close may reach OnDown after it reached
+		// us, and this reply may be the cause (poison.go).
+		if !pc.conn.IsClosed() && !pc.replyCh.IsClosed() {
+			pc.untrack(dl)
+		}
 		// Give the request back once so that an answer can still come.
 		dl.requeue.Store(!dl.Redelivered)
 		return fmt.Errorf("router: reply to %s on %s: %w", clipLog(dl.ReplyTo), pc.broker, err)
 	}
+	pc.untrack(dl)
 	if dl.suspect {
 		a.poison.forgive(dl.suspectID)
 	}

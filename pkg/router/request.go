@@ -7,13 +7,14 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 // Caller calls other services from inside a service (py-servicebus
 // request.get_sender()). *rpc.Sender satisfies it; the root package wires it.
 type Caller interface {
 	// Call runs the RPC target ("NODE.CATEGORY.NAME") and returns its reply.
-	Call(ctx context.Context, target string, params any) (*codec.Reply, error)
+	Call(ctx context.Context, target string, params any) (*rpc.Reply, error)
 	// Send publishes a message to target and returns once a broker took it.
 	Send(ctx context.Context, target string, params any) error
 }

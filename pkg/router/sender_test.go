@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // Our own sender against the agent: results, typed remote errors, the
@@ -20,8 +21,8 @@ func TestAgentServesOurSender(t *testing.T) {
 	node := uniqueNode("oursender")
 	deleteQueues(t, brokerURL(), node)
 	sender, err := rpc.NewSender(rpc.Config{
-		Endpoints:     []failover.Endpoint{{URL: brokerURL()}},
-		Signer:        codec.NewDailyTokens(secret, nil),
+		Endpoints:     []broker.Endpoint{{URL: brokerURL()}},
+		Signer:        token.NewDailyTokens(secret, nil),
 		ProbeInterval: -1,
 	}, nil)
 	if err != nil {

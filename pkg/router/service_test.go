@@ -13,13 +13,14 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 type fakeCaller struct{ calls atomic.Int32 }
 
-func (f *fakeCaller) Call(ctx context.Context, target string, params any) (*codec.Reply, error) {
+func (f *fakeCaller) Call(ctx context.Context, target string, params any) (*rpc.Reply, error) {
 	f.calls.Add(1)
-	return &codec.Reply{ID: "x", Raw: `"called ` + target + `"`}, nil
+	return &rpc.Reply{ID: "x", Raw: `"called ` + target + `"`}, nil
 }
 
 func (f *fakeCaller) Send(ctx context.Context, target string, params any) error { return nil }

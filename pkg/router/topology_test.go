@@ -7,8 +7,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 func deleteExchanges(t *testing.T, url string, names ...string) {
@@ -53,7 +54,7 @@ func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
 
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
 		func(c *router.Config) {
-			c.Topology = failover.Topology{Kind: failover.TopologyCompat, Exchange: exchange}
+			c.Topology = topology.Topology{Kind: topology.Compat, Exchange: exchange}
 		})
 	c := newPyClient(t, conn, node)
 	c.exchange = exchange
@@ -65,7 +66,7 @@ func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
 func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 	conn := dialBroker(t, brokerURL())
 	node := uniqueNode("durable")
-	topo := failover.Topology{Kind: failover.TopologyDurable, Exchange: node + "-ex"}
+	topo := topology.Topology{Kind: topology.Durable, Exchange: node + "-ex"}
 	deleteQueues(t, brokerURL(), node, node+".dead")
 	deleteExchanges(t, brokerURL(), topo.ExchangeName(), topo.DeadLetterExchange())
 
@@ -102,7 +103,7 @@ func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
 	deleteQueues(t, brokerURL(), node)
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
 		func(c *router.Config) {
-			c.Backoff = failover.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}
+			c.Backoff = broker.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}
 		})
 	ch, err := conn.Channel()
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // A message whose headers amqp091-go cannot parse (nested deeper than 32
@@ -25,7 +25,7 @@ func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
 	deep := amqp.Table{"v": "leaf"}
@@ -34,7 +34,7 @@ func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 	}
 	publish := func(id string, headers amqp.Table) {
 		t.Helper()
-		err := ch.PublishWithContext(context.Background(), failover.DefaultExchange, node, false, false, amqp.Publishing{
+		err := ch.PublishWithContext(context.Background(), topology.DefaultExchange, node, false, false, amqp.Publishing{
 			Body: pyCall(id, todayToken(), "util", "record", `"x"`), Headers: headers, DeliveryMode: amqp.Persistent,
 		})
 		if err != nil {

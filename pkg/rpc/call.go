@@ -33,12 +33,12 @@ func WithResend(n int) CallOption {
 // Call calls target (NODE.CATEGORY.NAME) with params (encoded as JSON) and
 // waits for the reply until ctx's deadline, or CallTimeout when ctx has none.
 // A reply from the agent that reports a failure is a *RemoteError.
-func (s *Sender) Call(ctx context.Context, target string, params any) (*codec.Reply, error) {
+func (s *Sender) Call(ctx context.Context, target string, params any) (*Reply, error) {
 	return s.CallWith(ctx, target, params)
 }
 
 // CallWith is Call with options.
-func (s *Sender) CallWith(ctx context.Context, target string, params any, opts ...CallOption) (*codec.Reply, error) {
+func (s *Sender) CallWith(ctx context.Context, target string, params any, opts ...CallOption) (*Reply, error) {
 	var o callOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -70,7 +70,7 @@ func (s *Sender) withDeadline(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, s.cfg.CallTimeout)
 }
 
-func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*codec.Reply, error) {
+func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*Reply, error) {
 	if s.closed() {
 		return nil, ErrClosed
 	}
@@ -158,8 +158,8 @@ func (s *Sender) callError(ctx context.Context, target string, err error) error 
 		return err
 	case errors.Is(err, failover.ErrClosed):
 		return ErrClosed
-	case errors.Is(err, ErrNoRoute):
-		return fmt.Errorf("%w: %s", err, target)
+	case errors.Is(err, failover.ErrNoRoute):
+		return fmt.Errorf("%w: %s", ErrNoRoute, target)
 	case errors.Is(err, ErrUnavailable):
 		// ErrConnectionLost, or no broker took the message before the deadline.
 		return err
@@ -172,7 +172,7 @@ func (s *Sender) callError(ctx context.Context, target string, err error) error 
 }
 
 // decodeReply turns a reply delivery into a Reply or a *RemoteError.
-func (s *Sender) decodeReply(r result) (*codec.Reply, error) {
+func (s *Sender) decodeReply(r result) (*Reply, error) {
 	if code := headerString(r.headers, codec.HeaderErrorCode); code != "" {
 		msg := headerString(r.headers, codec.HeaderErrorMessage)
 		if msg == "" {
@@ -193,7 +193,7 @@ func (s *Sender) decodeReply(r result) (*codec.Reply, error) {
 	case strings.HasPrefix(resp.Message, unknownServicePrefix):
 		return nil, &RemoteError{Code: codec.CodeUnknownService, Message: resp.Message}
 	}
-	return &codec.Reply{ID: resp.ID, Raw: resp.Message}, nil
+	return &Reply{ID: resp.ID, Raw: resp.Message}, nil
 }
 
 var unknownServicePrefix = strings.TrimSuffix(codec.UnknownServiceText("", ""), ".")

@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestCloseFailsWaitingCallsWithErrClosedAndIsIdempotent(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := randomName("sbtest-close")
 	startStandIn(t, url, node, false, "")
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	if _, err := s.Ping(context.Background(), node); err != nil {
 		t.Fatal(err)
 	}

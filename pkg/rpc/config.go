@@ -6,8 +6,11 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // ReplyMode selects where replies come back.
@@ -31,25 +34,25 @@ const DefaultCallTimeout = 30 * time.Second
 // Config configures a Sender.
 type Config struct {
 	// Endpoints are the brokers in order of preference.
-	Endpoints []failover.Endpoint
-	Topology  failover.Topology
+	Endpoints []broker.Endpoint
+	Topology  topology.Topology
 	// CallTimeout is the deadline of calls, sends and pings whose context
 	// has none. 0 means DefaultCallTimeout.
 	CallTimeout time.Duration
 	// Signer sets each call's token (and headers). Required: use
-	// codec.NoTokens when the deployment has tokens off.
-	Signer codec.TokenSigner
+	// token.NoTokens when the deployment has tokens off.
+	Signer token.Signer
 	// ReplyMode is ReplyQueue ("" too) or ReplyDirect.
 	ReplyMode ReplyMode
 	// ConfirmTimeout bounds the wait for a broker's publisher confirm; then
-	// the connection counts as broken. 0 means failover.DefaultConfirmTimeout.
+	// the connection counts as broken. 0 means publish.DefaultConfirmTimeout.
 	ConfirmTimeout time.Duration
 	// PreferPrimary sends every publish to the first healthy broker in
 	// config order; false stays on the broker that last worked until it
 	// fails.
 	PreferPrimary bool
-	// Backoff, ProbeInterval: see failover.PathConfig.
-	Backoff       failover.Backoff
+	// Backoff, ProbeInterval: see broker.PathConfig.
+	Backoff       broker.Backoff
 	ProbeInterval time.Duration
 	// Codec limits the decoding of replies.
 	Codec codec.Options
@@ -65,7 +68,7 @@ func (c *Config) setDefaults() {
 		c.ReplyMode = ReplyQueue
 	}
 	if c.ConfirmTimeout == 0 {
-		c.ConfirmTimeout = failover.DefaultConfirmTimeout
+		c.ConfirmTimeout = publish.DefaultConfirmTimeout
 	}
 }
 
@@ -90,7 +93,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("rpc: ConfirmTimeout: must be positive, got %s", c.ConfirmTimeout))
 	}
 	if c.Signer == nil {
-		errs = append(errs, errors.New("rpc: Signer: required (codec.NoTokens when tokens are off)"))
+		errs = append(errs, errors.New("rpc: Signer: required (token.NoTokens when tokens are off)"))
 	}
 	switch c.ReplyMode {
 	case ReplyQueue, ReplyDirect, "":

@@ -18,7 +18,8 @@
 //
 // Call encodes a codec.Event with a fresh id (also the correlation id and
 // AMQP message id), lets the Signer set the token and its headers, and
-// publishes through failover.Publisher: mandatory, confirmed, transient, to
+// publishes through the failover engine (failover.Publisher's, from
+// internal/publish): mandatory, confirmed, transient, to
 // the topology's exchange with routing key = node. The deadline (ctx's, or
 // Config.CallTimeout) travels twice: as AMQP expiration (milliseconds left,
 // so the broker drops a request nobody waits for) and as header
@@ -41,7 +42,7 @@
 // that code and x-sb-error-message. A py-servicebus agent sends no header;
 // its texts "Token not valid!" and "Cannot Find RPC Service: CAT.NAME" become
 // RemoteErrors with codec.CodeBadToken and codec.CodeUnknownService. Every
-// other reply is a *codec.Reply holding the raw text: JSON from our agents,
+// other reply is a *Reply holding the raw text: JSON from our agents,
 // Python's str() of the result from py-servicebus (`{'a': 1}`, `None`).
 //
 // Local failures are sentinels: ErrTimeout (also matches

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
@@ -17,8 +18,9 @@ var (
 	ErrTimeout = errors.New("rpc: call timed out")
 	// ErrNoRoute means no queue serves the target's node on any reachable
 	// broker: the broker returned the mandatory publish. It comes back at
-	// once, not after the timeout. Nothing was delivered.
-	ErrNoRoute = failover.ErrNoRoute
+	// once, not after the timeout. Nothing was delivered. It wraps
+	// failover.ErrNoRoute, so either matches with errors.Is.
+	ErrNoRoute error = &wrapError{"rpc: no route (no queue serves the node on any reachable broker)", failover.ErrNoRoute}
 	// ErrUnavailable means no broker confirmed the message before the
 	// deadline. Usually nothing was delivered, but a publish whose confirm
 	// was still outstanding (a blocked broker, a slow link) may yet be
@@ -29,11 +31,24 @@ var (
 	// have run; it is retryable only for idempotent services. It also
 	// matches ErrUnavailable.
 	ErrConnectionLost = fmt.Errorf("rpc: broker connection lost while waiting for the reply (%w)", ErrUnavailable)
-	// ErrClosed means the sender was closed.
-	ErrClosed = errors.New("rpc: sender closed")
+	// ErrClosed means the sender was closed. It wraps broker.ErrClosed.
+	ErrClosed = fmt.Errorf("rpc: sender closed: %w", broker.ErrClosed)
 	// ErrBadTarget means a target is not NODE.CATEGORY.NAME.
 	ErrBadTarget = errors.New("rpc: malformed target")
+	// ErrNoReply is what Reply.Decode returns on a nil Reply: the call that
+	// should have produced it failed, and its error says why.
+	ErrNoReply = errors.New("rpc: no reply to decode (the call failed)")
 )
+
+// wrapError is a sentinel with a text of its own that matches the error it
+// wraps: rpc.ErrNoRoute speaks of rpc yet is failover.ErrNoRoute too.
+type wrapError struct {
+	msg string
+	err error
+}
+
+func (e *wrapError) Error() string { return e.msg }
+func (e *wrapError) Unwrap() error { return e.err }
 
 // RemoteError is a failure the agent reported in its reply: the service
 // raised an error, the service or token was refused, and so on. It is the
@@ -80,7 +95,8 @@ func IsRetryable(err error) bool {
 	if err == nil {
 		return false
 	}
-	if errors.Is(err, ErrNoRoute) || errors.Is(err, ErrClosed) {
+	// failover.ErrNoRoute also covers rpc.ErrNoRoute, which wraps it.
+	if errors.Is(err, failover.ErrNoRoute) || errors.Is(err, ErrClosed) {
 		return false
 	}
 	var re *RemoteError

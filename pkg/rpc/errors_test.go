@@ -3,14 +3,18 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 func TestParseTargetSplitsNodeWithDots(t *testing.T) {
@@ -44,7 +48,7 @@ func TestParseTargetSplitsNodeWithDots(t *testing.T) {
 }
 
 func TestNewSenderNamesEveryConfigProblem(t *testing.T) {
-	_, err := rpc.NewSender(rpc.Config{ReplyMode: "carrier-pigeon", CallTimeout: -1, Topology: failover.Topology{Kind: "x"}}, nil)
+	_, err := rpc.NewSender(rpc.Config{ReplyMode: "carrier-pigeon", CallTimeout: -1, Topology: topology.Topology{Kind: "x"}}, nil)
 	if err == nil {
 		t.Fatal("want an error")
 	}
@@ -73,7 +77,7 @@ func TestRemoteErrorMatchesByCode(t *testing.T) {
 
 func TestMalformedTargetFailsBeforeSending(t *testing.T) {
 	// No broker needed: the target is checked before anything is published.
-	s, err := rpc.NewSender(rpc.Config{Endpoints: []failover.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/"}}, Signer: codec.NoTokens}, nil)
+	s, err := rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/"}}, Signer: token.NoTokens}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +92,7 @@ func TestMalformedTargetFailsBeforeSending(t *testing.T) {
 
 func TestCallWithNoBrokerFailsWithErrUnavailableByTheDeadline(t *testing.T) {
 	port := brokertest.FreePort(t)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, "amqp://guest:guest@127.0.0.1:"+itoa(port)+"/")
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, "amqp://guest:guest@127.0.0.1:"+itoa(port)+"/")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -103,7 +107,7 @@ func TestCallWithNoBrokerFailsWithErrUnavailableByTheDeadline(t *testing.T) {
 
 func TestCallPastDeadlineFailsWithErrTimeoutAndIsNotRun(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	node := randomName("sbtest-rpc")
 	declareNodeQueue(t, url, node) // nobody consumes yet
 
@@ -139,7 +143,7 @@ func TestPythonAgentRepliesComeBackAsRawText(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := randomName("sbtest-py")
 	startStandIn(t, url, node, true, "")
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	for service, want := range map[string]string{"py.dict": "{'a': 1}", "py.none": "None", "math.add": "3"} {
 		reply, err := s.Call(context.Background(), node+"."+service, []int{1, 2})
 		if err != nil {
@@ -154,7 +158,7 @@ func TestPythonAgentRepliesComeBackAsRawText(t *testing.T) {
 func TestRemoteErrorCarriesTheCode(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	secret := "s3cr3t"
-	good := codec.NewDailyTokens(secret, time.UTC)
+	good := token.NewDailyTokens(secret, time.UTC)
 	goodEv := codec.Event{}
 	if _, err := good.Sign(&goodEv, time.Now()); err != nil {
 		t.Fatal(err)
@@ -168,7 +172,7 @@ func TestRemoteErrorCarriesTheCode(t *testing.T) {
 			node := randomName("sbtest-err")
 			startStandIn(t, url, node, python, goodEv.Token)
 			s := newSender(t, rpc.ReplyQueue, good, url)
-			bad := newSender(t, rpc.ReplyQueue, codec.NewDailyTokens("wrong", time.UTC), url)
+			bad := newSender(t, rpc.ReplyQueue, token.NewDailyTokens("wrong", time.UTC), url)
 			ctx := context.Background()
 
 			_, err := s.Call(ctx, node+".math.nothere", nil)
@@ -198,14 +202,37 @@ func TestHMACSignedCallsPassAnHMACValidatingAgent(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := randomName("sbtest-hmac")
 	startStandIn(t, url, node, false, "", func(a *standIn) {
-		a.validator = codec.NewHMACTokens("hmac secret", codec.HMACOptions{})
+		a.validator = token.NewHMACTokens("hmac secret", token.HMACOptions{})
 	})
-	good := newSender(t, rpc.ReplyQueue, codec.NewHMACTokens("hmac secret", codec.HMACOptions{}), url)
-	bad := newSender(t, rpc.ReplyQueue, codec.NewHMACTokens("other", codec.HMACOptions{}), url)
+	good := newSender(t, rpc.ReplyQueue, token.NewHMACTokens("hmac secret", token.HMACOptions{}), url)
+	bad := newSender(t, rpc.ReplyQueue, token.NewHMACTokens("other", token.HMACOptions{}), url)
 	reply, err := good.Call(context.Background(), node+".math.add", []int{2, 3})
 	if err != nil || reply.Raw != "5" {
 		t.Fatalf("signed call: %v, %v", reply, err)
 	}
 	_, err = bad.Call(context.Background(), node+".math.add", []int{2, 3})
 	assertRemote(t, err, codec.CodeBadToken, codec.TextTokenNotValid)
+}
+
+// rpc's errors speak of rpc yet match the failover and broker errors they
+// stand for, so a caller may test either.
+func TestErrorsMatchAcrossLayers(t *testing.T) {
+	noRoute := fmt.Errorf("%w: N.math.add", rpc.ErrNoRoute)
+	if !errors.Is(noRoute, rpc.ErrNoRoute) || !errors.Is(noRoute, failover.ErrNoRoute) {
+		t.Errorf("%v: want both rpc.ErrNoRoute and failover.ErrNoRoute", noRoute)
+	}
+	if strings.Contains(rpc.ErrNoRoute.Error(), "failover") || !strings.HasPrefix(rpc.ErrNoRoute.Error(), "rpc: ") {
+		t.Errorf("rpc.ErrNoRoute prints %q, want an rpc: text", rpc.ErrNoRoute)
+	}
+	if rpc.IsRetryable(failover.ErrNoRoute) || rpc.IsRetryable(noRoute) {
+		t.Error("no route must not be retryable, whichever layer says it")
+	}
+	for _, err := range []error{rpc.ErrClosed, failover.ErrClosed} {
+		if !errors.Is(err, broker.ErrClosed) {
+			t.Errorf("%v does not match broker.ErrClosed", err)
+		}
+	}
+	if errors.Is(failover.ErrClosed, rpc.ErrClosed) {
+		t.Error("a closed publisher must not read as a closed sender")
+	}
 }

@@ -6,18 +6,18 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func ExampleSender_Call() {
 	sender, err := rpc.NewSender(rpc.Config{
-		Endpoints: []failover.Endpoint{
+		Endpoints: []broker.Endpoint{
 			{URL: "amqp://guest:guest@rabbit-1:5672/"},
 			{URL: "amqp://guest:guest@rabbit-2:5672/"},
 		},
-		Signer:        codec.NewDailyTokens("secret token", nil),
+		Signer:        token.NewDailyTokens("secret token", nil),
 		PreferPrimary: true,
 	}, nil)
 	if err != nil {

@@ -10,8 +10,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // silentConsumer consumes node's queue with the given prefetch (0: no limit)
@@ -91,7 +91,7 @@ func waitQueue(t *testing.T, url, node string, cond func(consumers, ready int) b
 // still matches ErrTimeout and context.DeadlineExceeded.
 func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T, node string)
@@ -140,7 +140,7 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 // Only timeouts are explained: a call that fails otherwise does not inspect.
 func TestOnlyTimeoutsAreExplained(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	_, err := s.Call(context.Background(), randomName("sbtest-nobody")+".math.add", 1)
 	if !errors.Is(err, rpc.ErrNoRoute) || strings.Contains(err.Error(), "consumer") {
 		t.Fatalf("err = %v, want a plain ErrNoRoute", err)

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testing.T) {
@@ -17,7 +17,7 @@ func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testin
 
 	node := randomName("sbtest-fo")
 	agent := startStandIn(t, url, node, false, "")
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, first.URL(), url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, first.URL(), url)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

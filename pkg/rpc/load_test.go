@@ -9,15 +9,15 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestTenThousandCallsFrom64GoroutinesAllAnsweredCorrectly(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := randomName("sbtest-load")
 	startStandIn(t, url, node, false, "")
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	const total, workers = 10000, 64
 	var next, wrong atomic.Int64
 	var firstErr atomic.Value
@@ -58,7 +58,7 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			node := randomName("sbtest-kill")
 			startStandIn(t, url, node, false, "")
-			s := newSender(t, mode, codec.NoTokens, url)
+			s := newSender(t, mode, token.NoTokens, url)
 			if _, err := s.Ping(context.Background(), node); err != nil {
 				t.Fatalf("Ping: %v", err)
 			}

@@ -11,8 +11,9 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // pongWithoutCorrelation serves node as a py-servicebus agent answers a
@@ -27,7 +28,7 @@ func pongWithoutCorrelation(t *testing.T, url, node string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
 	deliveries, err := ch.Consume(node, "", true, true, false, false, nil)
@@ -60,7 +61,7 @@ func TestPongWithoutCorrelationIDAnswersOnlyItsOwnPing(t *testing.T) {
 	declareNodeQueue(t, url, silent) // routed, never answered
 	python := randomName("sbtest-ping-py")
 	pongWithoutCorrelation(t, url, python)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 
 	for round := range 5 {
 		var wg sync.WaitGroup

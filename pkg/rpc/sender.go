@@ -10,9 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/go-servicebus/servicebus/internal/publish"
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // directReplyTo is RabbitMQ's pseudo-queue for direct reply-to.
@@ -23,7 +22,7 @@ const directReplyTo = "amq.rabbitmq.reply-to"
 type Sender struct {
 	cfg      Config
 	logger   watermill.LoggerAdapter
-	pub      *failover.Publisher
+	pub      *publish.Publisher
 	exchange string
 	paths    []*replyPath
 	calls    *callTable
@@ -73,14 +72,13 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	for range cfg.Endpoints {
 		s.paths = append(s.paths, &replyPath{})
 	}
-	pub, err := failover.NewPublisher(failover.PublisherConfig{
+	pub, err := publish.New(publish.Config{
 		Endpoints:      cfg.Endpoints,
 		Backoff:        cfg.Backoff,
 		ProbeInterval:  cfg.ProbeInterval,
 		ConfirmTimeout: cfg.ConfirmTimeout,
 		PublishTimeout: cfg.CallTimeout,
 		PreferPrimary:  cfg.PreferPrimary,
-		Exchange:       s.exchange,
 		OnUp:           s.onUp,
 		OnDown:         s.onDown,
 		Logger:         logger,
@@ -92,8 +90,9 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	return s, nil
 }
 
-// Publisher is the failover publisher underneath, for its path states.
-func (s *Sender) Publisher() *failover.Publisher { return s.pub }
+// Publisher is the publishing engine underneath, for its path states (the
+// CLI prints each broker's failure from them).
+func (s *Sender) Publisher() *publish.Publisher { return s.pub }
 
 // Close fails waiting calls with ErrClosed, closes every connection and
 // waits for the background goroutines. It is idempotent.
@@ -184,7 +183,7 @@ func (s *Sender) onDown(idx int, err error) {
 
 // prepare sets reply_to for path idx and records where the reply of c will
 // come back.
-func (s *Sender) prepare(c *call) failover.Prepare {
+func (s *Sender) prepare(c *call) publish.Prepare {
 	return func(idx int, _ *amqp.Connection, msg *amqp.Publishing) error {
 		rp := s.paths[idx]
 		rp.mu.RLock()

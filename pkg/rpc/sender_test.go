@@ -7,16 +7,16 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
-func newSender(t *testing.T, mode rpc.ReplyMode, signer codec.TokenSigner, urls ...string) *rpc.Sender {
+func newSender(t *testing.T, mode rpc.ReplyMode, signer token.Signer, urls ...string) *rpc.Sender {
 	t.Helper()
 	cfg := rpc.Config{Signer: signer, ReplyMode: mode, PreferPrimary: true, CallTimeout: 10 * time.Second}
 	for _, u := range urls {
-		cfg.Endpoints = append(cfg.Endpoints, failover.Endpoint{URL: u})
+		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: u})
 	}
 	s, err := rpc.NewSender(cfg, nil)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestCallReturnsTheAgentsResult(t *testing.T) {
 		t.Run(string(mode), func(t *testing.T) {
 			node := randomName("sbtest-rpc")
 			startStandIn(t, url, node, false, "")
-			s := newSender(t, mode, codec.NoTokens, url)
+			s := newSender(t, mode, token.NoTokens, url)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			reply, err := s.Call(ctx, node+".math.add", []int{1, 2})
@@ -49,7 +49,7 @@ func TestCallReturnsTheAgentsResult(t *testing.T) {
 
 func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	// Warm up: the first call also waits for the connection.
 	node := randomName("sbtest-rpc")
 	startStandIn(t, url, node, false, "")
@@ -77,7 +77,7 @@ func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := randomName("sbtest-ping")
 	startStandIn(t, url, node, false, "")
-	s := newSender(t, rpc.ReplyQueue, codec.NoTokens, url, url)
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := s.PingAll(ctx, node)

@@ -14,7 +14,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
+	"github.com/go-servicebus/servicebus/pkg/token"
+	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // standIn is a test agent written with raw amqp091-go (pkg/rpc must not
@@ -26,7 +27,7 @@ type standIn struct {
 	python bool   // answer like py-servicebus: no error headers
 	token  string // expected token; "" accepts any
 	// validator, when set, checks credentials instead of token.
-	validator codec.TokenValidator
+	validator token.Validator
 
 	conn *amqp.Connection
 	wg   sync.WaitGroup
@@ -52,7 +53,7 @@ func startStandIn(t *testing.T, url, node string, python bool, token string, opt
 	if err != nil {
 		t.Fatalf("stand-in: channel: %v", err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatalf("stand-in: declare: %v", err)
 	}
 	if err := ch.Qos(256, 0, false); err != nil {
@@ -206,7 +207,7 @@ func declareNodeQueue(t *testing.T, url, node string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := (failover.Topology{}).DeclareNodeQueue(ch, node); err != nil {
+	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -1,0 +1,409 @@
+package publish
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Defaults of Config.
+const (
+	DefaultConfirmTimeout = 5 * time.Second
+	DefaultPublishTimeout = 30 * time.Second
+)
+
+// Config configures a Publisher.
+type Config struct {
+	// Endpoints are the brokers in order of preference; one broker.Path each.
+	Endpoints []broker.Endpoint
+	Backoff   broker.Backoff
+	// ProbeInterval and ProbeTimeout are passed to every Path.
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	// ConfirmTimeout bounds the wait for one publisher confirm; when it
+	// passes the path is killed and the publish moves on. 0 means
+	// DefaultConfirmTimeout.
+	ConfirmTimeout time.Duration
+	// PublishTimeout bounds a publish whose context has no deadline.
+	// 0 means DefaultPublishTimeout.
+	PublishTimeout time.Duration
+	// RetryBackoff paces new attempts of a publish that every ready broker
+	// refused (nacked); zero means broker.DefaultRetryBackoff.
+	RetryBackoff broker.Backoff
+	// PreferPrimary true: every publish starts at the first healthy path in
+	// config order, so traffic returns to the primary once it is back.
+	// false: a publish starts at the path the last publish succeeded on
+	// (sticky), and moves on only when that path fails.
+	PreferPrimary bool
+	// OnUp runs on every (re)connect of path index path, after the
+	// publishing channel ch was opened in confirm mode and before the path
+	// takes publishes: declare topology, start reply consumers (direct
+	// reply-to must consume on ch). An error makes the path reconnect.
+	OnUp func(path int, conn *amqp.Connection, ch *amqp.Channel) error
+	// OnDown runs once the connection OnUp accepted is gone.
+	OnDown func(path int, err error)
+	Logger watermill.LoggerAdapter
+}
+
+func (c *Config) setDefaults() {
+	if c.ConfirmTimeout <= 0 {
+		c.ConfirmTimeout = DefaultConfirmTimeout
+	}
+	if c.PublishTimeout <= 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	if c.RetryBackoff == (broker.Backoff{}) {
+		c.RetryBackoff = broker.DefaultRetryBackoff()
+	}
+	if c.Logger == nil {
+		c.Logger = watermill.NopLogger{}
+	}
+}
+
+// Validate reports every problem of the config at once.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Endpoints) == 0 {
+		errs = append(errs, errors.New("failover: Endpoints: at least one broker is required"))
+	}
+	for i, ep := range c.Endpoints {
+		if _, err := amqp.ParseURI(ep.URL); err != nil {
+			errs = append(errs, fmt.Errorf("failover: Endpoints[%d] (%s): %w", i, ep.String(), err))
+		}
+	}
+	if c.ConfirmTimeout < 0 {
+		errs = append(errs, errors.New("failover: ConfirmTimeout: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Result says where a publish landed.
+type Result struct {
+	Path        int    // index of the path in config order
+	Endpoint    string // that broker, without credentials
+	DeliveryTag uint64 // the confirm's delivery tag on that path's channel
+	Attempts    int    // paths tried, 1 when the first took it
+}
+
+// Publisher is the publishing engine behind failover.Publisher and
+// rpc.Sender: one broker.Path per broker, publishes pipelined with confirms and
+// mandatory on the first ready path, failing over on a nack, a return, a
+// dead connection or a confirm timeout. failover.Publisher's documentation
+// tells the life of one publish (the outcome table of docs/reliability.md)
+// and why it owns its amqp091-go channels. Besides what failover.Publisher
+// offers, it gives pkg/rpc the per-path hooks (Config.OnUp, Config.OnDown),
+// Prepare, PublishPrepared and PublishOnPath.
+type Publisher struct {
+	cfg    Config
+	logger watermill.LoggerAdapter
+	paths  []*pathPub
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when any path changes state
+	sticky  int           // path of the last success (PreferPrimary false)
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// New starts one broker.Path per endpoint and returns at once; paths
+// connect in the background.
+func New(cfg Config) (*Publisher, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Publisher{
+		cfg:     cfg,
+		logger:  cfg.Logger,
+		changed: make(chan struct{}),
+		closing: make(chan struct{}),
+	}
+	for i, ep := range cfg.Endpoints {
+		pp := &pathPub{pub: p, idx: i, broker: ep.String()}
+		pp.path = broker.NewPath(broker.PathConfig{
+			Endpoint:      ep,
+			Backoff:       cfg.Backoff,
+			ProbeInterval: cfg.ProbeInterval,
+			ProbeTimeout:  cfg.ProbeTimeout,
+			OnUp:          pp.onUp,
+			OnDown:        pp.onDown,
+			Logger:        cfg.Logger,
+		})
+		p.paths = append(p.paths, pp)
+	}
+	for _, pp := range p.paths {
+		p.wg.Add(1)
+		go p.forwardChanges(pp.path)
+	}
+	return p, nil
+}
+
+// Paths is the number of brokers.
+func (p *Publisher) Paths() int { return len(p.paths) }
+
+// Path is the path of index i, to look at its state or Kill it.
+func (p *Publisher) Path(i int) *broker.Path { return p.paths[i].path }
+
+// Ready reports whether path i takes publishes now: connected, set up and not
+// blocked by a resource alarm.
+func (p *Publisher) Ready(i int) bool { return p.paths[i].ready() }
+
+// Changed returns a channel closed at the next state change of any path.
+func (p *Publisher) Changed() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.changed
+}
+
+func (p *Publisher) notifyChanged() {
+	p.mu.Lock()
+	close(p.changed)
+	p.changed = make(chan struct{})
+	p.mu.Unlock()
+}
+
+// forwardChanges turns one path's state changes into publisher-wide ones,
+// so a publish waiting for any broker wakes up.
+func (p *Publisher) forwardChanges(path *broker.Path) {
+	defer p.wg.Done()
+	for {
+		ch := path.Changed()
+		select {
+		case <-ch:
+			p.notifyChanged()
+		case <-p.closing:
+			return
+		}
+	}
+}
+
+// Close stops every path (running OnDown) and fails publishes in flight with
+// ErrClosed. It is idempotent.
+func (p *Publisher) Close() error {
+	p.closeOnce.Do(func() {
+		close(p.closing)
+		for _, pp := range p.paths {
+			_ = pp.path.Close()
+		}
+		p.wg.Wait()
+	})
+	return nil
+}
+
+func (p *Publisher) closed() bool {
+	select {
+	case <-p.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// Prepare adapts a message to the path it is about to be published on (for
+// example, sets reply_to to that connection's reply queue); conn is the
+// connection it goes out on. An error skips that path.
+type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
+
+// PublishAMQP publishes msg to exchange with routing key, mandatory and
+// confirmed, on the first ready path, failing over as failover.Publisher's
+// documentation tells. It returns once a broker confirmed the message.
+func (p *Publisher) PublishAMQP(ctx context.Context, exchange, key string, msg amqp.Publishing) (Result, error) {
+	return p.publish(ctx, exchange, key, msg, nil, -1)
+}
+
+// PublishPrepared is PublishAMQP with a hook that adapts msg to each path
+// before it is published there.
+func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
+	return p.publish(ctx, exchange, key, msg, prepare, -1)
+}
+
+// PublishOnPath publishes msg on path i only, without failover; a nack is
+// retried there as in PublishAMQP. A path still making its first connection
+// is waited for within ctx; one that is down after a failure is reported at
+// once.
+func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
+	if i < 0 || i >= len(p.paths) {
+		return Result{}, fmt.Errorf("failover: no path %d", i)
+	}
+	return p.publish(ctx, exchange, key, msg, prepare, i)
+}
+
+// minRetryDelay: a refused publish with less than twice this left before
+// its deadline is not tried again.
+const minRetryDelay = 5 * time.Millisecond
+
+// outcomes gathers what the attempts of one publish learnt, to choose the
+// error when none succeeds (docs/reliability.md, "Outcomes").
+type outcomes struct {
+	returned  bool  // a broker returned it: no queue there
+	nacked    error // a broker refused it; retried after a backoff
+	uncertain error // it went out and its fate is unknown: it may be delivered
+	lastErr   error // the last failure that sent nothing
+}
+
+// publish is the failover loop; only >= 0 restricts it to that path.
+func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare, only int) (Result, error) {
+	if p.closed() {
+		return Result{}, ErrClosed
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.cfg.PublishTimeout)
+		defer cancel()
+	}
+	n := len(p.paths)
+	// tried[i] holds the generation of path i that already failed this
+	// publish, so a path is retried only after it reconnected, or, when it
+	// nacked, after a backoff (nackedOn).
+	var triedBuf [8]uint64
+	var nackBuf [8]bool
+	tried, nackedOn := triedBuf[:0], nackBuf[:0]
+	if n <= len(triedBuf) {
+		tried, nackedOn = triedBuf[:n], nackBuf[:n]
+	} else {
+		tried, nackedOn = make([]uint64, n), make([]bool, n)
+	}
+	var o outcomes
+	attempts, retries := 0, 0
+	for {
+		changed := p.Changed()
+		idx := p.pick(tried, only)
+		if idx < 0 {
+			var backoff *time.Timer
+			var wait <-chan time.Time
+			switch {
+			case o.nacked != nil:
+				// A broker that is up refused it (a full queue, a quorum
+				// queue electing its leader): try again after a backoff,
+				// unless the deadline comes first.
+				delay := p.cfg.RetryBackoff.Delay(retries)
+				if deadline, _ := ctx.Deadline(); time.Until(deadline) < 2*delay {
+					// Near the deadline: one more try halfway there, so
+					// the last attempt is not still out when it passes.
+					if delay = time.Until(deadline) / 2; delay < minRetryDelay {
+						return Result{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o)
+					}
+				}
+				backoff = time.NewTimer(delay)
+				wait = backoff.C
+				retries++
+			case o.returned && o.uncertain == nil:
+				return Result{Attempts: attempts}, ErrNoRoute
+			case only >= 0 && attempts == 0 && p.paths[only].path.Err() != nil:
+				return Result{}, fmt.Errorf("%w: %s: %w", ErrUnavailable, p.paths[only].broker, p.paths[only].path.Err())
+			}
+			var err error
+			select {
+			case <-wait:
+				for i, nacked := range nackedOn {
+					if nacked {
+						tried[i], nackedOn[i] = 0, false
+					}
+				}
+			case <-changed:
+			case <-ctx.Done():
+				err = p.failed(ctx, o)
+			case <-p.closing:
+				err = ErrClosed
+			}
+			if backoff != nil {
+				backoff.Stop()
+			}
+			if err != nil {
+				return Result{Attempts: attempts}, err
+			}
+			continue
+		}
+		attempts++
+		pp := p.paths[idx]
+		a := pp.publish(ctx, exchange, key, msg, prepare)
+		if a.err == nil {
+			a.res.Attempts = attempts
+			if !p.cfg.PreferPrimary {
+				p.mu.Lock()
+				p.sticky = idx
+				p.mu.Unlock()
+			}
+			return a.res, nil
+		}
+		switch {
+		case errors.Is(a.err, ErrClosed):
+			return Result{Attempts: attempts}, ErrClosed
+		case errors.Is(a.err, broker.ErrTooLarge):
+			return Result{Attempts: attempts}, a.err
+		case errors.Is(a.err, ErrNoRoute):
+			o.returned = true
+		case errors.Is(a.err, ErrNacked):
+			o.nacked = a.err
+			nackedOn[idx] = true
+		case errors.Is(a.err, errNotReady), errors.Is(a.err, errPrepare):
+			// The path went down between pick and publish: not an attempt.
+			attempts--
+			o.lastErr = a.err
+		case a.written:
+			o.uncertain = a.err
+		default:
+			o.lastErr = a.err
+		}
+		if ctx.Err() != nil {
+			return Result{Attempts: attempts}, p.failed(ctx, o)
+		}
+		p.logger.Debug("Publish moves on", watermill.LogFields{"broker": pp.broker, "err": a.err})
+		tried[idx] = a.gen
+	}
+}
+
+// failed is the error of a publish whose deadline passed: uncertain if any
+// attempt may have delivered it, else why nothing was delivered.
+func (p *Publisher) failed(ctx context.Context, o outcomes) error {
+	return p.failedAt(context.Cause(ctx), o)
+}
+
+func (p *Publisher) failedAt(cause error, o outcomes) error {
+	switch {
+	case o.uncertain != nil && o.nacked != nil:
+		return fmt.Errorf("%w: %w: %w (%w; refused before: %w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain, o.nacked)
+	case o.uncertain != nil:
+		return fmt.Errorf("%w: %w: %w (%w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain)
+	case o.nacked != nil:
+		return fmt.Errorf("%w: %w (refused until then: %w)", ErrUnavailable, cause, o.nacked)
+	case o.returned:
+		return ErrNoRoute
+	case o.lastErr != nil:
+		return fmt.Errorf("%w: %w (last failure: %w)", ErrUnavailable, cause, o.lastErr)
+	}
+	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
+}
+
+// pick returns the path to try next, -1 when no untried path is ready;
+// only >= 0 considers that path alone.
+func (p *Publisher) pick(tried []uint64, only int) int {
+	if only >= 0 {
+		if gen, ok := p.paths[only].readyGen(); ok && tried[only] != gen {
+			return only
+		}
+		return -1
+	}
+	start := 0
+	if !p.cfg.PreferPrimary {
+		p.mu.Lock()
+		start = p.sticky
+		p.mu.Unlock()
+	}
+	n := len(p.paths)
+	for k := 0; k < n; k++ {
+		i := (start + k) % n
+		if gen, ok := p.paths[i].readyGen(); ok && tried[i] != gen {
+			return i
+		}
+	}
+	return -1
+}

@@ -1,0 +1,49 @@
+// Package broker is the connection layer of servicebus: one RabbitMQ broker
+// and the AMQP connection to it, kept alive in the background.
+//
+// # Nomenclature
+//
+//	broker / servicebus     py-servicebus              AMQP
+//	broker                  one entry of hosts         a RabbitMQ node (or a cluster's address)
+//	Endpoint                host, port, user, vhost,   URL, TLS config, heartbeat, connect
+//	                        use_ssl, socket_timeout    timeout
+//	Path                    a host's connection        one amqp091-go connection, re-dialled with
+//	                                                   Backoff whenever it drops
+//	probe                   PingWatcher                a passive declare of amq.direct on a channel
+//	                                                   of its own, every ProbeInterval
+//	OnUp / OnDown           —                          set-up after each connect (declare, open
+//	                                                   channels, consume) / what a lost connection undoes
+//	blocked                 —                          connection.blocked (a memory or disk alarm)
+//
+// # A Path's life
+//
+// NewPath returns at once and runs a loop until Close: dial the Endpoint
+// (TCP, TLS, AMQP handshake, all within DialTimeout), run OnUp within
+// SetupTimeout, then watch the connection: its close, the heartbeats
+// (three silent intervals end it), the probe, connection.blocked, and Kill
+// from the Path's user (a confirm that never came, a consumer the broker
+// cancelled). When the connection is gone, OnDown runs with the reason, and
+// the loop dials again after Backoff.Delay, spread by jitter so that many
+// clients cut off at once do not return at once. amqp091-go's own
+// connection recovery is not used.
+//
+// # Writes that cannot hold a caller
+//
+// A socket write blocks for as long as the broker does not read, and
+// amqp091-go writes on the caller's goroutine: a silent link would hold a
+// publish past any deadline. The connection's socket is wrapped (stallconn.go)
+// so that a write that stalls hands its bytes to a background flush and
+// returns; see docs/reliability.md for what that means for a publish.
+//
+// # Sizes
+//
+// CheckSize refuses, before it is written, a message whose properties and
+// headers do not fit one frame of the connection (frame_max: sent anyway,
+// the broker closes the whole connection) or whose body is over
+// MaxMessageSize (the broker closes the channel).
+//
+// # Closed
+//
+// ErrClosed is the root of every "closed" error of servicebus: the ErrClosed
+// of pkg/failover, pkg/rpc, pkg/router and the root package wraps it.
+package broker

@@ -1,0 +1,84 @@
+package broker_test
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+)
+
+func TestPathReconnectsAfterKill(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	var ups, downs atomic.Int32
+	var lastDown atomic.Value
+	p := broker.NewPath(broker.PathConfig{
+		Endpoint: broker.Endpoint{URL: url},
+		OnUp:     func(*amqp.Connection) error { ups.Add(1); return nil },
+		OnDown:   func(err error) { lastDown.Store(err); downs.Add(1) },
+	})
+	defer p.Close()
+	testkit.Eventually(t, 5*time.Second, "first connect", p.Healthy)
+	first := p.Conn()
+
+	reason := errors.New("test: kill")
+	p.Kill(reason)
+	testkit.Eventually(t, 5*time.Second, "reconnect", func() bool { return ups.Load() == 2 && p.Healthy() })
+	if downs.Load() != 1 || !errors.Is(lastDown.Load().(error), reason) {
+		t.Fatalf("OnDown ran %d times with %v, want once with the kill reason", downs.Load(), lastDown.Load())
+	}
+	if p.Conn() == first || !first.IsClosed() {
+		t.Fatal("the killed connection should be closed and replaced")
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if downs.Load() != 2 || p.Healthy() || p.Conn() != nil {
+		t.Fatalf("after Close: downs %d, healthy %v", downs.Load(), p.Healthy())
+	}
+}
+
+func TestPathRetriesAnUnreachableBrokerWithBackoff(t *testing.T) {
+	port := brokertest.FreePort(t)
+	p := broker.NewPath(broker.PathConfig{
+		Endpoint: broker.Endpoint{URL: "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(port) + "/", DialTimeout: 200 * time.Millisecond},
+		Backoff:  broker.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond},
+	})
+	defer p.Close()
+	testkit.Eventually(t, 2*time.Second, "a dial error", func() bool { return p.Err() != nil })
+	if p.Healthy() {
+		t.Fatal("healthy without a broker")
+	}
+}
+
+// OnUp that returns nil just as the set-up timer closes the connection has
+// set things up for a connection that is gone: OnDown must undo them.
+func TestPathRunsOnDownWhenOnUpFinishesAfterItsTimeout(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	var ups, downs atomic.Int32
+	slow := make(chan struct{})
+	p := broker.NewPath(broker.PathConfig{
+		Endpoint:     broker.Endpoint{URL: url},
+		SetupTimeout: 100 * time.Millisecond,
+		OnUp: func(conn *amqp.Connection) error {
+			if ups.Add(1) == 1 {
+				<-conn.NotifyClose(make(chan *amqp.Error, 1)) // the timer closes it
+				close(slow)
+			}
+			return nil
+		},
+		OnDown: func(error) { downs.Add(1) },
+	})
+	defer p.Close()
+	<-slow
+	testkit.Eventually(t, 5*time.Second, "the second connect", func() bool { return ups.Load() >= 2 && p.Healthy() })
+	if got := downs.Load(); got != 1 {
+		t.Fatalf("OnDown ran %d times after a set-up that finished too late, want once", got)
+	}
+}
