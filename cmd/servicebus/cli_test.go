@@ -72,20 +72,8 @@ func startAgent(t *testing.T, url string) *testAgent {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { agent.Close() })
-	waitFor(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	testkit.Eventually(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 	return ta
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestCallPrintsResult(t *testing.T) {
@@ -245,7 +233,7 @@ func TestSendExits0OnceConfirmed(t *testing.T) {
 	a := startAgent(t, url)
 	r := runCLI(t, brokerEnv(t, url, testSecret), "send", a.node+".math.log", `{"x":1}`)
 	r.wantCode(t, exitOK)
-	waitFor(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
+	testkit.Eventually(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
 
 	r = runCLI(t, brokerEnv(t, url, testSecret), "send", testkit.UniqueName("no-such-node")+".math.log", "1")
 	r.wantCode(t, exitUnavailable)
