@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -69,14 +68,14 @@ func errorCode(err error, exit int) string {
 
 // withBrokerErrors adds why the brokers are unreachable to an ErrUnavailable
 // that does not say it (a publish that never found a broker up).
-func withBrokerErrors(err error, pub *publish.Publisher) error {
+func withBrokerErrors(err error, sender *rpc.Sender) error {
 	if !errors.Is(err, rpc.ErrUnavailable) || errors.Is(err, rpc.ErrConnectionLost) {
 		return err
 	}
 	var why []string
-	for i := range pub.Paths() {
-		if perr := pub.Path(i).Err(); perr != nil && !strings.Contains(err.Error(), perr.Error()) {
-			why = append(why, perr.Error())
+	for _, b := range sender.Status() {
+		if b.Err != nil && !strings.Contains(err.Error(), b.Err.Error()) {
+			why = append(why, b.Err.Error())
 		}
 	}
 	if len(why) == 0 {

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	servicebus "github.com/go-servicebus/servicebus"
 )
 
@@ -110,7 +112,7 @@ func loadConfig(path string) (servicebus.Config, error) {
 		return servicebus.Config{}, err
 	}
 	cfg := servicebus.DefaultConfig()
-	if err := cfg.UnmarshalYAMLBytes(data); err != nil {
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return servicebus.Config{}, err
 	}
 	return cfg, cfg.Validate()

@@ -22,7 +22,7 @@ func TestPathReconnectsAfterKill(t *testing.T) {
 		Endpoint: broker.Endpoint{URL: url},
 		OnUp:     func(*amqp.Connection) error { ups.Add(1); return nil },
 		OnDown:   func(err error) { lastDown.Store(err); downs.Add(1) },
-	})
+	}, nil)
 	defer p.Close()
 	testkit.Eventually(t, 5*time.Second, "first connect", p.Healthy)
 	first := p.Conn()
@@ -49,7 +49,7 @@ func TestPathRetriesAnUnreachableBrokerWithBackoff(t *testing.T) {
 	p := broker.NewPath(broker.PathConfig{
 		Endpoint: broker.Endpoint{URL: "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(port) + "/", DialTimeout: 200 * time.Millisecond},
 		Backoff:  broker.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond},
-	})
+	}, nil)
 	defer p.Close()
 	testkit.Eventually(t, 2*time.Second, "a dial error", func() bool { return p.Err() != nil })
 	if p.Healthy() {
@@ -74,7 +74,7 @@ func TestPathRunsOnDownWhenOnUpFinishesAfterItsTimeout(t *testing.T) {
 			return nil
 		},
 		OnDown: func(error) { downs.Add(1) },
-	})
+	}, nil)
 	defer p.Close()
 	<-slow
 	testkit.Eventually(t, 5*time.Second, "the second connect", func() bool { return ups.Load() >= 2 && p.Healthy() })
