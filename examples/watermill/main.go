@@ -220,7 +220,7 @@ func newWrapper(cfg servicebus.Config, logger watermill.LoggerAdapter) (*failove
 		pubs = append(pubs, pub)
 		names = append(names, ep.String())
 	}
-	return failover.NewWrapper(failover.WrapperConfig{Publishers: pubs, Names: names, ClosePublishers: true})
+	return failover.NewWrapper(failover.WrapperConfig{Publishers: pubs, Names: names, ClosePublishers: true}, logger)
 }
 
 // printMetrics prints how often each handler ran, from Watermill's
