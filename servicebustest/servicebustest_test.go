@@ -3,6 +3,7 @@ package servicebustest_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -210,5 +211,70 @@ func TestStartNodeServesAndCleansUp(t *testing.T) {
 	}
 	if _, err := ch.QueueDeclarePassive(node, true, false, false, false, nil); err == nil {
 		t.Errorf("queue %s still there after the test", node)
+	}
+}
+
+// fakeCaller is a Request.Sender of a test's own.
+type fakeCaller struct{ targets []string }
+
+func (f *fakeCaller) Call(_ context.Context, target string, _ any) (*servicebus.Reply, error) {
+	f.targets = append(f.targets, target)
+	return &servicebus.Reply{Raw: "40"}, nil
+}
+
+func (f *fakeCaller) Send(context.Context, string, any) error { return nil }
+
+// SetCaller is what the services' Request.Sender returns.
+func TestServicesCallOthersThroughTheCallerSet(t *testing.T) {
+	s, err := servicebustest.NewServices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := &fakeCaller{}
+	s.SetCaller(caller)
+	s.AddRPCService("math", "plus2", func(ctx context.Context, req *servicebus.Request) (any, error) {
+		reply, err := req.Sender().Call(ctx, "OTHER.math.get", nil)
+		if err != nil {
+			return nil, err
+		}
+		var n int
+		if err := reply.Decode(&n); err != nil {
+			return nil, err
+		}
+		return n + 2, nil
+	})
+	reply, err := s.Call(context.Background(), "math.plus2", nil)
+	if err != nil || reply.Raw != "42" || len(caller.targets) != 1 || caller.targets[0] != "OTHER.math.get" {
+		t.Fatalf("math.plus2: %v, %v; the caller saw %q", reply, err, caller.targets)
+	}
+}
+
+// recorder stands in for the testing.TB of StartNode: it records how the
+// test would end, and ends StartNode's goroutine as Fatal and Skip do.
+type recorder struct {
+	testing.TB
+	skipped, failed bool
+}
+
+func (r *recorder) Helper()               {}
+func (r *recorder) Cleanup(func())        {}
+func (r *recorder) Skip(...any)           { r.skipped = true; runtime.Goexit() }
+func (r *recorder) Fatal(...any)          { r.failed = true; runtime.Goexit() }
+func (r *recorder) Fatalf(string, ...any) { r.failed = true; runtime.Goexit() }
+
+// Without a broker StartNode skips the test, or fails it under CI=true.
+func TestStartNodeWithoutABrokerSkipsOrFailsUnderCI(t *testing.T) {
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		r := &recorder{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			servicebustest.StartNode(r, "amqp://guest:guest@127.0.0.1:1/", nil)
+		}()
+		<-done
+		if want := ci == "true"; r.failed != want || r.skipped == want {
+			t.Errorf("CI=%q: failed %v, skipped %v", ci, r.failed, r.skipped)
+		}
 	}
 }
