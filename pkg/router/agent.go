@@ -124,6 +124,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 // the service's own. Handler-level only: servicebus adds no router-wide
 // middleware, so handlers of other subscribers run untouched.
 func (a *Agent) addMiddleware(h *message.Handler, rpc bool, own []message.HandlerMiddleware) {
+	h.AddMiddleware(growStack)
 	if rpc {
 		h.AddMiddleware(a.builtin.RPC()...)
 	} else {
