@@ -211,28 +211,51 @@ func (p *Publisher) closed() bool {
 // connection it goes out on. An error skips that path.
 type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
 
+// Options change one publish.
+type Options struct {
+	// Prepare adapts the message to each path before it goes out there.
+	Prepare Prepare
+	// Path >= 0 publishes on that path only, without failover (a nack is
+	// still retried there). A path still making its first connection is
+	// waited for within ctx; one that is down after a failure is reported
+	// at once. -1 (or any negative) means any path.
+	Path int
+	// AtMostOnce: an attempt that went out and whose fate is unknown (its
+	// connection lost, no confirm in time) is not sent again elsewhere; the
+	// publish fails at once with ErrMaybeDelivered. For calls, which must
+	// not run twice unless the caller asks.
+	AtMostOnce bool
+}
+
 // PublishAMQP publishes msg to exchange with routing key, mandatory and
 // confirmed, on the first ready path, failing over as failover.Publisher's
 // documentation tells. It returns once a broker confirmed the message.
 func (p *Publisher) PublishAMQP(ctx context.Context, exchange, key string, msg amqp.Publishing) (Result, error) {
-	return p.publish(ctx, exchange, key, msg, nil, -1)
+	return p.publish(ctx, exchange, key, msg, Options{Path: -1})
 }
 
-// PublishPrepared is PublishAMQP with a hook that adapts msg to each path
-// before it is published there.
+// PublishWith is PublishAMQP with options.
+func (p *Publisher) PublishWith(ctx context.Context, exchange, key string, msg amqp.Publishing, opts Options) (Result, error) {
+	if opts.Path >= len(p.paths) {
+		return Result{}, fmt.Errorf("failover: no path %d", opts.Path)
+	}
+	if opts.Path < 0 {
+		opts.Path = -1
+	}
+	return p.publish(ctx, exchange, key, msg, opts)
+}
+
+// PublishPrepared is PublishWith with a Prepare hook and any path.
 func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
-	return p.publish(ctx, exchange, key, msg, prepare, -1)
+	return p.PublishWith(ctx, exchange, key, msg, Options{Prepare: prepare, Path: -1})
 }
 
-// PublishOnPath publishes msg on path i only, without failover; a nack is
-// retried there as in PublishAMQP. A path still making its first connection
-// is waited for within ctx; one that is down after a failure is reported at
-// once.
+// PublishOnPath is PublishWith on path i only.
 func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
-	if i < 0 || i >= len(p.paths) {
+	if i < 0 {
 		return Result{}, fmt.Errorf("failover: no path %d", i)
 	}
-	return p.publish(ctx, exchange, key, msg, prepare, i)
+	return p.PublishWith(ctx, exchange, key, msg, Options{Prepare: prepare, Path: i})
 }
 
 // minRetryDelay: a refused publish with less than twice this left before
@@ -248,8 +271,9 @@ type outcomes struct {
 	lastErr   error // the last failure that sent nothing
 }
 
-// publish is the failover loop; only >= 0 restricts it to that path.
-func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare, only int) (Result, error) {
+// publish is the failover loop.
+func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, opts Options) (Result, error) {
+	prepare, only := opts.Prepare, opts.Path
 	if p.closed() {
 		return Result{}, ErrClosed
 	}
@@ -349,6 +373,9 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 			o.lastErr = a.err
 		case a.written:
 			o.uncertain = a.err
+			if opts.AtMostOnce {
+				return Result{Attempts: attempts}, fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrMaybeDelivered, a.err)
+			}
 		default:
 			o.lastErr = a.err
 		}
