@@ -8,6 +8,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -36,6 +37,12 @@ var (
 	ErrNoRoute     = rpc.ErrNoRoute
 	ErrUnavailable = rpc.ErrUnavailable
 	ErrClosed      = rpc.ErrClosed
+	// ErrRefused: every broker refused the connection or its set-up in a
+	// way that retrying does not heal (wrong password, unknown vhost, a
+	// TLS certificate that fails verification, a topology that does not
+	// match the broker's). It comes at once, not at the deadline, and the
+	// error names each broker and its cause (a *broker.RefusedError).
+	ErrRefused = broker.ErrRefused
 )
 
 // NewAgent builds the agent of cfg's node. It validates cfg, connects nothing
