@@ -55,6 +55,8 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
+	callCtx, stopWatch := untilUnreachable(callCtx, sender.Publisher())
+	defer stopWatch()
 	reply, err := sender.Call(callCtx, target, params)
 	if err != nil {
 		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -32,8 +33,8 @@ func exitCode(err error) int {
 	case errors.Is(err, rpc.ErrBadTarget), errors.Is(err, errUsage):
 		return exitUsage
 	default:
-		// ErrTimeout, ErrNoRoute, ErrUnavailable, ErrClosed and anything
-		// else local: the call did not get an answer.
+		// ErrTimeout, ErrNoRoute, ErrUnavailable, ErrRefused, ErrClosed
+		// and anything else local: the call did not get an answer.
 		return exitUnavailable
 	}
 }
@@ -57,6 +58,8 @@ func errorCode(err error, exit int) string {
 		return "no_route"
 	case errors.Is(err, rpc.ErrTimeout):
 		return "timeout"
+	case errors.Is(err, broker.ErrRefused):
+		return "refused"
 	case errors.Is(err, rpc.ErrConnectionLost):
 		return "connection_lost"
 	case errors.Is(err, rpc.ErrUnavailable):

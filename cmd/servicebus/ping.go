@@ -47,9 +47,18 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	pingCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
+	pingCtx, stopWatch := untilUnreachable(pingCtx, sender.Publisher())
+	defer stopWatch()
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
 		waitPaths(pingCtx, sender.Publisher(), false)
+		if pingCtx.Err() != nil {
+			// No broker came up in time: say why each is down rather
+			// than that the deadline passed before sending.
+			if down := sender.Publisher().Down(); down != nil {
+				return out.fail(interrupted(ctx, fmt.Errorf("%w (%w)", down, context.Cause(pingCtx))))
+			}
+		}
 		rtt, err := sender.Ping(pingCtx, node)
 		if err != nil {
 			return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))

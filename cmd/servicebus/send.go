@@ -42,6 +42,8 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	sendCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
+	sendCtx, stopWatch := untilUnreachable(sendCtx, sender.Publisher())
+	defer stopWatch()
 	if err := sender.Send(sendCtx, target, params); err != nil {
 		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
 	}
