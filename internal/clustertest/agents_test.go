@@ -21,6 +21,7 @@ import (
 const (
 	helperConfigEnv = "CLUSTERTEST_AGENT_CONFIG" // YAML of the agent
 	helperNameEnv   = "CLUSTERTEST_AGENT_NAME"   // what its replies and lines call it
+	helperWorkEnv   = "CLUSTERTEST_AGENT_WORK"   // its work time, a Go duration; default workTime
 )
 
 // workTime is how long a service works on one call or message: long enough
@@ -43,6 +44,10 @@ func TestHelperAgentProcess(t *testing.T) {
 		t.Skip("helper process of the cluster tests")
 	}
 	name := os.Getenv(helperNameEnv)
+	work := workTime
+	if d, err := time.ParseDuration(os.Getenv(helperWorkEnv)); err == nil {
+		work = d
+	}
 	var out sync.Mutex
 	say := func(format string, args ...any) {
 		out.Lock()
@@ -61,21 +66,21 @@ func TestHelperAgentProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	work := func(kind string, req *servicebus.Request) error {
+	serve := func(kind string, req *servicebus.Request) error {
 		var p payload
 		if err := req.Decode(&p); err != nil {
 			return err
 		}
 		say("GOT %s %d %s %v", kind, p.Seq, req.ID, req.Meta.Redelivered)
-		time.Sleep(workTime)
+		time.Sleep(work)
 		say("DONE %s %d %s", kind, p.Seq, req.ID)
 		return nil
 	}
 	agent.AddRPCService("work", "call", func(ctx context.Context, req *servicebus.Request) (any, error) {
-		return name, work("call", req)
+		return name, serve("call", req)
 	})
 	agent.AddMessageService("work", "message", func(ctx context.Context, req *servicebus.Request) error {
-		return work("message", req)
+		return serve("message", req)
 	})
 	if err := agent.Start(context.Background()); err != nil {
 		fail(err)
@@ -117,15 +122,16 @@ func loadConfig(path string) (servicebus.Config, error) {
 }
 
 // writeConfig writes the YAML of a deployment on the cluster: every node a
-// host, durable topology (quorum node queue), daily tokens.
-func writeConfig(t *testing.T, hosts []string, node string) string {
+// host, durable topology (quorum node queue), daily tokens, concurrency
+// services at a time in each agent.
+func writeConfig(t *testing.T, hosts []string, node string, concurrency int) string {
 	t.Helper()
 	yaml := fmt.Sprintf(`hosts: [%s]
 node_name: %s
 topology: durable
 secret_token: cluster test secret
-concurrency: 4
-`, strings.Join(hosts, ", "), node)
+concurrency: %d
+`, strings.Join(hosts, ", "), node, concurrency)
 	path := t.TempDir() + "/servicebus.yaml"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -144,12 +150,13 @@ type agentProc struct {
 }
 
 // startAgents starts n agent processes at once, waits until each consumes
-// on every node, and stops them at cleanup. Their lines go to book.
-func startAgents(t *testing.T, n int, configPath string, book *ledger) []*agentProc {
+// on every node, and stops them at cleanup. Their lines go to book. env
+// is added to their environment.
+func startAgents(t *testing.T, n int, configPath string, book *ledger, env ...string) []*agentProc {
 	t.Helper()
 	procs := make([]*agentProc, n)
 	for i := range procs {
-		procs[i] = startAgent(t, i, configPath, book)
+		procs[i] = startAgent(t, i, configPath, book, env...)
 	}
 	timeout := time.After(2 * time.Minute)
 	for _, p := range procs {
@@ -165,10 +172,11 @@ func startAgents(t *testing.T, n int, configPath string, book *ledger) []*agentP
 	return procs
 }
 
-func startAgent(t *testing.T, i int, configPath string, book *ledger) *agentProc {
+func startAgent(t *testing.T, i int, configPath string, book *ledger, env ...string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAgentProcess$", "-test.timeout=9m")
 	cmd.Env = append(os.Environ(), helperConfigEnv+"="+configPath, fmt.Sprintf("%s=agent-%d", helperNameEnv, i))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	// The agent dies with the test binary, whatever ends it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
