@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+
 	servicebus "github.com/go-servicebus/servicebus"
 )
 
@@ -62,7 +64,7 @@ func TestHelperAgentProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	agent, err := servicebus.NewAgent(cfg, nil)
+	agent, err := servicebus.NewAgent(cfg, stderrErrors{name: name})
 	if err != nil {
 		fail(err)
 	}
@@ -106,6 +108,19 @@ func TestHelperAgentProcess(t *testing.T) {
 	}
 	os.Exit(0)
 }
+
+// stderrErrors logs an agent process's error-level records on stderr (the
+// test's), so that a failing cluster test shows what its agents saw.
+type stderrErrors struct {
+	watermill.NopLogger
+	name string
+}
+
+func (l stderrErrors) Error(msg string, err error, fields watermill.LogFields) {
+	fmt.Fprintf(os.Stderr, "%s %s: %s: %v %v\n", time.Now().Format("15:04:05.000"), l.name, msg, err, fields)
+}
+
+func (l stderrErrors) With(watermill.LogFields) watermill.LoggerAdapter { return l }
 
 // loadConfig reads the YAML a user would write over the defaults, without
 // the SERVICEBUS_* environment of whoever runs the tests.

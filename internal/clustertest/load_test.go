@@ -39,17 +39,14 @@ type outcome struct {
 // load runs loadSends Sends (message seqs firstSend...) and loadCalls Calls
 // (call seqs firstCall...) against node, each with loadDeadline, spread
 // evenly over `over` until fast is closed, then as fast as they go. Seq n
-// goes through senders[n % len(senders)], except that every loadSenders-th
-// Send goes through a sender of its own made by fresh, connected for it
-// and closed after it, as `servicebus send` does: a new channel's first
-// publish to a quorum queue is what RabbitMQ nacks during an election.
+// goes through senders[n % len(senders)].
 type load struct {
 	sends, calls []outcome
 	sent         atomic.Int64 // Sends finished so far
 	done         chan struct{}
 }
 
-func startLoad(senders []*servicebus.Sender, fresh func() (*servicebus.Sender, error), node string, firstSend, firstCall int, over time.Duration, fast <-chan struct{}) *load {
+func startLoad(senders []*servicebus.Sender, node string, firstSend, firstCall int, over time.Duration, fast <-chan struct{}) *load {
 	l := &load{done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
@@ -59,16 +56,7 @@ func startLoad(senders []*servicebus.Sender, fresh func() (*servicebus.Sender, e
 				ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
 				defer cancel()
 				defer l.sent.Add(1)
-				target, params := node+".work.message", payload{Seq: seq}
-				if seq%loadSenders != 0 {
-					return senders[seq%len(senders)].Send(ctx, target, params)
-				}
-				s, err := fresh()
-				if err != nil {
-					return err
-				}
-				defer s.Close()
-				return s.Send(ctx, target, params)
+				return senders[seq%len(senders)].Send(ctx, node+".work.message", payload{Seq: seq})
 			})
 		})
 		wg.Go(func() {
@@ -80,6 +68,42 @@ func startLoad(senders []*servicebus.Sender, fresh func() (*servicebus.Sender, e
 		wg.Wait()
 	}()
 	return l
+}
+
+// cliSends are Sends made one after another, each through a sender of its
+// own (connected for it, closed after it), as `servicebus send` does, until
+// stop: a new channel's first publishes to a quorum queue are what RabbitMQ
+// nacks for a while after an election.
+type cliSends struct {
+	outs []outcome
+	done chan struct{}
+}
+
+func startCLISends(cfg servicebus.Config, node string, first int, stop <-chan struct{}) *cliSends {
+	c := &cliSends{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		for seq := first; ; seq++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			start := time.Now()
+			err := func() error {
+				s, err := servicebus.NewSender(cfg, nil)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				ctx, cancel := context.WithTimeout(context.Background(), loadDeadline)
+				defer cancel()
+				return s.Send(ctx, node+".work.message", payload{Seq: seq})
+			}()
+			c.outs = append(c.outs, outcome{seq: seq, start: start, end: time.Now(), err: err})
+		}
+	}()
+	return c
 }
 
 // pace hands out n seqs from first, one every over/n, until fast is

@@ -36,7 +36,6 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := func() (*servicebus.Sender, error) { return servicebus.NewSender(cfg, nil) }
 	if _, err := call(sender, node, 0, loadDeadline); err != nil {
 		t.Fatalf("first call: %v", err)
 	}
@@ -58,7 +57,9 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 			newSender(t, writeConfig(t, slices.Concat(hosts[li+1:], hosts[:li+1]), node, 16)),
 		}
 		fast := make(chan struct{})
-		l := startLoad(senders, fresh, node, 1, 1, 15*time.Second, fast)
+		l := startLoad(senders, node, 1, 1, 15*time.Second, fast)
+		stopCLI := make(chan struct{})
+		cli := startCLISends(cfg, node, cliSeqs, stopCLI)
 		for l.sent.Load() < loadSends/4 {
 			time.Sleep(10 * time.Millisecond)
 		}
@@ -74,20 +75,25 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 		consumingAgain += memberAgain
 		close(fast)
 		<-l.done
+		close(stopCLI)
+		<-cli.done
 		if err != nil {
 			t.Errorf("the agent does not consume through the restarted node: %v", err)
 		}
 		checkLoad(t, book, l, 1, 1)
-		t.Logf("FIGURES cluster-leader-kill: killed=%s new_leader=%s found_after=%s restarted_member_after=%s agent_consuming_through_it_after=%s %s",
+		checkCLISends(t, book, cli)
+		t.Logf("FIGURES cluster-leader-kill: killed=%s new_leader=%s found_after=%s restarted_member_after=%s agent_consuming_through_it_after=%s %s %s",
 			leader.Name(), next.Name(), elected.Round(time.Millisecond),
-			memberAgain.Round(time.Millisecond), consumingAgain.Round(time.Millisecond), loadFigures(book, l, 1, 1))
+			memberAgain.Round(time.Millisecond), consumingAgain.Round(time.Millisecond), loadFigures(book, l, 1, 1), cliFigures(cli))
 	})
 
 	t.Run("rolling restart of every node", func(t *testing.T) {
 		fast := make(chan struct{})
 		first := loadSends + 1
 		firstCall := loadCalls + 1
-		l := startLoad([]*servicebus.Sender{sender}, fresh, node, first, firstCall, 45*time.Second, fast)
+		l := startLoad([]*servicebus.Sender{sender}, node, first, firstCall, 45*time.Second, fast)
+		stopCLI := make(chan struct{})
+		cli := startCLISends(cfg, node, 2*cliSeqs, stopCLI)
 		var steps []string
 		start := time.Now()
 		for i, n := range c.Nodes() {
@@ -104,12 +110,15 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 		underLoad := l.sent.Load() < loadSends
 		close(fast)
 		<-l.done
+		close(stopCLI)
+		<-cli.done
 		if !underLoad {
 			t.Errorf("the load ended before the last restart (%s): not a restart under load", restarts.Round(time.Millisecond))
 		}
 		checkLoad(t, book, l, first, firstCall)
-		t.Logf("FIGURES cluster-rolling-restart: restarts_took=%s restart+consuming_again=%v %s",
-			restarts.Round(time.Millisecond), steps, loadFigures(book, l, first, firstCall))
+		checkCLISends(t, book, cli)
+		t.Logf("FIGURES cluster-rolling-restart: restarts_took=%s restart+consuming_again=%v %s %s",
+			restarts.Round(time.Millisecond), steps, loadFigures(book, l, first, firstCall), cliFigures(cli))
 	})
 }
 
@@ -137,6 +146,39 @@ func checkLoad(t *testing.T, book *ledger, l *load, firstSend, firstCall int) {
 	if r := recovery(l.calls); r > recoverGoal {
 		t.Errorf("calls succeeded again only %s after a failure (goal %s)", r, recoverGoal)
 	}
+}
+
+// cliSeqs is where the message seqs of each phase's CLI-like sends start.
+const cliSeqs = 100_000
+
+// checkCLISends asserts what a CLI-like send may do: succeed, and then be
+// handled, or ride the broker's refusals until its deadline and fail then
+// with a retryable error, nothing delivered or maybe delivered (RabbitMQ
+// 3.10 nacks a new channel's publishes to a quorum queue until the queue's
+// record names the new leader, which can take seconds, see
+// docs/cluster.md). It never fails early.
+func checkCLISends(t *testing.T, book *ledger, cli *cliSends) {
+	t.Helper()
+	msgs := tallyOf(book.snapshot(), "message")
+	for _, o := range cli.outs {
+		if o.err != nil {
+			if took := o.end.Sub(o.start); !rpc.IsRetryable(o.err) || took < loadDeadline-200*time.Millisecond {
+				t.Errorf("CLI-like send %d failed after %s: %v", o.seq, took.Round(time.Millisecond), o.err)
+			}
+			continue
+		}
+		for deadline := time.Now().Add(time.Minute); len(msgs.done[o.seq]) == 0 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			msgs = tallyOf(book.snapshot(), "message")
+		}
+		if len(msgs.done[o.seq]) == 0 {
+			t.Errorf("CLI-like send %d confirmed and never handled", o.seq)
+		}
+	}
+}
+
+func cliFigures(cli *cliSends) string {
+	return fmt.Sprintf("cli_sends=%d failed=%d slowest=%s", len(cli.outs), len(failed(cli.outs)), slowest(cli.outs).Round(time.Millisecond))
 }
 
 // loadFigures sums up one run of the load for the FIGURES line.
