@@ -24,8 +24,9 @@ type Endpoint struct {
 	// Heartbeat is the AMQP heartbeat interval; a link silent for three
 	// intervals is declared dead. 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
-	// DialTimeout bounds the TCP connect and the AMQP handshake
-	// (py-servicebus socket_timeout). 0 means DefaultDialTimeout.
+	// DialTimeout bounds the TCP connect, the TLS and the AMQP handshake
+	// (py-servicebus socket_timeout); DialContext's context, or the Close
+	// of a Path, ends them sooner. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// OnInsecureConnect, when set, is called at every connect whose TLS
 	// config skips certificate verification, so the caller can warn.

@@ -83,6 +83,7 @@ func TestDeadlineKeptWhateverTheConnectAttemptIsDoing(t *testing.T) {
 				if returned > deadline+margin || closed > deadline+margin {
 					t.Errorf("returned after %s, closed after %s; deadline %s", returned, closed, deadline)
 				}
+				t.Logf("returned after %s, closed after %s: %v", returned.Round(time.Millisecond), closed.Round(time.Millisecond), err)
 			})
 		}
 	}
@@ -134,6 +135,7 @@ func TestRefusalsThatCannotHealAreReportedAtOnce(t *testing.T) {
 				if took > time.Second {
 					t.Errorf("%s: refusal reported after %s; want within 1 s", o.name, took)
 				}
+				t.Logf("%s: %s: %v", o.name, took.Round(time.Millisecond), err)
 			}
 		})
 	}
