@@ -8,7 +8,7 @@ TEST_TIMEOUT ?= 30m
 GOTEST_FLAGS ?=
 
 # Fault tests (throwaway brokers killed, restarted, cut off) live behind a
-# build tag; the fault engineer owns them and may change these three.
+# build tag, so that make test stays quick; make test-faults runs them.
 FAULT_TAGS    ?= faults
 FAULT_PKGS    ?= ./internal/faulttest/
 FAULT_TIMEOUT ?= 20m

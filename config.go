@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
@@ -24,14 +27,16 @@ const (
 	TokenOff TokenMode = "off"
 )
 
-// ReplyMode selects where RPC replies come back to the sender.
-type ReplyMode string
+// ReplyMode selects where RPC replies come back to the sender (reply_mode).
+type ReplyMode = rpc.ReplyMode
 
 const (
-	// ReplyQueue is one long-lived reply queue per sender (works with Python agents).
-	ReplyQueue ReplyMode = "queue"
-	// ReplyDirect is RabbitMQ direct reply-to (amq.rabbitmq.reply-to).
-	ReplyDirect ReplyMode = "direct"
+	// ReplyQueue ("queue") is one long-lived exclusive reply queue per broker
+	// connection; it works with every agent, py-servicebus's included.
+	ReplyQueue = rpc.ReplyQueue
+	// ReplyDirect ("direct") is RabbitMQ direct reply-to
+	// (amq.rabbitmq.reply-to): no queue, but a reply is lost with its channel.
+	ReplyDirect = rpc.ReplyDirect
 )
 
 // TLSConfig is the certificate material of amqps connections. Certificates
@@ -102,6 +107,8 @@ type Config struct {
 }
 
 // Defaults of the keys. The py-servicebus keys have py-servicebus's values.
+// Those of the connection, the agent and the sender are the constants of
+// the packages that use them.
 const (
 	DefaultHost              = "127.0.0.1"
 	DefaultPort              = 5672
@@ -109,17 +116,18 @@ const (
 	DefaultUser              = "guest"
 	DefaultPassword          = "guest"
 	DefaultVHost             = "/"
-	DefaultSocketTimeout     = 5 * time.Second
-	DefaultHeartbeatInterval = 10 * time.Second
-	DefaultProbeInterval     = 5 * time.Second
-	DefaultReconnectMax      = 2 * time.Second
-	DefaultConcurrency       = 64
-	DefaultCallTimeout       = 30 * time.Second
-	DefaultDrainTimeout      = 30 * time.Second
-	DefaultMaxBodySize       = 1 << 20
 	DefaultTokenTimezone     = "local"
+	DefaultSocketTimeout     = broker.DefaultDialTimeout
+	DefaultHeartbeatInterval = broker.DefaultHeartbeat
+	DefaultProbeInterval     = broker.DefaultProbeInterval
+	DefaultReconnectMax      = broker.DefaultReconnectMax
+	DefaultConcurrency       = router.DefaultConcurrency
+	DefaultDrainTimeout      = router.DefaultDrainTimeout
+	DefaultCallTimeout       = rpc.DefaultCallTimeout
+	DefaultMaxBodySize       = codec.DefaultMaxBodySize
 
-	// maxBodyLimit is RabbitMQ's own largest message size (max_message_size).
+	// maxBodyLimit is the largest message RabbitMQ can be configured to
+	// take (max_message_size at most 512 MiB).
 	maxBodyLimit = 512 << 20
 )
 

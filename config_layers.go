@@ -95,9 +95,9 @@ func LoadConfig(path string, opts ...LoadOption) (Config, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		if path != "" {
-			return Config{}, fmt.Errorf("config %s: %w", path, err)
+			return Config{}, fmt.Errorf("servicebus: config %s: %w", path, err)
 		}
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, fmt.Errorf("servicebus: config: %w", err)
 	}
 	return cfg, nil
 }

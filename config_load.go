@@ -207,13 +207,8 @@ func (c *Config) applyEnv(lookup func(string) (string, bool), l *layers) error {
 	return errors.Join(errs...)
 }
 
-// UnmarshalYAMLBytes reads YAML over c: keys present replace c's values,
-// absent keys keep them. Unknown keys, duplicate keys and values of the wrong
-// type are errors, all reported at once with their line.
-func (c *Config) UnmarshalYAMLBytes(data []byte) error {
-	return c.unmarshalYAMLBytes(data, nil)
-}
-
+// unmarshalYAMLBytes reads YAML over c, recording in l where each key came
+// from (see UnmarshalYAML).
 func (c *Config) unmarshalYAMLBytes(data []byte, l *layers) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -226,7 +221,10 @@ func (c *Config) unmarshalYAMLBytes(data []byte, l *layers) error {
 	return c.unmarshalYAML(doc.Content[0], l)
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler with the rules of UnmarshalYAMLBytes.
+// UnmarshalYAML implements yaml.Unmarshaler: keys present replace c's
+// values, absent keys keep them. Unknown keys, duplicate keys and values of
+// the wrong type are errors, all reported at once with their line.
+// LoadConfig reads a file this way.
 func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 	return c.unmarshalYAML(node, nil)
 }

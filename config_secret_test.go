@@ -138,7 +138,7 @@ func TestMarshaledYAMLLoadsBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := DefaultConfig()
-	if err := got.UnmarshalYAMLBytes(out); err != nil {
+	if err := got.unmarshalYAMLBytes(out, nil); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	want := c

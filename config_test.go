@@ -51,39 +51,13 @@ func TestDefaultConfigHasPyServicebusDefaults(t *testing.T) {
 	}
 }
 
-func TestEmptySecretRefusesUnlessTokensOff(t *testing.T) {
-	for _, tc := range []struct {
-		mode   TokenMode
-		secret Secret
-		ok     bool
-	}{
-		{TokenDaily, "", false},
-		{TokenHMAC, "", false},
-		{TokenOff, "", true},
-		{TokenDaily, "s", true},
-		{TokenHMAC, "s", true},
-		{TokenOff, "s", true},
-	} {
-		c := DefaultConfig()
-		c.TokenMode, c.SecretToken = tc.mode, tc.secret
-		err := c.Validate()
-		if tc.ok != (err == nil) {
-			t.Errorf("token_mode %s secret %q: Validate() = %v", tc.mode, string(tc.secret), err)
-		}
-		if err != nil && !strings.Contains(err.Error(),
-			"secret_token: is empty or only blanks: set it, or set token_mode: off to run without tokens") {
-			t.Errorf("error does not explain the fix: %v", err)
-		}
-	}
-}
-
 func TestLoadConfigReadsEveryKey(t *testing.T) {
 	data, err := os.ReadFile("testdata/config/full.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := DefaultConfig()
-	if err := c.UnmarshalYAMLBytes(data); err != nil {
+	if err := c.unmarshalYAMLBytes(data, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := Config{

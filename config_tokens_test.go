@@ -69,23 +69,65 @@ func TestTokensPerMode(t *testing.T) {
 	}
 }
 
-func TestTokensRefuseEmptySecretWithoutValidate(t *testing.T) {
-	for _, mode := range []TokenMode{TokenDaily, TokenHMAC, "bogus"} {
-		c := DefaultConfig()
-		c.TokenMode = mode
-		if _, err := c.TokenSigner(); err == nil {
-			t.Errorf("%s: signer without secret", mode)
-		}
-		if _, err := c.TokenValidator(); err == nil {
-			t.Errorf("%s: validator without secret", mode)
-		}
-	}
-}
-
 func TestCodecOptions(t *testing.T) {
 	c := validConfig()
 	c.MaxBodySize = 4096
 	if got := c.CodecOptions(); got.MaxBodySize != 4096 || got.Strict {
 		t.Errorf("CodecOptions() = %+v", got)
 	}
+}
+
+// An agent or sender refuses to start without a secret unless token_mode
+// says off in so many words: Validate, the token schemes of a Config never
+// validated, NewAgent and NewSender all refuse, and a secret of blanks is as
+// good as none, from the environment too (docs/security.md).
+func TestNoSecretRefusesToStartUnlessTokensAreOff(t *testing.T) {
+	const fix = "secret_token: is empty or only blanks: set it, or set token_mode: off to run without tokens"
+	for _, mode := range []TokenMode{TokenDaily, TokenHMAC, "", "none"} {
+		for _, secret := range []Secret{"", " ", "\t", "\n"} {
+			c := DefaultConfig()
+			c.TokenMode, c.SecretToken = mode, secret
+			err := c.Validate()
+			if err == nil || (!strings.Contains(err.Error(), fix) && !strings.Contains(err.Error(), "token_mode: ")) {
+				t.Errorf("token_mode %q, secret %q: Validate() = %v, want the fix explained", mode, string(secret), err)
+			}
+			if _, err := c.TokenSigner(); err == nil {
+				t.Errorf("token_mode %q, secret %q: TokenSigner built", mode, string(secret))
+			}
+			if _, err := c.TokenValidator(); err == nil {
+				t.Errorf("token_mode %q, secret %q: TokenValidator built", mode, string(secret))
+			}
+			if _, err := NewAgent(c, nil); err == nil {
+				t.Errorf("token_mode %q, secret %q: NewAgent accepted it", mode, string(secret))
+			}
+			if _, err := NewSender(c, nil); err == nil {
+				t.Errorf("token_mode %q, secret %q: NewSender accepted it", mode, string(secret))
+			}
+		}
+	}
+	for _, mode := range []TokenMode{TokenDaily, TokenHMAC, TokenOff} {
+		c := DefaultConfig()
+		c.TokenMode, c.SecretToken = mode, "s"
+		if err := c.Validate(); err != nil {
+			t.Errorf("token_mode %s with a secret: %v", mode, err)
+		}
+	}
+	off := DefaultConfig()
+	off.TokenMode = TokenOff
+	if err := off.Validate(); err != nil {
+		t.Fatalf("token_mode off without secret: %v", err)
+	}
+	a, err := NewAgent(off, nil)
+	if err != nil {
+		t.Fatalf("token_mode off: NewAgent: %v", err)
+	}
+	_ = a.Close()
+	s, err := NewSender(off, nil)
+	if err != nil {
+		t.Fatalf("token_mode off: NewSender: %v", err)
+	}
+	_ = s.Close()
+
+	_, err = LoadConfig("", withEnviron([]string{"SERVICEBUS_SECRET_TOKEN=  \t "}))
+	wantAll(t, err, "SERVICEBUS_SECRET_TOKEN: "+fix)
 }

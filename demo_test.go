@@ -3,16 +3,14 @@ package servicebus_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // The quick start as the README gives it: `make demo` (scripts/demo.sh) calls,
@@ -21,8 +19,8 @@ import (
 // says.
 func TestQuickStartDemo(t *testing.T) {
 	brokerURL := brokertest.RequireBroker(t)
-	node := fmt.Sprintf("demo-test-%d", time.Now().UnixNano())
-	t.Cleanup(func() { deleteQueue(brokerURL, node) })
+	node := testkit.UniqueName("demo-test")
+	testkit.DeleteQueues(t, brokerURL, node)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "scripts/demo.sh")
@@ -43,8 +41,8 @@ func TestQuickStartDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if n, ok := queueConsumers(brokerURL, node); !ok || n != 0 {
-		t.Errorf("queue %s after the demo: exists %v, consumers %d; the README says it stays, unconsumed", node, ok, n)
+	if n, _, err := testkit.QueueState(brokerURL, node); err != nil || n != 0 {
+		t.Errorf("queue %s after the demo: %d consumers, %v; the README says it stays, unconsumed", node, n, err)
 	}
 	readme, err := os.ReadFile("README.md")
 	if err != nil {
@@ -53,22 +51,4 @@ func TestQuickStartDemo(t *testing.T) {
 	if !strings.Contains(string(readme), "leaves the queue `NODE-01`") {
 		t.Error("README.md does not say that make demo leaves the queue NODE-01")
 	}
-}
-
-// queueConsumers is the consumer count of queue, and whether it exists.
-func queueConsumers(brokerURL, queue string) (int, bool) {
-	conn, err := amqp.Dial(brokerURL)
-	if err != nil {
-		return 0, false
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return 0, false
-	}
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	if err != nil {
-		return 0, false
-	}
-	return q.Consumers, true
 }

@@ -18,14 +18,24 @@
 // YAML and the SERVICEBUS_* environment. NewAgent and NewSender build the two
 // halves from it; NewEnvelopes builds the messages of calls and sends for any
 // Watermill publisher (failover.Wrapper gives failover over several).
-// Everything else lives in the packages below:
 //
-//	pkg/codec     envelopes, XML codec, wire vocabulary, AMQP<->Watermill marshaler
-//	pkg/token     the token schemes: py-servicebus's daily token, HMAC, none
-//	pkg/broker    one broker: endpoint, connection kept alive with backoff and probe
-//	pkg/topology  the exchange and node queues a deployment declares
+// What a service or a caller needs besides is here under the same names as
+// in the packages below, so a program imports this package alone: the
+// services (RPC, Message, Request), the errors of a call (ErrTimeout,
+// ErrNoRoute, ErrUnavailable, ErrMaybeDelivered, ErrClosed, RemoteError,
+// IsRetryable), the error codes and NewError/Errorf/Permanent for a service
+// to answer with, and the call options (WithResend). errors.go, agent.go and
+// sender.go hold them; docs/design.md tells how the packages fit together.
+//
+// The packages below, each with one job; each imports only those listed
+// after it:
+//
 //	pkg/router    the agent: services as Watermill handlers, middleware, one path per broker
 //	pkg/rpc       the sender: Call, Send, Ping, correlation, typed errors
 //	pkg/failover  the failover publisher and the Wrapper over Watermill publishers
-//	pkg/udplog    the UDP log collector and its logrus and slog clients
+//	pkg/broker    one broker: endpoint, connection kept alive with backoff and probe
+//	pkg/topology  the exchange and node queues a deployment declares
+//	pkg/token     the token schemes: py-servicebus's daily token, HMAC, none
+//	pkg/codec     envelopes, XML codec, wire vocabulary, AMQP<->Watermill marshaler
+//	pkg/udplog    the UDP log collector and its logrus and slog clients (stands alone)
 package servicebus

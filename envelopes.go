@@ -15,9 +15,6 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
-// ErrBadTarget means a target is not NODE.CATEGORY.NAME.
-var ErrBadTarget = rpc.ErrBadTarget
-
 // Envelopes builds the Watermill messages of calls and sends to agents, so
 // that any Watermill publisher can talk to them: a watermill-amqp publisher
 // with codec.Marshaler, a failover.Wrapper over several, an outbox. Each

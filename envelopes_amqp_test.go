@@ -12,6 +12,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
@@ -85,13 +86,13 @@ func TestEnvelopesOverWatermillAMQPReachAnAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer agent.Close()
-	waitFor(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 
 	pub, err := wamqp.NewPublisher(publisherConfig(url, cfg.ExchangeName), watermill.NopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := failover.NewWrapper(failover.WrapperConfig{Publishers: []message.Publisher{pub}, ClosePublishers: true})
+	w, err := failover.NewWrapper(failover.WrapperConfig{Publishers: []message.Publisher{pub}, ClosePublishers: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestEnvelopesOverWatermillAMQPReachAnAgent(t *testing.T) {
 	if err := w.Publish(node, nobody); err != nil {
 		t.Errorf("a send to a node nobody serves: %v; the README says watermill-amqp confirms and drops it", err)
 	}
-	waitFor(t, 10*time.Second, "5 sends at the agent", func() bool {
+	testkit.Eventually(t, 10*time.Second, "5 sends at the agent", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(sent) == 5

@@ -50,7 +50,7 @@ func ExampleEnvelopes() {
 		Publishers:      publishers,
 		Names:           []string{"rabbit-a", "rabbit-b"},
 		ClosePublishers: true, // the Wrapper owns them: its Close closes them
-	})
+	}, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

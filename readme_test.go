@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
-	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // The Go snippets of README.md are built and run by the test suite, whatever
@@ -102,8 +100,8 @@ func TestReadmeGoSnippetsBuildAndRun(t *testing.T) {
 	bins := buildSnippets(t, progs)
 
 	brokerURL := brokertest.RequireBroker(t)
-	node := fmt.Sprintf("readme-%d", time.Now().UnixNano())
-	t.Cleanup(func() { deleteQueue(brokerURL, node) })
+	node := testkit.UniqueName("readme")
+	testkit.DeleteQueues(t, brokerURL, node)
 	env := readmeEnv(t, brokerURL, node)
 	for i, g := range progs {
 		t.Run(fmt.Sprintf("%s:%d", file, blocks[i].line), func(t *testing.T) {
@@ -165,7 +163,7 @@ wait:
 			break wait
 		case <-time.After(50 * time.Millisecond):
 		}
-		if !interrupted && (consumers(brokerURL, node) > 0 || time.Now().After(deadline)) {
+		if !interrupted && (hasConsumer(brokerURL, node) || time.Now().After(deadline)) {
 			_ = cmd.Process.Signal(syscall.SIGINT)
 			interrupted = true
 			deadline = time.Now().Add(15 * time.Second)
@@ -185,46 +183,8 @@ wait:
 	}
 }
 
-// consumers is the consumer count of queue, 0 when it cannot be read.
-func consumers(brokerURL, queue string) int {
-	conn, err := amqp.Dial(brokerURL)
-	if err != nil {
-		return 0
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return 0
-	}
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	if err != nil {
-		return 0
-	}
-	return q.Consumers
-}
-
-func deleteQueue(brokerURL, queue string) {
-	conn, err := amqp.Dial(brokerURL)
-	if err != nil {
-		return
-	}
-	defer conn.Close()
-	if ch, err := conn.Channel(); err == nil {
-		_, _ = ch.QueueDelete(queue, false, false, false)
-	}
-}
-
-// Every yaml block of the README is a config that loads.
-func TestReadmeYAMLBlocksAreConfigs(t *testing.T) {
-	text, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := markdownBlocks(string(text), "yaml")
-	for _, b := range blocks {
-		cfg := servicebus.DefaultConfig()
-		if err := cfg.UnmarshalYAMLBytes([]byte(b.code)); err != nil {
-			t.Errorf("README.md:%d: %v", b.line, err)
-		}
-	}
+// hasConsumer reports whether queue has a consumer.
+func hasConsumer(brokerURL, queue string) bool {
+	c, _, err := testkit.QueueState(brokerURL, queue)
+	return err == nil && c > 0
 }

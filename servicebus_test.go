@@ -11,6 +11,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +31,8 @@ func brokerConfig(t *testing.T) servicebus.Config {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	cfg.NodeName = fmt.Sprintf("root-test-%d", time.Now().UnixNano())
+	cfg.NodeName = testkit.UniqueName("root-test")
+	testkit.DeleteQueues(t, url, cfg.NodeName)
 	cfg.SecretToken = "root test secret"
 	cfg.CallTimeout = 10 * time.Second
 	cfg.DrainTimeout = 5 * time.Second
@@ -81,7 +83,7 @@ func TestAgentAndSenderFromOneConfigTalk(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer agent.Close()
-	waitFor(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 
 	sender, err := servicebus.NewSender(cfg, nil)
 	if err != nil {
@@ -107,27 +109,5 @@ func TestAgentAndSenderFromOneConfigTalk(t *testing.T) {
 	var remote *servicebus.RemoteError
 	if !errors.As(err, &remote) {
 		t.Fatalf("Call of an unknown service: err = %v, want a *RemoteError", err)
-	}
-}
-
-func TestNewAgentRefusesAConfigWithoutSecret(t *testing.T) {
-	cfg := servicebus.DefaultConfig()
-	cfg.SecretToken = ""
-	if _, err := servicebus.NewAgent(cfg, nil); err == nil {
-		t.Fatal("NewAgent accepted token_mode daily without a secret_token")
-	}
-	if _, err := servicebus.NewSender(cfg, nil); err == nil {
-		t.Fatal("NewSender accepted token_mode daily without a secret_token")
-	}
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %s", what, timeout)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -41,25 +40,14 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return out.usage(err)
 	}
-	cfg, err := conn.load(log)
-	if err != nil {
-		return out.usage(err)
+	s, code := conn.open(log, out)
+	if code >= 0 {
+		return code
 	}
-	sender, err := newSender(cfg, log)
+	defer s.close()
+	reply, err := s.sender.Call(s.op, target, params)
 	if err != nil {
-		return out.usage(err)
-	}
-	defer sender.Close()
-
-	ctx, stop := signalContext()
-	defer stop()
-	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
-	defer cancel()
-	callCtx, stopWatch := untilUnreachable(callCtx, sender.Publisher())
-	defer stopWatch()
-	reply, err := sender.Call(callCtx, target, params)
-	if err != nil {
-		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+		return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 	}
 	if *asJSON {
 		var result any = reply.Raw

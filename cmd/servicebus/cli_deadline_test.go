@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
@@ -155,5 +158,29 @@ func TestCLIGivesUpWhenNoBrokerAnswered(t *testing.T) {
 			t.Errorf("servicebus %s gave up after %s (timeout 30 s)", args[0], took)
 		}
 		t.Logf("servicebus %s: %s: %s", args[0], took.Round(time.Millisecond), strings.TrimSpace(r.stderr))
+	}
+}
+
+// A command gives up only when no broker was ever connected and each has
+// failed twice in a row, or refused for good.
+func TestUnreachableOnlyWhenNoBrokerEverAnswered(t *testing.T) {
+	down := errors.New("connection refused")
+	refused := &broker.RefusedError{Broker: "b", Reason: "access refused", Err: down}
+	for _, tc := range []struct {
+		name    string
+		brokers []rpc.BrokerStatus
+		want    bool
+	}{
+		{"no brokers", nil, false},
+		{"each failed twice", []rpc.BrokerStatus{{Failures: 2, Err: down}, {Failures: 3, Err: down}}, true},
+		{"one failed once", []rpc.BrokerStatus{{Failures: 2, Err: down}, {Failures: 1, Err: down}}, false},
+		{"one still on its first connect", []rpc.BrokerStatus{{Failures: 2, Err: down}, {}}, false},
+		{"one refused at once, one failed twice", []rpc.BrokerStatus{{Failures: 1, Err: refused}, {Failures: 2, Err: down}}, true},
+		{"one was connected before", []rpc.BrokerStatus{{Failures: 5, Err: down, Connects: 1}, {Failures: 2, Err: down}}, false},
+		{"one ready", []rpc.BrokerStatus{{Ready: true, Connects: 1}, {Failures: 2, Err: down}}, false},
+	} {
+		if got := unreachable(tc.brokers); got != tc.want {
+			t.Errorf("%s: unreachable = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -3,68 +3,38 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"net"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
-
-func uniqueName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
 
 // idleNode declares a node queue (compat topology) that nobody consumes, as
 // an agent that stopped leaves behind, and deletes it when the test ends.
 func idleNode(t *testing.T, url string) string {
 	t.Helper()
-	node := uniqueName("cli-idle")
-	conn, err := amqp.Dial(url)
-	if err != nil {
+	node := testkit.UniqueName("cli-idle")
+	testkit.DeleteQueues(t, url, node)
+	if err := (topology.Topology{}).DeclareNodeQueue(testkit.Channel(t, url), node); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(node, false, false, false)
-		_ = conn.Close()
-	})
 	return node
 }
 
 // readyMessages is the ready count of queue, -1 when it cannot be read.
 func readyMessages(url, queue string) int {
-	conn, err := amqp.Dial(url)
+	_, ready, err := testkit.QueueState(url, queue)
 	if err != nil {
 		return -1
 	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return -1
-	}
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-	if err != nil {
-		return -1
-	}
-	return q.Messages
+	return ready
 }
 
 func oneLineWith(t *testing.T, stream, what string, wants ...string) {
@@ -152,32 +122,10 @@ func TestSignalDuringCallExits128PlusSignal(t *testing.T) {
 			cmd.Env = brokerEnv(t, url, testSecret)
 			var stdout, stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			p := startProcess(t, cmd)
 			// The call is in flight once its message waits in the queue.
-			deadline := time.Now().Add(20 * time.Second)
-			for readyMessages(url, node) < 1 {
-				if time.Now().After(deadline) {
-					_ = cmd.Process.Kill()
-					<-done
-					t.Fatalf("the call never reached the queue; stderr: %s", stderr.String())
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			if err := cmd.Process.Signal(tc.sig); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(20 * time.Second):
-				_ = cmd.Process.Kill()
-				<-done
-				t.Fatalf("no exit within 20s of %s", tc.name)
-			}
+			testkit.Eventually(t, 20*time.Second, "the call in the queue", func() bool { return readyMessages(url, node) >= 1 })
+			err := p.stop(t, tc.sig, 20*time.Second)
 			var exit *exec.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != tc.code {
 				t.Fatalf("exit %v, want code %d; stderr: %s", err, tc.code, stderr.String())
@@ -201,7 +149,7 @@ func TestCallJSONErrorsAreObjectsOnStdout(t *testing.T) {
 		text string
 	}{
 		{"service error", []string{a.node + ".math.fail", "[]"}, exitRemote, "service_error", "this service always fails"},
-		{"no route", []string{uniqueName("cli-nobody") + ".math.add", "[]"}, exitUnavailable, "no_route", "is its agent running?"},
+		{"no route", []string{testkit.UniqueName("cli-nobody") + ".math.add", "[]"}, exitUnavailable, "no_route", "is its agent running?"},
 		{"timeout", []string{"--timeout", "0.5", idleNode(t, url) + ".math.add", "[]"}, exitUnavailable, "timeout", "has no consumer"},
 		{"bad params", []string{a.node + ".math.add", "[1,"}, exitUsage, "usage", "params are not JSON"},
 		{"bad config", []string{"--topology", "fancy", a.node + ".math.add"}, exitUsage, "usage", `--topology: topology: "fancy"`},
@@ -242,16 +190,9 @@ func TestCallWrongSecretHintsAtSecretAndTokenMode(t *testing.T) {
 // every reconnect: without --verbose that is still one line, with the cause.
 func TestTopologyMismatchIsOneLineWithTheCause(t *testing.T) {
 	url := testURL(t)
-	exchange := uniqueName("cli-compat-exchange")
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	exchange := testkit.UniqueName("cli-compat-exchange")
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := (topology.Topology{Exchange: exchange}).DeclareExchange(ch); err != nil {
 		t.Fatal(err)
 	}
@@ -301,49 +242,4 @@ func TestQuietLoggerWarnsOnceAndTheFinalLineCarriesHeldErrors(t *testing.T) {
 		t.Errorf("code %d", code)
 	}
 	oneLineWith(t, stderr.String(), "final line", "no broker available", "(PRECONDITION_FAILED - inequivalent arg)")
-}
-
-// logd is a daemon: Ctrl-C (SIGINT) stops it cleanly, exit 0, like SIGTERM
-// (TestLogdRunsAndStopsOnSIGTERM).
-func TestLogdStopsCleanlyOnSIGINT(t *testing.T) {
-	file, addr := t.TempDir()+"/app.log", freeUDPAddr(t)
-	cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		_ = cmd.Process.Kill()
-		<-exited
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Once a record is written the collector listens, and so catches signals.
-	deadline := time.Now().Add(15 * time.Second)
-	for !fileHas(file, "sigint test") {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Fatalf("no record written within 15s; stderr: %s", stderr.String())
-		}
-		_, _ = conn.Write([]byte(`{"level":"info","msg":"sigint test"}`))
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("logd exited with %v after SIGINT; stderr: %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-		t.Fatalf("logd did not exit within 15s of SIGINT")
-	}
 }

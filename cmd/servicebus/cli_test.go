@@ -11,14 +11,22 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 const testSecret = "cli-test-secret"
+
+// sum is math.add of the test agent: the sum of a list.
+func sum(_ context.Context, nums []float64) (float64, error) {
+	var s float64
+	for _, n := range nums {
+		s += n
+	}
+	return s, nil
+}
 
 // testAgent is an in-test servicebus agent on a node of a random name.
 type testAgent struct {
@@ -31,7 +39,7 @@ type testAgent struct {
 // service math.log; it is closed and its queue deleted when the test ends.
 func startAgent(t *testing.T, url string) *testAgent {
 	t.Helper()
-	ta := &testAgent{node: "cli-test-" + randomSuffix()}
+	ta := &testAgent{node: testkit.UniqueName("cli-test")}
 	agent, err := router.NewAgent(router.Config{
 		Endpoints:    []broker.Endpoint{{URL: url}},
 		NodeName:     ta.node,
@@ -41,7 +49,7 @@ func startAgent(t *testing.T, url string) *testAgent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent.AddRPCService("math", "add", router.RPC(benchSum))
+	agent.AddRPCService("math", "add", router.RPC(sum))
 	agent.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
 		return nil, errors.New("this service always fails")
 	})
@@ -57,27 +65,15 @@ func startAgent(t *testing.T, url string) *testAgent {
 		ta.messages.Add(1)
 		return nil
 	})
+	// The node queue outlives the agent (durable, shared): deleted after
+	// the agent closed (cleanups run last first).
+	testkit.DeleteQueues(t, url, ta.node)
 	if err := agent.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		agent.Close()
-		deleteQueues(url, ta.node)
-	})
-	waitFor(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	t.Cleanup(func() { agent.Close() })
+	testkit.Eventually(t, 15*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 	return ta
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func TestCallPrintsResult(t *testing.T) {
@@ -173,7 +169,7 @@ func TestCallUsageErrorsExit2(t *testing.T) {
 func TestCallUnknownNodeExits3(t *testing.T) {
 	url := testURL(t)
 	start := time.Now()
-	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "20s", "no-such-node-"+randomSuffix()+".math.add", "[1,2]")
+	r := runCLI(t, brokerEnv(t, url, testSecret), "call", "--timeout", "20s", testkit.UniqueName("no-such-node")+".math.add", "[1,2]")
 	r.wantCode(t, exitUnavailable)
 	if !strings.Contains(r.stderr, "no queue serves that node") {
 		t.Errorf("stderr %q", r.stderr)
@@ -237,9 +233,9 @@ func TestSendExits0OnceConfirmed(t *testing.T) {
 	a := startAgent(t, url)
 	r := runCLI(t, brokerEnv(t, url, testSecret), "send", a.node+".math.log", `{"x":1}`)
 	r.wantCode(t, exitOK)
-	waitFor(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
+	testkit.Eventually(t, 10*time.Second, "message handled", func() bool { return a.messages.Load() == 1 })
 
-	r = runCLI(t, brokerEnv(t, url, testSecret), "send", "no-such-node-"+randomSuffix()+".math.log", "1")
+	r = runCLI(t, brokerEnv(t, url, testSecret), "send", testkit.UniqueName("no-such-node")+".math.log", "1")
 	r.wantCode(t, exitUnavailable)
 }
 
@@ -258,7 +254,7 @@ func TestPingPrintsRoundTrip(t *testing.T) {
 		t.Errorf("stdout %q", r.stdout)
 	}
 
-	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", "no-such-node-"+randomSuffix())
+	r = runCLI(t, brokerEnv(t, url, testSecret), "ping", testkit.UniqueName("no-such-node"))
 	r.wantCode(t, exitUnavailable)
 }
 
@@ -280,13 +276,26 @@ func TestBenchWritesJSONRows(t *testing.T) {
 	}
 	seen := map[string]bool{}
 	for _, row := range rows {
-		for _, k := range []string{"mode", "impl", "concurrency", "calls_per_s", "p50_us", "p99_us"} {
+		for _, k := range []string{"mode", "impl", "concurrency", "calls_per_s", "p50_us", "p99_us", "cpu_us_per_call", "caller"} {
 			if _, ok := row[k]; !ok {
 				t.Errorf("row %v has no %q", row, k)
 			}
 		}
 		if row["calls_per_s"].(float64) <= 0 {
 			t.Errorf("row %v: no throughput", row)
+		}
+		// Every call allocates on the caller side; an RPC also on the
+		// server side, which send mode does not have.
+		caller, _ := row["caller"].(map[string]any)
+		if a, _ := caller["allocs_per_call"].(float64); a <= 0 {
+			t.Errorf("row %v: no caller allocations", row)
+		}
+		server, hasServer := row["server"].(map[string]any)
+		if hasServer != (row["mode"] == "rpc") {
+			t.Errorf("row %v: server side present %v in mode %v", row, hasServer, row["mode"])
+		}
+		if a, _ := server["allocs_per_call"].(float64); hasServer && a <= 0 {
+			t.Errorf("row %v: no server allocations", row)
 		}
 		seen[row["mode"].(string)+"/"+row["impl"].(string)] = true
 	}
@@ -300,33 +309,41 @@ func TestBenchWritesJSONRows(t *testing.T) {
 	}
 }
 
-func TestBenchDeletesItsQueues(t *testing.T) {
+func TestBenchSoakPrintsSamplesAndAVerdict(t *testing.T) {
 	url := testURL(t)
-	suffix := randomSuffix()
-	rows, err := bench(context.Background(), benchOptions{
-		URL: url, Concurrency: []int{1}, N: 5, Rounds: 1, Suffix: suffix,
-		Modes: []string{"rpc", "send"}, Impls: []string{"amqp091", "servicebus"}, Timeout: 10 * time.Second,
-	})
+	out := filepath.Join(t.TempDir(), "soak.json")
+	// Too short for a real warm-up, so judged with a tolerance no run can
+	// miss: what is checked is that samples of both sides print and the
+	// verdict follows. 1,000 calls take far longer than one 20 ms interval.
+	r := runCLI(t, []string{"SERVICEBUS_TEST_URL=" + url}, "bench", "--soak", "--n", "1000", "--concurrency", "4",
+		"--soak-interval", "20ms", "--soak-warmup", "0s", "--soak-tolerance", "1000", "--json", out)
+	r.wantCode(t, exitOK)
+	for _, want := range []string{"soak: rpc servicebus, 1000 calls at 4 callers", "caller RSS", "server RSS", "1000 calls in ", "after the warm-up", "server live heap", "flat: "} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("no %q in:\n%s", want, r.stdout)
+		}
+	}
+	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 4 {
-		t.Fatalf("rows %v", rows)
+	var rep struct {
+		Calls   int64 `json:"calls"`
+		Samples []struct {
+			Server *struct {
+				Goroutines int `json:"goroutines"`
+			} `json:"server"`
+		} `json:"samples"`
 	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Calls != 1000 || len(rep.Samples) < 2 || rep.Samples[0].Server == nil || rep.Samples[0].Server.Goroutines == 0 {
+		t.Errorf("soak json (%v):\n%s", err, data)
 	}
-	defer conn.Close()
-	for _, q := range benchQueues(suffix) {
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ch.QueueDeclarePassive(q, false, false, false, false, nil); err == nil {
-			t.Errorf("queue %s left behind", q)
-			ch.QueueDelete(q, false, false, false)
-			ch.Close()
-		}
+}
+
+func TestBenchSoakRefusesSeveralConcurrencies(t *testing.T) {
+	r := runCLI(t, nil, "bench", "--soak", "--concurrency", "1,64")
+	r.wantCode(t, exitUsage)
+	if !strings.Contains(r.stderr, "--soak takes one --concurrency") {
+		t.Errorf("stderr %q", r.stderr)
 	}
 }

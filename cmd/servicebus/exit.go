@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
@@ -33,8 +32,8 @@ func exitCode(err error) int {
 	case errors.Is(err, rpc.ErrBadTarget), errors.Is(err, errUsage):
 		return exitUsage
 	default:
-		// ErrTimeout, ErrNoRoute, ErrUnavailable, ErrRefused, ErrClosed
-		// and anything else local: the call did not get an answer.
+		// ErrTimeout, ErrNoRoute, ErrUnavailable, ErrClosed and anything
+		// else local: the call did not get an answer.
 		return exitUnavailable
 	}
 }
@@ -72,14 +71,18 @@ func errorCode(err error, exit int) string {
 
 // withBrokerErrors adds why the brokers are unreachable to an ErrUnavailable
 // that does not say it (a publish that never found a broker up).
-func withBrokerErrors(err error, pub *publish.Publisher) error {
+func withBrokerErrors(err error, sender *rpc.Sender) error {
 	if !errors.Is(err, rpc.ErrUnavailable) || errors.Is(err, rpc.ErrConnectionLost) {
 		return err
 	}
 	var why []string
-	for i := range pub.Paths() {
-		if perr := pub.Path(i).Err(); perr != nil && !strings.Contains(err.Error(), perr.Error()) {
-			why = append(why, perr.Error())
+	for _, b := range sender.Status() {
+		switch {
+		case b.Ready || b.Blocked:
+		case b.Err != nil && !strings.Contains(err.Error(), b.Err.Error()):
+			why = append(why, b.Err.Error())
+		case b.Err == nil && b.Connects == 0 && !strings.Contains(err.Error(), b.Endpoint):
+			why = append(why, b.Endpoint+": no answer yet to the first connect")
 		}
 	}
 	if len(why) == 0 {

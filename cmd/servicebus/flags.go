@@ -70,8 +70,10 @@ func usageErr(stderr io.Writer, cmd string, err error) int {
 }
 
 // oneLine joins the lines of a multi-line error (errors.Join) with "; ".
+// The root package's "servicebus: " prefix is dropped: the command's line
+// starts "servicebus CMD: " already.
 func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	return strings.TrimPrefix(strings.ReplaceAll(err.Error(), "\n", "; "), "servicebus: ")
 }
 
 // connFlags are the config flags of the commands that talk to a broker.

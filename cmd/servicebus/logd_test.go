@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
 
@@ -25,17 +26,6 @@ func TestLogdHelperProcess(t *testing.T) {
 		t.Skip("helper process only")
 	}
 	os.Exit(runLogd(strings.Split(args, "\n"), os.Stdout, os.Stderr))
-}
-
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func freeUDPAddr(t *testing.T) string {
@@ -65,16 +55,8 @@ func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 		"--listen", addr, "--file", file, "--pidfile", pidFile, "--format", "text"}, "\n"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
-	waitUntil(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
+	p := startProcess(t, cmd)
+	testkit.Eventually(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
 
 	c, err := udplog.Dial(addr)
 	if err != nil {
@@ -82,7 +64,7 @@ func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	}
 	defer c.Close()
 	c.Send([]byte(`{"level":"info","msg":"before rotation","pid":11}`))
-	waitUntil(t, 10*time.Second, "first record in the file", func() bool { return fileHas(file, "PID:11]INFO:before rotation") })
+	testkit.Eventually(t, 10*time.Second, "first record in the file", func() bool { return fileHas(file, "PID:11]INFO:before rotation") })
 
 	if err := os.Rename(file, file+".1"); err != nil {
 		t.Fatal(err)
@@ -90,21 +72,12 @@ func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "file reopened", func() bool { _, err := os.Stat(file); return err == nil })
+	testkit.Eventually(t, 10*time.Second, "file reopened", func() bool { _, err := os.Stat(file); return err == nil })
 	c.Send([]byte(`{"level":"error","msg":"after rotation","pid":12}`))
 	c.Send([]byte(`not json`))
 	c.Send([]byte(`{"level":"warning","msg":"last","pid":13}`))
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		if err != nil {
-			t.Fatalf("logd exit: %v\n%s", err, stderr.String())
-		}
-	case <-ctx.Done():
-		t.Fatal("logd did not stop on SIGTERM")
+	if err := p.stop(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("logd exit: %v\n%s", err, stderr.String())
 	}
 	old, _ := os.ReadFile(file + ".1")
 	cur, _ := os.ReadFile(file)

@@ -18,6 +18,8 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // The tests run the built binary, as a user does. It is built once per test
@@ -230,47 +232,71 @@ func TestVersionFromLinkerFlag(t *testing.T) {
 }
 
 // The collector itself is tested in logd_test.go; this proves the built
-// binary dispatches to it: it starts, takes a record, and stops cleanly on
-// SIGTERM.
-func TestLogdRunsAndStopsOnSIGTERM(t *testing.T) {
-	dir := t.TempDir()
-	file, addr := filepath.Join(dir, "app.log"), freeUDPAddr(t)
-	cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+// binary dispatches to it: it starts, takes a record, and a daemon's stop
+// signal, SIGTERM, or Ctrl-C (SIGINT) ends it cleanly with exit 0.
+func TestLogdRunsAndStopsCleanlyOnSIGTERMAndSIGINT(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			file, addr := filepath.Join(t.TempDir(), "app.log"), freeUDPAddr(t)
+			cmd := exec.Command(cliBinary(t), "logd", "--listen", addr, "--file", file)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			p := startProcess(t, cmd)
+			conn, err := net.Dial("udp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			// Datagrams sent before the collector listens are lost: resend
+			// until one is written; then it also catches signals.
+			testkit.Eventually(t, 15*time.Second, "record in the log file", func() bool {
+				_, _ = conn.Write([]byte(`{"level":"info","msg":"hello from the cli test","time":"2026-01-02T03:04:05Z"}`))
+				return fileHas(file, "hello from the cli test")
+			})
+			if err := p.stop(t, sig, 15*time.Second); err != nil {
+				t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
+			}
+		})
+	}
+}
+
+// process is a command a test runs in the background; it is killed when
+// the test ends if it still runs.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // cmd.Wait's, once exited is closed
+}
+
+func startProcess(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	reaped := false
-	defer func() {
-		if !reaped {
-			cmd.Process.Kill()
-			<-exited
-		}
+	p := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.exited)
 	}()
-	conn, err := net.Dial("udp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	// Datagrams sent before the collector listens are lost: resend until
-	// one is written.
-	waitFor(t, 15*time.Second, "record in the log file", func() bool {
-		conn.Write([]byte(`{"level":"info","msg":"hello from the cli test","time":"2026-01-02T03:04:05Z"}`))
-		return fileHas(file, "hello from the cli test")
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
 	})
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return p
+}
+
+// stop sends sig and returns how the command exited, failing the test when
+// it still runs after within.
+func (p *process) stop(t *testing.T, sig os.Signal, within time.Duration) error {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case err := <-exited:
-		reaped = true
-		if err != nil {
-			t.Fatalf("logd exited with %v; stderr: %s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("logd did not exit within 15s of SIGTERM; stderr: %s", stderr.String())
+	case <-p.exited:
+		return p.err
+	case <-time.After(within):
+		t.Fatalf("no exit within %s of %s", within, sig)
+		return nil
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"io"
 	"time"
 
-	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 const pingHelp = `Sends PING to the node's queue and prints the round-trip time of its PONG
@@ -33,43 +33,31 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 		return out.usage(errors.New("want exactly one NODE"))
 	}
 	node := pos[0]
-	cfg, err := conn.load(log)
-	if err != nil {
-		return out.usage(err)
+	s, code := conn.open(log, out)
+	if code >= 0 {
+		return code
 	}
-	sender, err := newSender(cfg, log)
-	if err != nil {
-		return out.usage(err)
-	}
-	defer sender.Close()
-
-	ctx, stop := signalContext()
-	defer stop()
-	pingCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
-	defer cancel()
-	pingCtx, stopWatch := untilUnreachable(pingCtx, sender.Publisher())
-	defer stopWatch()
+	defer s.close()
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
-		waitPaths(pingCtx, sender.Publisher(), false)
-		if pingCtx.Err() != nil {
-			// No broker came up in time: say why each is down rather
+		waitPaths(s.op, s.sender, false)
+		if s.op.Err() != nil {
+			// No broker came up in time: say why each is down, rather
 			// than that the deadline passed before sending.
-			if down := sender.Publisher().Down(); down != nil {
-				return out.fail(interrupted(ctx, fmt.Errorf("%w (%w)", down, context.Cause(pingCtx))))
-			}
+			err := fmt.Errorf("%w: %w", rpc.ErrUnavailable, context.Cause(s.op))
+			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 		}
-		rtt, err := sender.Ping(pingCtx, node)
+		rtt, err := s.sender.Ping(s.op, node)
 		if err != nil {
-			return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK
 	}
-	waitPaths(pingCtx, sender.Publisher(), true)
-	res, err := sender.PingAll(pingCtx, node)
-	if err != nil && ctx.Err() != nil {
-		return out.fail(interrupted(ctx, err))
+	waitPaths(s.op, s.sender, true)
+	res, err := s.sender.PingAll(s.op, node)
+	if err != nil && s.ctx.Err() != nil {
+		return out.fail(interrupted(s.ctx, err))
 	}
 	for _, p := range res.Paths {
 		if p.Err != nil {
@@ -107,13 +95,13 @@ func roundRTT(d time.Duration) time.Duration {
 // connect at least once (with any: until one is ready, or all failed): a
 // sender that just started is still connecting, PingAll pings each broker
 // once, and a round trip should not include the connect.
-func waitPaths(ctx context.Context, pub *publish.Publisher, all bool) {
+func waitPaths(ctx context.Context, sender *rpc.Sender, all bool) {
 	for {
-		changed := pub.Changed()
+		changed := sender.Changed()
 		settled, ready := true, false
-		for i := range pub.Paths() {
-			ready = ready || pub.Ready(i)
-			if !pub.Ready(i) && pub.Path(i).Err() == nil {
+		for _, b := range sender.Status() {
+			ready = ready || b.Ready
+			if !b.Ready && b.Err == nil {
 				settled = false
 			}
 		}

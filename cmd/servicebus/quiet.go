@@ -119,3 +119,9 @@ func warningLine(msg string, f watermill.LogFields) string {
 	}
 	return b.String()
 }
+
+// cliLogger is the logger of a command: quiet (warnings once, failures held
+// for the final line) unless --verbose.
+func cliLogger(verbose bool, stderr io.Writer) watermill.LoggerAdapter {
+	return newQuietLog("", verbose, stderr)
+}

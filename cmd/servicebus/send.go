@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 )
 
@@ -28,24 +27,13 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return out.usage(err)
 	}
-	cfg, err := conn.load(log)
-	if err != nil {
-		return out.usage(err)
+	s, code := conn.open(log, out)
+	if code >= 0 {
+		return code
 	}
-	sender, err := newSender(cfg, log)
-	if err != nil {
-		return out.usage(err)
-	}
-	defer sender.Close()
-
-	ctx, stop := signalContext()
-	defer stop()
-	sendCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
-	defer cancel()
-	sendCtx, stopWatch := untilUnreachable(sendCtx, sender.Publisher())
-	defer stopWatch()
-	if err := sender.Send(sendCtx, target, params); err != nil {
-		return out.fail(interrupted(ctx, withBrokerErrors(err, sender.Publisher())))
+	defer s.close()
+	if err := s.sender.Send(s.op, target, params); err != nil {
+		return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 	}
 	return exitOK
 }

@@ -2,25 +2,45 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
-
-	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus"
-	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
-// cliLogger is the logger of a command: quiet (warnings once, failures held
-// for the final line) unless --verbose.
-func cliLogger(verbose bool, stderr io.Writer) watermill.LoggerAdapter {
-	return newQuietLog("", verbose, stderr)
+// session is what call, send and ping run in: the sender of the loaded
+// config, the context a signal cancels, and that context bounded by the
+// command's deadline (call_timeout, or --timeout).
+type session struct {
+	sender *rpc.Sender
+	ctx    context.Context // cancelled by SIGINT or SIGTERM (see interrupted)
+	op     context.Context // ctx with the command's deadline
+	close  func()
 }
 
-// newSender builds the sender of a validated config.
-func newSender(cfg servicebus.Config, log *quietLog) (*rpc.Sender, error) {
-	return servicebus.NewSender(cfg, log)
+// open loads the config (reporting a bad one as a usage error) and builds
+// the session; code >= 0 means the command is done with that exit code.
+// The caller defers s.close().
+func (c *connFlags) open(log *quietLog, out reporter) (s *session, code int) {
+	cfg, err := c.load(log)
+	if err != nil {
+		return nil, out.usage(err)
+	}
+	sender, err := servicebus.NewSender(cfg, log)
+	if err != nil {
+		return nil, out.usage(err)
+	}
+	ctx, stop := signalContext()
+	op, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	op, stopWatch := untilUnreachable(op, sender)
+	return &session{sender: sender, ctx: ctx, op: op, close: func() {
+		stopWatch()
+		cancel()
+		stop()
+		_ = sender.Close()
+	}}, -1
 }
 
 // giveUpAttempts is how many times every broker must have failed, none
@@ -31,19 +51,20 @@ const giveUpAttempts = 2
 // error it ends with says why each broker is down.
 var errNoBrokerAnswered = fmt.Errorf("no broker answered, each tried %d times", giveUpAttempts)
 
-// untilUnreachable returns ctx, ended with errNoBrokerAnswered as soon as no
-// broker of pub has answered and each has been tried giveUpAttempts times
-// (or refused for good): a command runs once, and a wrong port or host
-// should not cost the whole deadline. A long-lived sender keeps waiting
+// untilUnreachable returns ctx, ended with errNoBrokerAnswered as soon as
+// no broker has been connected while each has failed giveUpAttempts times
+// in a row, or refused for good (a refusal every broker gives ends a call
+// at once without this): a command runs once, and a wrong host or port
+// should not cost it the whole deadline. A long-lived sender keeps waiting
 // for its brokers instead. stop ends the watch.
-func untilUnreachable(ctx context.Context, pub *publish.Publisher) (_ context.Context, stop func()) {
+func untilUnreachable(ctx context.Context, sender *rpc.Sender) (_ context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			changed := pub.Changed()
-			if pub.Unreachable(giveUpAttempts) {
+			changed := sender.Changed()
+			if unreachable(sender.Status()) {
 				cancel(errNoBrokerAnswered)
 				return
 			}
@@ -58,4 +79,13 @@ func untilUnreachable(ctx context.Context, pub *publish.Publisher) (_ context.Co
 		cancel(nil)
 		<-done
 	}
+}
+
+func unreachable(brokers []rpc.BrokerStatus) bool {
+	for _, b := range brokers {
+		if b.Ready || b.Connects > 0 || (b.Failures < giveUpAttempts && !errors.Is(b.Err, broker.ErrRefused)) {
+			return false
+		}
+	}
+	return len(brokers) > 0
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/internal/bench"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -105,25 +106,6 @@ func TestTargetAndParams(t *testing.T) {
 	}
 }
 
-func TestPercentileNearestRank(t *testing.T) {
-	var lat []time.Duration
-	for i := 1; i <= 100; i++ {
-		lat = append(lat, time.Duration(i)*time.Microsecond)
-	}
-	if p := percentile(lat, 50); p != 50 {
-		t.Errorf("p50 %v", p)
-	}
-	if p := percentile(lat, 99); p != 99 {
-		t.Errorf("p99 %v", p)
-	}
-	if p := percentile(lat[:1], 99); p != 1 {
-		t.Errorf("p99 of one %v", p)
-	}
-	if p := percentile(nil, 50); p != 0 {
-		t.Errorf("p50 of none %v", p)
-	}
-}
-
 func TestParseIntList(t *testing.T) {
 	got, err := parseIntList("1, 16,64")
 	if err != nil || fmt.Sprint(got) != "[1 16 64]" {
@@ -136,14 +118,30 @@ func TestParseIntList(t *testing.T) {
 	}
 }
 
-func TestBenchTableShowsRatio(t *testing.T) {
+func TestBenchTableShowsRatioAndBothSides(t *testing.T) {
 	var buf bytes.Buffer
-	printBenchTable(&buf, []benchRow{
-		{Mode: "rpc", Impl: implFloor, Concurrency: 64, CallsPerS: 10000, P50us: 4000, P99us: 12000, CPUusPerCall: 50},
-		{Mode: "rpc", Impl: implServicebus, Concurrency: 64, CallsPerS: 7000, P50us: 900, P99us: 15000, CPUusPerCall: 80, Ratio: 0.7},
+	printBenchTable(&buf, []bench.Row{
+		{Mode: "rpc", Impl: bench.ImplFloor, Concurrency: 64, CallsPerS: 10000, P50us: 4000, P99us: 12000, CPUusPerCall: 50,
+			Caller: bench.Side{CPUusPerCall: 20, AllocsPerCall: 12.5}, Server: &bench.Side{CPUusPerCall: 30, AllocsPerCall: 9}},
+		{Mode: "rpc", Impl: bench.ImplServicebus, Concurrency: 64, CallsPerS: 7000, P50us: 900, P99us: 15000, CPUusPerCall: 80, Ratio: 0.7,
+			Caller: bench.Side{CPUusPerCall: 35, AllocsPerCall: 60}, Server: &bench.Side{CPUusPerCall: 45, AllocsPerCall: 80}},
+		{Mode: "send", Impl: bench.ImplServicebus, Concurrency: 1, CallsPerS: 900, P50us: 1000, P99us: 2000, CPUusPerCall: 40, Ratio: 0.9,
+			Caller: bench.Side{CPUusPerCall: 40, AllocsPerCall: 30}},
 	})
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
-	if len(lines) != 3 || !strings.HasSuffix(lines[2], "0.70      80µs") || !strings.Contains(lines[1], "4.00ms") {
-		t.Errorf("table:\n%s", buf.String())
+	if len(lines) != 4 {
+		t.Fatalf("table:\n%s", buf.String())
+	}
+	if h := strings.Join(strings.Fields(lines[0]), " "); h != "mode impl concurrency calls/s p50 p99 ratio cpu/call caller cpu caller allocs server cpu server allocs" {
+		t.Errorf("header %q", lines[0])
+	}
+	for i, want := range []string{
+		"rpc amqp091 64 10000 4.00ms 12.00ms 50µs 20µs 12.5 30µs 9.0",
+		"rpc servicebus 64 7000 900µs 15.00ms 0.70 80µs 35µs 60.0 45µs 80.0",
+		"send servicebus 1 900 1.00ms 2.00ms 0.90 40µs 40µs 30.0 - -",
+	} {
+		if got := strings.Join(strings.Fields(lines[i+1]), " "); got != want {
+			t.Errorf("row %d: %q, want %q", i, got, want)
+		}
 	}
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -16,7 +14,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
-	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,9 +27,7 @@ func TestCallerCallsSendsAndPingsTheAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	node := "sbtest-caller-" + hex.EncodeToString(b[:])
+	node := testkit.UniqueName("sbtest-caller")
 	t.Setenv("SERVICEBUS_HOSTS", u.Host)
 	t.Setenv("SERVICEBUS_PORT", strconv.Itoa(u.Port))
 	t.Setenv("SERVICEBUS_USER", u.Username)
@@ -49,27 +45,19 @@ func TestCallerCallsSendsAndPingsTheAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	var messages atomic.Int32
-	agent.AddRPCService("math", "add", router.RPC(func(_ context.Context, xs []float64) (float64, error) {
+	agent.AddRPCService("math", "add", servicebus.RPC(func(_ context.Context, xs []float64) (float64, error) {
 		return xs[0] + xs[1], nil
 	}))
 	agent.AddMessageService("math", "add", func(context.Context, *servicebus.Request) error {
 		messages.Add(1)
 		return nil
 	})
+	testkit.DeleteQueues(t, url, node) // after the agent closed: cleanups run last first
 	if err := agent.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		_ = agent.Close()
-		deleteQueue(t, url, node)
-	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for agent.Consuming() < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("agent not consuming")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	t.Cleanup(func() { _ = agent.Close() })
+	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
 
 	var stdout, stderr bytes.Buffer
 	if err := run(context.Background(), []string{"--node", node}, &stdout, &stderr); err != nil {
@@ -81,22 +69,5 @@ func TestCallerCallsSendsAndPingsTheAgent(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
-	for deadline := time.Now().Add(5 * time.Second); messages.Load() != 1; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the agent got %d messages, want 1", messages.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func deleteQueue(t *testing.T, url, queue string) {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Log(err)
-		return
-	}
-	defer conn.Close()
-	if ch, err := conn.Channel(); err == nil {
-		_, _ = ch.QueueDelete(queue, false, false, false)
-	}
+	testkit.Eventually(t, 5*time.Second, "the message at the agent", func() bool { return messages.Load() == 1 })
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	servicebus "github.com/go-servicebus/servicebus"
-	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 func main() {
@@ -56,7 +55,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	agent.AddRPCService("math", "add", router.RPC(func(_ context.Context, n Numbers) (float64, error) {
+	agent.AddRPCService("math", "add", servicebus.RPC(func(_ context.Context, n Numbers) (float64, error) {
 		return n.Sum(), nil
 	}))
 	agent.AddMessageService("math", "add", func(_ context.Context, req *servicebus.Request) error {

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
@@ -63,55 +63,30 @@ func (s *syncBuffer) String() string {
 // The example, configured through SERVICEBUS_* only, answers a py-servicebus
 // call, logs a message, and stops on its context.
 func TestMathAgentServesPyServicebusCalls(t *testing.T) {
-	url := os.Getenv("SERVICEBUS_TEST_URL")
-	if url == "" {
-		url = "amqp://guest:guest@127.0.0.1:5672/"
-	}
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no RabbitMQ at %s: %v", url, err)
-		}
-		t.Skipf("no RabbitMQ at %s: %v", url, err)
-	}
-	defer conn.Close()
+	url := brokertest.RequireBroker(t)
 	u, err := amqp.ParseURI(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	node := fmt.Sprintf("sbtest-mathagent-%08x", rand.Uint32())
+	node := testkit.UniqueName("sbtest-mathagent")
 	t.Setenv("SERVICEBUS_HOSTS", fmt.Sprintf("%s:%d", u.Host, u.Port))
 	t.Setenv("SERVICEBUS_USER", u.Username)
 	t.Setenv("SERVICEBUS_PASSWORD", u.Password)
 	t.Setenv("SERVICEBUS_VHOST", u.Vhost)
 	t.Setenv("SERVICEBUS_NODE_NAME", node)
 	t.Setenv("SERVICEBUS_SECRET_TOKEN", "secret token")
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = ch.QueueDelete(node, false, false, false) }()
+	testkit.DeleteQueues(t, url, node)
+	ch := testkit.Channel(t, url)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, &logs) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
-		if err != nil {
-			if ch, err = conn.Channel(); err != nil {
-				t.Fatal(err)
-			}
-		} else if q.Consumers == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent not consuming; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "the agent consuming", func() bool {
+		c, _, err := testkit.QueueState(url, node)
+		return err == nil && c == 1
+	})
 
 	reply, err := ch.QueueDeclare("", false, true, true, false, nil)
 	if err != nil {
@@ -143,13 +118,9 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 	if err := ch.PublishWithContext(ctx, "py-servicebus", node, false, false, amqp.Publishing{Body: codec.EncodeEvent(&ev)}); err != nil {
 		t.Fatal(err)
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for !strings.Contains(logs.String(), "event_id=msg-7") || !strings.Contains(logs.String(), "sum=42") {
-		if time.Now().After(deadline) {
-			t.Fatalf("message not logged; logs:\n%s", logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.Eventually(t, 5*time.Second, "the message logged", func() bool {
+		return strings.Contains(logs.String(), "event_id=msg-7") && strings.Contains(logs.String(), "sum=42")
+	})
 
 	cancel()
 	select {

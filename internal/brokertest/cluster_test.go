@@ -9,6 +9,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // One cluster for the whole test: forming one costs tens of seconds.
@@ -113,15 +115,8 @@ func waitMembersUp(t *testing.T, c *Cluster, queue string) {
 // and confirmed.
 func publish(t *testing.T, url, queue string, bodies ...string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
 		t.Fatal(err)
 	}
@@ -145,15 +140,8 @@ func publish(t *testing.T, url, queue string, bodies ...string) {
 // get takes one message off queue through url.
 func get(t *testing.T, url, queue string) string {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	msg, ok, err := ch.Get(queue, true)
 	if err != nil || !ok {
 		t.Fatalf("get from %s: ok=%v err=%v", queue, ok, err)

@@ -72,6 +72,16 @@ func NewProxy(t testing.TB, target string) *Proxy {
 	return p
 }
 
+// ProxyTo is NewProxy in front of the broker of an amqp:// URL.
+func ProxyTo(t testing.TB, brokerURL string) *Proxy {
+	t.Helper()
+	u, err := url.Parse(brokerURL)
+	if err != nil {
+		t.Fatalf("brokertest: proxy to %q: %v", brokerURL, err)
+	}
+	return NewProxy(t, u.Host)
+}
+
 // Addr is the proxy's host:port.
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"gopkg.in/yaml.v3"
 
 	servicebus "github.com/go-servicebus/servicebus"
 )
@@ -130,7 +131,7 @@ func loadConfig(path string) (servicebus.Config, error) {
 		return servicebus.Config{}, err
 	}
 	cfg := servicebus.DefaultConfig()
-	if err := cfg.UnmarshalYAMLBytes(data); err != nil {
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return servicebus.Config{}, err
 	}
 	return cfg, cfg.Validate()

@@ -10,6 +10,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -21,7 +22,7 @@ import (
 // consumes again through each node that comes back.
 func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T) {
 	c := brokertest.StartCluster(t, brokertest.ClusterOptions{})
-	node := uniqueName("ride")
+	node := testkit.UniqueName("clustertest-ride")
 	// One agent through every node; short work, many at a time, so that
 	// it keeps up with the load and calls do not wait behind sends.
 	configPath := writeConfig(t, c.Hosts(), node, 16)

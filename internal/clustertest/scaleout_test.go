@@ -4,8 +4,6 @@ package clustertest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"sync"
@@ -14,6 +12,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 const (
@@ -36,7 +35,7 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 	start := time.Now()
 	c := brokertest.StartCluster(t, brokertest.ClusterOptions{})
 	clusterUp := time.Since(start)
-	node := uniqueName("scaleout")
+	node := testkit.UniqueName("clustertest-scaleout")
 	configPath := writeConfig(t, c.Hosts(), node, 4)
 	book := &ledger{}
 	start = time.Now()
@@ -275,12 +274,6 @@ func newSender(t *testing.T, configPath string) *servicebus.Sender {
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-func uniqueName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return "clustertest-" + prefix + "-" + hex.EncodeToString(b)
 }
 
 func first(errs []error) error {

@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -146,8 +145,8 @@ func TestAgentKilledWhileHandling(t *testing.T) {
 func testAgentKilledMessage(t *testing.T, url string) {
 	const total = 10
 	log := newTestLog(t)
-	node := uniqueName("fault-agentkill")
-	t.Cleanup(func() { deleteQueue(t, url, node) })
+	node := testkit.UniqueName("fault-agentkill")
+	testkit.DeleteQueues(t, url, node)
 	first := startHelperAgent(t, url, node)
 
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, url)})
@@ -177,7 +176,7 @@ func testAgentKilledMessage(t *testing.T, url string) {
 		want[i] = i + 1
 	}
 	var redeliveredAfter time.Duration
-	waitFor(t, time.Minute, "every message at the second agent", func() bool {
+	testkit.Eventually(t, time.Minute, "every message at the second agent", func() bool {
 		if redeliveredAfter == 0 && rec.has(heldSeq) {
 			redeliveredAfter = time.Since(killAt)
 		}
@@ -204,8 +203,8 @@ func testAgentKilledMessage(t *testing.T, url string) {
 
 func testAgentKilledCall(t *testing.T, url string) {
 	log := newTestLog(t)
-	node := uniqueName("fault-agentkill")
-	t.Cleanup(func() { deleteQueue(t, url, node) })
+	node := testkit.UniqueName("fault-agentkill")
+	testkit.DeleteQueues(t, url, node)
 	first := startHelperAgent(t, url, node)
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, url)})
 
@@ -250,22 +249,5 @@ func testAgentKilledCall(t *testing.T, url string) {
 	t.Logf("FIGURES agent-kill (call): answered_by_second_agent_after=%s redelivered_flag=%v", after.Round(time.Millisecond), redelivered.Load())
 	if !redelivered.Load() {
 		t.Errorf("the second agent did not see the call as redelivered")
-	}
-}
-
-// deleteQueue removes a queue the test left on the shared broker.
-func deleteQueue(t *testing.T, url, name string) {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Logf("delete queue %s: %v", name, err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return
-	}
-	if _, err := ch.QueueDelete(name, false, false, false); err != nil {
-		t.Logf("delete queue %s: %v", name, err)
 	}
 }

@@ -13,9 +13,8 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -25,15 +24,8 @@ import (
 // that a Send is routed without an agent.
 func declareNode(t *testing.T, url, node string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
@@ -51,15 +43,8 @@ func sortedKeys(m map[int]bool) []int {
 // queuedSeqs reads (without removing) the seqs of the messages in a queue.
 func queuedSeqs(t *testing.T, url, queue string) []int {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var seqs []int
 	for {
 		d, ok, err := ch.Get(queue, false)
@@ -90,7 +75,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	const deadline = 2 * time.Second
 	log := newTestLog(t)
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
-	node := uniqueName("fault-alarm")
+	node := testkit.UniqueName("fault-alarm")
 	declareNode(t, a.URL(), node)
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL()), CallTimeout: 10 * time.Second})
 	send := func(s *rpc.Sender, seq int, timeout time.Duration) (time.Duration, error) {
@@ -113,7 +98,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	blockedSeen := time.Duration(0)
 	waitBlocked := time.Now().Add(5 * time.Second)
 	for time.Now().Before(waitBlocked) {
-		if sender.Publisher().Path(0).Blocked() {
+		if sender.Status()[0].Blocked {
 			blockedSeen = time.Since(alarmAt)
 			break
 		}
@@ -121,7 +106,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	}
 
 	took, err := send(sender, 1, deadline)
-	blockedAfter := sender.Publisher().Path(0).Blocked()
+	blockedAfter := sender.Status()[0].Blocked
 	t.Logf("Send under the alarm: %v after %s; path blocked before: %v, after the publish: %v", err, took.Round(time.Millisecond), blockedSeen > 0, blockedAfter)
 	if err == nil {
 		t.Errorf("Send under the memory alarm succeeded")
@@ -182,7 +167,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	close(stopSample)
 	sampler.Wait()
 	var settledG int
-	waitFor(t, 10*time.Second, "goroutines back to the baseline", func() bool {
+	testkit.Eventually(t, 10*time.Second, "goroutines back to the baseline", func() bool {
 		settledG = runtime.NumGoroutine()
 		return settledG <= baseG+2
 	})
@@ -203,11 +188,11 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
 	declareNode(t, b.URL(), node)
 	both := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: 10 * time.Second})
-	waitFor(t, time.Minute, "second sender connected to both", func() bool {
-		return both.Publisher().Path(0).Conn() != nil && senderReady(both, 1)
+	testkit.Eventually(t, time.Minute, "second sender connected to both", func() bool {
+		return both.Status()[0].Connected && senderReady(both, 1)
 	})
 	viaB, err := send(both, 2, 10*time.Second)
-	t.Logf("Send with A blocking and B fine: %v after %s (A blocked as the second sender sees it: %v)", err, viaB.Round(time.Millisecond), both.Publisher().Path(0).Blocked())
+	t.Logf("Send with A blocking and B fine: %v after %s (A blocked as the second sender sees it: %v)", err, viaB.Round(time.Millisecond), both.Status()[0].Blocked)
 	if err != nil {
 		t.Errorf("Send with a second broker while A blocks: %v", err)
 	}
@@ -218,7 +203,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	clearAt := time.Now()
 	log.printf("TEST memory alarm cleared")
 	var recovered time.Duration
-	waitFor(t, 30*time.Second, "Send to A to work again", func() bool {
+	testkit.Eventually(t, 30*time.Second, "Send to A to work again", func() bool {
 		if _, err := send(sender, 3, time.Second); err == nil {
 			recovered = time.Since(clearAt)
 			return true
@@ -230,7 +215,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	// alarm clears, though its Send already failed.
 	okToA := map[int]bool{0: true, 3: true}
 	var onA []int
-	waitFor(t, 10*time.Second, "A's queue to settle", func() bool {
+	testkit.Eventually(t, 10*time.Second, "A's queue to settle", func() bool {
 		before := len(onA)
 		time.Sleep(500 * time.Millisecond)
 		onA = queuedSeqs(t, a.URL(), node)
@@ -252,12 +237,12 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	}
 	failedSeqs := map[int]bool{}
 	nextSeq := 4
-	waitFor(t, 10*time.Second, "sender to see A blocked", func() bool {
+	testkit.Eventually(t, 10*time.Second, "sender to see A blocked", func() bool {
 		if _, err := send(sender, nextSeq, 200*time.Millisecond); err != nil {
 			failedSeqs[nextSeq] = true
 		}
 		nextSeq++
-		return sender.Publisher().Path(0).Blocked()
+		return sender.Status()[0].Blocked
 	})
 	if out, err := a.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
 		t.Fatalf("%v\n%s", err, out)

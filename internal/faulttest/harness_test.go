@@ -4,8 +4,6 @@ package faulttest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -24,12 +22,6 @@ import (
 // payload is what every test sends: a sequence number unique in the test.
 type payload struct {
 	Seq int `json:"seq"`
-}
-
-func uniqueName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
 }
 
 // endpoints turns URLs into endpoints; hb > 0 sets the heartbeat.
@@ -82,22 +74,26 @@ func newSender(t *testing.T, log *testLog, cfg rpc.Config) *rpc.Sender {
 	return s
 }
 
-// waitFor polls cond every 20 ms until it holds or timeout passes, and
-// returns how long it took.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
-	t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > timeout {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
+// servedVia calls target, a service that answers the broker its request
+// came from (req.Meta.Broker), within timeout.
+func servedVia(s *rpc.Sender, target string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	reply, err := s.Call(ctx, target, nil)
+	if err != nil {
+		return "", err
 	}
-	return time.Since(start)
+	var broker string
+	err = reply.Decode(&broker)
+	return broker, err
 }
 
 // senderReady reports whether the sender's path i is connected and not blocked.
-func senderReady(s *rpc.Sender, i int) bool { return s.Publisher().Ready(i) }
+func senderReady(s *rpc.Sender, i int) bool { return s.Status()[i].Ready }
+
+// healthy is broker.Path's Healthy as the sender reports it: connected and
+// not blocked.
+func healthy(b rpc.BrokerStatus) bool { return b.Connected && !b.Blocked }
 
 // recorder counts what an agent's services received.
 type recorder struct {

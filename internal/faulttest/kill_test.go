@@ -5,11 +5,11 @@ package faulttest
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -18,6 +18,42 @@ import (
 // restartDelay is how long a killed broker stays dead before it is started
 // again (its boot then takes several seconds more).
 const restartDelay = 2 * time.Second
+
+// killRun is what killDuring saw: every operation's outcome, and when the
+// drive started, A was killed, A was ready again and the drive ended.
+type killRun struct {
+	outs                        []outcome
+	start, killAt, readyAt, end time.Time
+}
+
+// killDuring drives total operations at rate over workers goroutines,
+// kills broker a (SIGKILL) once half of them are dispatched, starts it
+// again after restartDelay, and waits for the drive to end.
+func killDuring(t *testing.T, log *testLog, a *brokertest.Node, total, rate, workers int, op func(seq int) error) killRun {
+	var r killRun
+	half := make(chan struct{})
+	driven := make(chan struct{})
+	r.start = time.Now()
+	go func() {
+		defer close(driven)
+		r.outs = drive(total, rate, workers, func(seq int) {
+			if seq == total/2 {
+				close(half)
+			}
+		}, op)
+		r.end = time.Now()
+	}()
+	<-half
+	r.killAt = time.Now()
+	a.Kill(t)
+	log.printf("TEST broker A killed")
+	time.Sleep(restartDelay)
+	a.Start(t)
+	r.readyAt = time.Now()
+	log.printf("TEST broker A ready again")
+	<-driven
+	return r
+}
 
 // Two brokers, one agent consuming both, a sender sending 5000 messages at a
 // steady rate; broker A is killed halfway and restarted. Every Send that
@@ -29,7 +65,7 @@ func TestSendSurvivesBrokerKill(t *testing.T) {
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
 	for _, topo := range []topology.Topology{
 		{Kind: topology.Compat},
-		{Kind: topology.Durable, Exchange: uniqueName("sb-durable")},
+		{Kind: topology.Durable, Exchange: testkit.UniqueName("sb-durable")},
 	} {
 		t.Run(string(topo.Kind), func(t *testing.T) { testSendKill(t, a, b, topo) })
 	}
@@ -46,7 +82,7 @@ func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 		serviceDelay = 20 * time.Millisecond
 	)
 	log := newTestLog(t)
-	node := uniqueName("fault-send")
+	node := testkit.UniqueName("fault-send")
 	rec := newRecorder()
 	agent := startAgent(t, log, router.Config{
 		Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, NodeName: node, Concurrency: concurrency,
@@ -59,37 +95,14 @@ func testSendKill(t *testing.T, a, b *brokertest.Node, topo topology.Topology) {
 			return nil
 		})
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), Topology: topo, CallTimeout: 15 * time.Second})
-	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
-	half := make(chan struct{})
-	var outs []outcome
-	driven := make(chan struct{})
-	var drivenAt time.Time
-	start := time.Now()
-	go func() {
-		defer close(driven)
-		defer func() { drivenAt = time.Now() }()
-		outs = drive(total, rate, workers, func(seq int) {
-			if seq == total/2 {
-				close(half)
-			}
-		}, func(seq int) error {
-			return sender.Send(context.Background(), node+".fault.record", payload{Seq: seq})
-		})
-	}()
-
-	<-half
-	killAt := time.Now()
-	a.Kill(t)
-	log.printf("TEST broker A killed")
-	time.Sleep(restartDelay)
-	a.Start(t)
-	readyAt := time.Now()
-	log.printf("TEST broker A ready again")
-	<-driven
-	sendsDone := drivenAt
+	run := killDuring(t, log, a, total, rate, workers, func(seq int) error {
+		return sender.Send(context.Background(), node+".fault.record", payload{Seq: seq})
+	})
+	outs, start, killAt, readyAt, sendsDone := run.outs, run.start, run.killAt, run.readyAt, run.end
 
 	var ok []int
 	var failed []outcome
@@ -148,7 +161,7 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 	log := newTestLog(t)
 	a := brokertest.StartNode(t, brokertest.NodeOptions{})
 	b := brokertest.StartNode(t, brokertest.NodeOptions{})
-	node := uniqueName("fault-call")
+	node := testkit.UniqueName("fault-call")
 	rec := newRecorder()
 	agent := startAgent(t, log, router.Config{Endpoints: endpoints(0, a.URL(), b.URL()), NodeName: node},
 		func(ag *router.Agent) {
@@ -158,50 +171,25 @@ func TestCallSurvivesBrokerKill(t *testing.T) {
 				return seq, err
 			})
 		})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL(), b.URL()), CallTimeout: timeout})
-	waitFor(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
+	testkit.Eventually(t, time.Minute, "sender connected to A", func() bool { return senderReady(sender, 0) })
 
-	half := make(chan struct{})
-	var killedAt atomic.Int64
-	var outs []outcome
-	driven := make(chan struct{})
-	var drivenAt time.Time
-	start := time.Now()
-	go func() {
-		defer close(driven)
-		defer func() { drivenAt = time.Now() }()
-		outs = drive(total, rate, workers, func(seq int) {
-			if seq == total/2 {
-				close(half)
-			}
-		}, func(seq int) error {
-			reply, err := sender.Call(context.Background(), node+".fault.echo", payload{Seq: seq})
-			if err != nil {
-				return err
-			}
-			var got int
-			if err := reply.Decode(&got); err != nil {
-				return err
-			}
-			if got != seq {
-				return errors.New("reply of another call")
-			}
-			return nil
-		})
-	}()
-
-	<-half
-	killAt := time.Now()
-	killedAt.Store(killAt.UnixNano())
-	a.Kill(t)
-	log.printf("TEST broker A killed")
-	time.Sleep(restartDelay)
-	a.Start(t)
-	readyAt := time.Now()
-	log.printf("TEST broker A ready again")
-	<-driven
-	callsDone := drivenAt
+	run := killDuring(t, log, a, total, rate, workers, func(seq int) error {
+		reply, err := sender.Call(context.Background(), node+".fault.echo", payload{Seq: seq})
+		if err != nil {
+			return err
+		}
+		var got int
+		if err := reply.Decode(&got); err != nil {
+			return err
+		}
+		if got != seq {
+			return errors.New("reply of another call")
+		}
+		return nil
+	})
+	outs, start, killAt, readyAt, callsDone := run.outs, run.start, run.killAt, run.readyAt, run.end
 
 	var failed []outcome
 	var firstFail, lastFail time.Time

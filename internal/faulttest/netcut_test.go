@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -44,7 +45,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	log := newTestLog(t)
 	p := brokertest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", a.Port()))
 	viaProxy, viaB := brokerOf(p.URL("guest", "guest")), brokerOf(b.URL())
-	node := uniqueName("fault-cut")
+	node := testkit.UniqueName("fault-cut")
 	agent := startAgent(t, log, router.Config{
 		Endpoints: endpoints(heartbeat, p.URL("guest", "guest"), b.URL()), NodeName: node, ProbeInterval: probe,
 	}, func(ag *router.Agent) {
@@ -55,21 +56,10 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	sender := newSender(t, log, rpc.Config{
 		Endpoints: endpoints(heartbeat, p.URL("guest", "guest"), b.URL()), ProbeInterval: probe, CallTimeout: 3 * time.Second,
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers and sender on both", func() bool {
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers and sender on both", func() bool {
 		return agent.Consuming() == 2 && senderReady(sender, 0) && senderReady(sender, 1)
 	})
-	where := func(s *rpc.Sender, timeout time.Duration) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		reply, err := s.Call(ctx, node+".fault.where", nil)
-		if err != nil {
-			return "", err
-		}
-		var broker string
-		err = reply.Decode(&broker)
-		return broker, err
-	}
-	if got, err := where(sender, 10*time.Second); err != nil || got != viaProxy {
+	if got, err := servedVia(sender, node+".fault.where", 10*time.Second); err != nil || got != viaProxy {
 		t.Fatalf("call before the cut: served via %q, %v; want via the proxy %q", got, err, viaProxy)
 	}
 
@@ -96,7 +86,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 			case <-time.After(50 * time.Millisecond):
 			}
 			c := callOut{start: time.Now()}
-			c.broker, c.err = where(sender, 3*time.Second)
+			c.broker, c.err = servedVia(sender, node+".fault.where", 3*time.Second)
 			c.end = time.Now()
 			mu.Lock()
 			calls = append(calls, c)
@@ -110,8 +100,8 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	p.SetMode(mode)
 	log.printf("TEST link to A cut (%s)", mode)
 	var agentNoticed, senderNoticed, pathUnhealthy time.Duration
-	waitFor(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
-		if pathUnhealthy == 0 && !sender.Publisher().Path(0).Healthy() {
+	testkit.Eventually(t, 20*time.Second, "agent and sender to notice the cut", func() bool {
+		if pathUnhealthy == 0 && !healthy(sender.Status()[0]) {
 			pathUnhealthy = time.Since(cutAt)
 		}
 		if agentNoticed == 0 && agent.Consuming() == 1 {
@@ -123,7 +113,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 		return agentNoticed > 0 && senderNoticed > 0
 	})
 	var failedOver time.Duration
-	waitFor(t, 20*time.Second, "a call started after the cut served through B", func() bool {
+	testkit.Eventually(t, 20*time.Second, "a call started after the cut served through B", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, c := range calls {
@@ -139,7 +129,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	p.SetMode(brokertest.Pass)
 	log.printf("TEST link to A healed")
 	var agentBack, senderBack time.Duration
-	waitFor(t, 30*time.Second, "agent consuming on A again and sender ready on A", func() bool {
+	testkit.Eventually(t, 30*time.Second, "agent consuming on A again and sender ready on A", func() bool {
 		if agentBack == 0 && agent.Consuming() == 2 {
 			agentBack = time.Since(healAt)
 		}
@@ -150,7 +140,7 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	})
 	// Only the agent's consumer on A can answer a sender that knows only A.
 	direct := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL())})
-	got, err := where(direct, 10*time.Second)
+	got, err := servedVia(direct, node+".fault.where", 10*time.Second)
 	if err != nil || got != viaProxy {
 		t.Errorf("call published on A after the heal: served via %q, %v; want the agent's path through the proxy", got, err)
 	}

@@ -10,9 +10,8 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -31,7 +30,7 @@ func TestAgentDeclaresItsDeletedQueueAgain(t *testing.T) {
 	for _, topo := range []topology.Topology{
 		{Kind: topology.Compat},
 		// Durable topology must not share an exchange name with compat.
-		{Kind: topology.Durable, Exchange: uniqueName("sb-durable")},
+		{Kind: topology.Durable, Exchange: testkit.UniqueName("sb-durable")},
 	} {
 		t.Run(string(topo.Kind), func(t *testing.T) { testQueueDeleted(t, a.URL(), shared, topo) })
 	}
@@ -39,35 +38,21 @@ func TestAgentDeclaresItsDeletedQueueAgain(t *testing.T) {
 
 func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	log := newTestLog(t)
-	node := uniqueName("fault-qdelete")
-	t.Cleanup(func() {
-		deleteQueue(t, urlB, node)
-		deleteQueue(t, urlB, node+".dead")
-		if topo.Kind == topology.Durable {
-			deleteExchanges(t, urlB, topo.ExchangeName(), topo.DeadLetterExchange())
-		}
-	})
+	node := testkit.UniqueName("fault-qdelete")
+	testkit.DeleteQueues(t, urlB, node, node+".dead")
+	if topo.Kind == topology.Durable {
+		testkit.DeleteExchanges(t, urlB, topo.ExchangeName(), topo.DeadLetterExchange())
+	}
 	agent := startAgent(t, log, router.Config{Endpoints: endpoints(0, urlA, urlB), NodeName: node, Topology: topo}, func(ag *router.Agent) {
 		ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
 			return req.Meta.Broker, nil
 		})
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 	senderA := newSender(t, log, rpc.Config{Endpoints: endpoints(0, urlA), Topology: topo})
 	senderB := newSender(t, log, rpc.Config{Endpoints: endpoints(0, urlB), Topology: topo})
-	callVia := func(s *rpc.Sender, timeout time.Duration) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		r, err := s.Call(ctx, node+".fault.echo", nil)
-		if err != nil {
-			return "", err
-		}
-		var broker string
-		err = r.Decode(&broker)
-		return broker, err
-	}
 	for _, s := range []*rpc.Sender{senderA, senderB} {
-		if _, err := callVia(s, 10*time.Second); err != nil {
+		if _, err := servedVia(s, node+".fault.echo", 10*time.Second); err != nil {
 			t.Fatalf("call before the delete: %v", err)
 		}
 	}
@@ -86,7 +71,7 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 			}
 			o := outcome{seq: seq, start: time.Now()}
 			var broker string
-			broker, o.err = callVia(senderB, 5*time.Second)
+			broker, o.err = servedVia(senderB, node+".fault.echo", 5*time.Second)
 			if o.err == nil && broker != brokerOf(urlB) {
 				t.Errorf("call through B answered from %q", broker)
 			}
@@ -97,15 +82,8 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	})
 	time.Sleep(300 * time.Millisecond) // calls through B before the delete
 
-	conn, err := amqp.Dial(urlA)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, urlA)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	deletedAt := time.Now()
 	if _, err := ch.QueueDelete(node, false, false, false); err != nil {
 		t.Fatalf("delete node queue on A: %v", err)
@@ -120,7 +98,7 @@ func testQueueDeleted(t *testing.T, urlA, urlB string, topo topology.Topology) {
 	go func() {
 		defer close(callsA)
 		for time.Since(deletedAt) < 30*time.Second {
-			broker, err := callVia(senderA, 2*time.Second)
+			broker, err := servedVia(senderA, node+".fault.echo", 2*time.Second)
 			switch {
 			case err == nil && broker == brokerOf(urlA):
 				servedA = time.Since(deletedAt)
@@ -193,20 +171,3 @@ func met(ok bool) string {
 }
 
 // deleteExchanges removes exchanges the test declared on the shared broker.
-func deleteExchanges(t *testing.T, url string, names ...string) {
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Logf("delete exchanges %v: %v", names, err)
-		return
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		return
-	}
-	for _, name := range names {
-		if err := ch.ExchangeDelete(name, false, false); err != nil {
-			t.Logf("delete exchange %s: %v", name, err)
-		}
-	}
-}

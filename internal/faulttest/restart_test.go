@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -28,7 +29,7 @@ func TestAgentAndSenderComeBackAfterBrokerRestart(t *testing.T) {
 		t.Run(how, func(t *testing.T) {
 			log := newTestLog(t)
 			a := brokertest.StartNode(t, brokertest.NodeOptions{})
-			node := uniqueName("fault-restart")
+			node := testkit.UniqueName("fault-restart")
 			agent := startAgent(t, log, router.Config{Endpoints: endpoints(0, a.URL()), NodeName: node},
 				func(ag *router.Agent) {
 					ag.AddRPCService("fault", "echo", func(ctx context.Context, req *router.Request) (any, error) {
@@ -36,7 +37,7 @@ func TestAgentAndSenderComeBackAfterBrokerRestart(t *testing.T) {
 					})
 				})
 			sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL())})
-			waitFor(t, time.Minute, "agent consuming", func() bool { return agent.Consuming() == 1 })
+			testkit.Eventually(t, time.Minute, "agent consuming", func() bool { return agent.Consuming() == 1 })
 			call := func(timeout time.Duration) error {
 				ctx, cancel := context.WithTimeout(context.Background(), timeout)
 				defer cancel()
@@ -53,7 +54,7 @@ func TestAgentAndSenderComeBackAfterBrokerRestart(t *testing.T) {
 			} else {
 				a.Stop(t)
 			}
-			waitFor(t, 10*time.Second, "agent and sender to notice", func() bool {
+			testkit.Eventually(t, 10*time.Second, "agent and sender to notice", func() bool {
 				return agent.Consuming() == 0 && !senderReady(sender, 0)
 			})
 			noticed := time.Since(downAt)

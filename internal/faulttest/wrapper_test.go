@@ -22,6 +22,7 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
@@ -48,7 +49,7 @@ func TestWrapperOverWatermillAMQPSurvivesBrokerKill(t *testing.T) {
 
 	cfg := servicebus.DefaultConfig()
 	cfg.Hosts = []string{fmt.Sprintf("127.0.0.1:%d", a.Port()), fmt.Sprintf("127.0.0.1:%d", b.Port())}
-	cfg.NodeName = uniqueName("fault-wamqp")
+	cfg.NodeName = testkit.UniqueName("fault-wamqp")
 	cfg.SecretToken = "fault test secret"
 	cfg.HeartbeatInterval = time.Second
 	cfg.ProbeInterval = time.Second
@@ -79,7 +80,7 @@ func TestWrapperOverWatermillAMQPSurvivesBrokerKill(t *testing.T) {
 			t.Logf("agent Close: %v", err)
 		}
 	})
-	waitFor(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
+	testkit.Eventually(t, time.Minute, "agent consuming on both brokers", func() bool { return agent.Consuming() == 2 })
 
 	var pubs []message.Publisher
 	for i, ep := range endpoints {
@@ -114,8 +115,7 @@ func TestWrapperOverWatermillAMQPSurvivesBrokerKill(t *testing.T) {
 		Backoff:         broker.Backoff{Initial: 100 * time.Millisecond, Max: 500 * time.Millisecond},
 		AttemptTimeout:  2 * time.Second,
 		ClosePublishers: true,
-		Logger:          log.adapter("wrapper"),
-	})
+	}, log.adapter("wrapper"))
 	if err != nil {
 		t.Fatal(err)
 	}

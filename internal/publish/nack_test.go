@@ -74,27 +74,6 @@ func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 	}
 }
 
-// declareDurableQueue declares a durable queue on url and deletes it at the end.
-func declareDurableQueue(t *testing.T, url, queue string) *amqp.Channel {
-	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(queue, false, false, false)
-		_ = conn.Close()
-	})
-	return ch
-}
-
 // amqp091-go drops a notification that its listener does not take within
 // 5 s; a dropped basic.return would turn an unroutable publish into a
 // success. A flood of returns must reach every publish.

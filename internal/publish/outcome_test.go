@@ -3,7 +3,6 @@ package publish_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -23,11 +22,7 @@ import (
 func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 	mainURL := brokertest.RequireBroker(t)
 	nodeA := brokertest.StartNode(t, brokertest.NodeOptions{})
-	u, err := url.Parse(mainURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxyB := brokertest.NewProxy(t, u.Host)
+	proxyB := brokertest.ProxyTo(t, mainURL)
 	q := testkit.UniqueName("sbtest-onlyb")
 	chB := declareQueue(t, mainURL, q, nil)
 
@@ -38,7 +33,7 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 		},
 		PreferPrimary:  true,
 		ConfirmTimeout: 300 * time.Millisecond,
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

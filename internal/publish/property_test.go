@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -29,10 +28,6 @@ import (
 //   - never nil for one sent to a refusing queue or to no queue.
 func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	mainURL := brokertest.RequireBroker(t)
-	u, err := url.Parse(mainURL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, seed>>1))
@@ -45,7 +40,7 @@ func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	chD := declareDurableQueue(t, mainURL, durable)
 	declareQueue(t, mainURL, refusing, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
 
-	proxies := []*brokertest.Proxy{brokertest.NewProxy(t, u.Host), brokertest.NewProxy(t, u.Host)}
+	proxies := []*brokertest.Proxy{brokertest.ProxyTo(t, mainURL), brokertest.ProxyTo(t, mainURL)}
 	cfg := publish.Config{
 		ConfirmTimeout: 250 * time.Millisecond,
 		Backoff:        broker.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond},
@@ -54,7 +49,7 @@ func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	for _, px := range proxies {
 		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: px.URL("guest", "guest"), DialTimeout: 300 * time.Millisecond})
 	}
-	p, err := publish.New(cfg)
+	p, err := publish.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

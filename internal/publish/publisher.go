@@ -49,7 +49,6 @@ type Config struct {
 	OnUp func(path int, conn *amqp.Connection, ch *amqp.Channel) error
 	// OnDown runs once the connection OnUp accepted is gone.
 	OnDown func(path int, err error)
-	Logger watermill.LoggerAdapter
 }
 
 func (c *Config) setDefaults() {
@@ -62,24 +61,22 @@ func (c *Config) setDefaults() {
 	if c.RetryBackoff == (broker.Backoff{}) {
 		c.RetryBackoff = broker.DefaultRetryBackoff()
 	}
-	if c.Logger == nil {
-		c.Logger = watermill.NopLogger{}
-	}
 }
 
-// Validate reports every problem of the config at once.
+// Validate reports every problem of the config at once, joined with
+// errors.Join, each naming its field; New prefixes them once.
 func (c Config) Validate() error {
 	var errs []error
 	if len(c.Endpoints) == 0 {
-		errs = append(errs, errors.New("failover: Endpoints: at least one broker is required"))
+		errs = append(errs, errors.New("Endpoints: at least one broker is required"))
 	}
 	for i, ep := range c.Endpoints {
 		if _, err := amqp.ParseURI(ep.URL); err != nil {
-			errs = append(errs, fmt.Errorf("failover: Endpoints[%d] (%s): %w", i, ep.String(), err))
+			errs = append(errs, fmt.Errorf("Endpoints[%d] (%s): %w", i, ep.String(), err))
 		}
 	}
 	if c.ConfirmTimeout < 0 {
-		errs = append(errs, errors.New("failover: ConfirmTimeout: must not be negative"))
+		errs = append(errs, errors.New("ConfirmTimeout: must not be negative"))
 	}
 	return errors.Join(errs...)
 }
@@ -115,15 +112,18 @@ type Publisher struct {
 }
 
 // New starts one broker.Path per endpoint and returns at once; paths
-// connect in the background.
-func New(cfg Config) (*Publisher, error) {
+// connect in the background. A nil logger logs nothing.
+func New(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: invalid config: %w", err)
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
 	}
 	p := &Publisher{
 		cfg:     cfg,
-		logger:  cfg.Logger,
+		logger:  logger,
 		changed: make(chan struct{}),
 		closing: make(chan struct{}),
 	}
@@ -136,8 +136,7 @@ func New(cfg Config) (*Publisher, error) {
 			ProbeTimeout:  cfg.ProbeTimeout,
 			OnUp:          pp.onUp,
 			OnDown:        pp.onDown,
-			Logger:        cfg.Logger,
-		})
+		}, logger)
 		p.paths = append(p.paths, pp)
 	}
 	for _, pp := range p.paths {

@@ -23,7 +23,7 @@ func newPublisher(t *testing.T, urls ...string) *publish.Publisher {
 	for _, u := range urls {
 		cfg.Endpoints = append(cfg.Endpoints, broker.Endpoint{URL: u, DialTimeout: time.Second})
 	}
-	p, err := publish.New(cfg)
+	p, err := publish.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,21 +34,22 @@ func newPublisher(t *testing.T, urls ...string) *publish.Publisher {
 // declareQueue declares queue on url with args and deletes it at the end.
 func declareQueue(t *testing.T, url, queue string, args amqp.Table) *amqp.Channel {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
+	return declare(t, url, queue, false, args)
+}
+
+// declareDurableQueue is declareQueue for a durable queue.
+func declareDurableQueue(t *testing.T, url, queue string) *amqp.Channel {
+	t.Helper()
+	return declare(t, url, queue, true, nil)
+}
+
+func declare(t *testing.T, url, queue string, durable bool, args amqp.Table) *amqp.Channel {
+	t.Helper()
+	testkit.DeleteQueues(t, url, queue)
+	ch := testkit.Channel(t, url)
+	if _, err := ch.QueueDeclare(queue, durable, false, false, false, args); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ch.QueueDeclare(queue, false, false, false, false, args); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(queue, false, false, false)
-		_ = conn.Close()
-	})
 	return ch
 }
 
@@ -265,7 +266,7 @@ func TestPublishReturnsToThePrimaryOnceItIsBackUnlessSticky(t *testing.T) {
 
 	primary := newPublisher(t, node.URL(), url)
 	stickyCfg := publish.Config{Endpoints: []broker.Endpoint{{URL: node.URL()}, {URL: url}}}
-	sticky, err := publish.New(stickyCfg)
+	sticky, err := publish.New(stickyCfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package publish_test
 import (
 	"context"
 	"errors"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,33 +69,6 @@ func TestPublishWaitsForABrokerThatMayAnswer(t *testing.T) {
 	}
 }
 
-// Unreachable: no broker has answered and each has been tried twice; false
-// as soon as any broker answers, or while one has not been tried twice.
-func TestUnreachableOnlyWhenNoBrokerEverAnswered(t *testing.T) {
-	url := brokertest.RequireBroker(t)
-	closed := "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t)) + "/"
-	down := newPublisher(t, closed, wrongPassword(url))
-	testkit.Eventually(t, 5*time.Second, "unreachable", func() bool { return down.Unreachable(2) })
-	if st := down.Path(0).State(); st.Failures < 2 {
-		t.Errorf("unreachable after %d failures of a closed port", st.Failures)
-	}
-	if err := down.Down(); !errors.Is(err, publish.ErrUnavailable) || !errors.Is(err, broker.ErrRefused) || !strings.Contains(err.Error(), "connection refused") {
-		t.Errorf("Down() = %v", err)
-	}
-
-	silent := brokertest.NewSilentBroker(t)
-	waiting := newPublisher(t, closed, silent.URL("amqp", "guest", "guest"))
-	up := newPublisher(t, closed, url)
-	waitReady(t, up, 1)
-	time.Sleep(300 * time.Millisecond) // the closed port has failed a few times
-	if waiting.Unreachable(2) || up.Unreachable(2) {
-		t.Errorf("unreachable while a broker has not been tried twice (%v) or answered (%v)", waiting.Unreachable(2), up.Unreachable(2))
-	}
-	if err := up.Down(); err != nil {
-		t.Errorf("Down() with a broker up: %v", err)
-	}
-}
-
 // Close does not wait for connect attempts under way.
 func TestCloseDoesNotWaitForConnectAttempts(t *testing.T) {
 	silent := brokertest.NewSilentBroker(t)
@@ -105,7 +77,7 @@ func TestCloseDoesNotWaitForConnectAttempts(t *testing.T) {
 		{URL: silent.URL("amqp", "guest", "guest"), DialTimeout: time.Minute},
 		{URL: silent.URL("amqps", "guest", "guest"), DialTimeout: time.Minute},
 		{URL: slow.URL("amqp", "guest", "guest"), DialTimeout: time.Minute},
-	}})
+	}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

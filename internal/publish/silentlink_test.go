@@ -3,7 +3,6 @@ package publish_test
 import (
 	"context"
 	"errors"
-	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -22,17 +21,13 @@ import (
 // many are queued behind the silent socket.
 func TestPublishLeavesByItsDeadlineOnASilentLink(t *testing.T) {
 	mainURL := brokertest.RequireBroker(t)
-	u, err := url.Parse(mainURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := brokertest.NewProxy(t, u.Host)
+	proxy := brokertest.ProxyTo(t, mainURL)
 	q := testkit.UniqueName("sbtest-silent")
 	declareQueue(t, mainURL, q, nil)
 	// Default heartbeat and probe: the cut is not noticed for seconds.
 	p, err := publish.New(publish.Config{
 		Endpoints: []broker.Endpoint{{URL: proxy.URL("guest", "guest")}},
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,21 +29,6 @@ func (p *Publisher) refused(only int) error {
 	return fmt.Errorf("failover: every broker refused: "+strings.Repeat("; %w", len(causes))[2:], causes...)
 }
 
-// Unreachable reports whether no broker has been connected and set up
-// since New while each has failed at least attempts times in a row, or
-// refused in a way that cannot heal. A long-lived publisher keeps waiting
-// for its brokers; a command that runs once can give up then, rather than
-// at its deadline (a publish that ends so says why each broker is down).
-func (p *Publisher) Unreachable(attempts int) bool {
-	for _, pp := range p.paths {
-		st := pp.path.State()
-		if st.Healthy || st.Connects > 0 || (st.Failures < attempts && st.Refused == nil) {
-			return false
-		}
-	}
-	return true
-}
-
 // downCauses are the last failures of the paths that are down (only that
 // one when only >= 0), each naming its broker, for an error that says why
 // no broker took a publish.
@@ -64,20 +49,4 @@ func (p *Publisher) downCauses(only int) []any {
 		}
 	}
 	return causes
-}
-
-// Down is nil when a broker takes publishes now; else an error that
-// matches ErrUnavailable and says why each broker does not (its last
-// failure, or that its first connect has had no answer yet).
-func (p *Publisher) Down() error {
-	for i := range p.paths {
-		if p.Ready(i) {
-			return nil
-		}
-	}
-	down := p.downCauses(-1)
-	if len(down) == 0 {
-		return ErrUnavailable
-	}
-	return fmt.Errorf("%w: "+strings.Repeat("; %w", len(down))[2:], append([]any{ErrUnavailable}, down...)...)
 }

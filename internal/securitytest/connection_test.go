@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -33,7 +34,7 @@ func goodCallsKeepGoing(t *testing.T, c *rawClient, token string, stop <-chan st
 			}
 			start := time.Now()
 			select {
-			case d := <-c.publish(pyCall("good", token, "math", "add", "[1, 2]"), nil, true):
+			case d := <-c.publish(testkit.PyCall("good", token, "math", "add", "[1, 2]"), nil, true):
 				if got := replyText(t, d); got != "3" {
 					t.Errorf("good call %d answered %q", i, got)
 				}
@@ -66,7 +67,7 @@ func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 	huge := strings.Repeat("s", 140_000)
 	var replies []<-chan amqp.Delivery
 	for range 64 {
-		replies = append(replies, c.publish(pyCall("huge", tok, "math", huge, "[]"), nil, true))
+		replies = append(replies, c.publish(testkit.PyCall("huge", tok, "math", huge, "[]"), nil, true))
 	}
 	for i, r := range replies {
 		select {
@@ -108,8 +109,8 @@ func TestUndecodableDirectReplyToDoesNotCostTheConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitUntil(t, 5*time.Second, "the bad PINGs settled", func() bool { return a.Stats().Rejected >= 3 })
-	if d := c.call(pyCall("good", tok, "math", "add", "[1, 2]"), nil); replyText(t, d) != "3" {
+	testkit.Eventually(t, 5*time.Second, "the bad PINGs settled", func() bool { return a.Stats().Rejected >= 3 })
+	if d := c.call(testkit.PyCall("good", tok, "math", "add", "[1, 2]"), nil); replyText(t, d) != "3" {
 		t.Fatalf("good call answered %q", replyText(t, d))
 	}
 	if n := log.Count("Broker connection lost"); n > 0 {
@@ -137,7 +138,7 @@ func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 	if err := c.ch.PublishWithContext(context.Background(), w.topology.ExchangeName(), w.node, false, false, pub); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 20*time.Second, "the poisoned request rejected", func() bool { return a.Stats().Poisoned == 1 })
+	testkit.Eventually(t, 20*time.Second, "the poisoned request rejected", func() bool { return a.Stats().Poisoned == 1 })
 	time.Sleep(500 * time.Millisecond) // any further loss would show by now
 	close(stop)
 	good.Wait()
@@ -147,7 +148,7 @@ func TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected(t *testing.T) {
 	if n := log.Count("Delivery rejected unrun"); n != 1 {
 		t.Fatalf("%d log lines about the rejection, want 1", n)
 	}
-	waitUntil(t, 10*time.Second, "agent consuming again", func() bool { return a.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "agent consuming again", func() bool { return a.Consuming() == 1 })
 }
 
 // Finding 4: bad tokens with a 1,000,000-byte service name wrote two ~1 MB
@@ -162,8 +163,8 @@ func TestRejectionsOfHugeInputKeepTheLogSmall(t *testing.T) {
 	var answered atomic.Int32
 	var replies []<-chan amqp.Delivery
 	for range 10 {
-		replies = append(replies, c.publish(pyCall("id", "bad-token", "cat", huge, "[]"), nil, true))
-		c.publish(pyCall("id", "bad-token", "cat", huge, "[]"), nil, false)
+		replies = append(replies, c.publish(testkit.PyCall("id", "bad-token", "cat", huge, "[]"), nil, true))
+		c.publish(testkit.PyCall("id", "bad-token", "cat", huge, "[]"), nil, false)
 	}
 	for _, r := range replies {
 		select {
@@ -175,7 +176,7 @@ func TestRejectionsOfHugeInputKeepTheLogSmall(t *testing.T) {
 			t.Fatal("bad-token call not answered")
 		}
 	}
-	waitUntil(t, 10*time.Second, "all 20 rejected", func() bool { return a.Stats().BadToken >= 20 })
+	testkit.Eventually(t, 10*time.Second, "all 20 rejected", func() bool { return a.Stats().BadToken >= 20 })
 	if answered.Load() != 10 {
 		t.Fatalf("%d of 10 bad-token calls answered bad_token", answered.Load())
 	}

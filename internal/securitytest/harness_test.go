@@ -2,8 +2,6 @@ package securitytest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +11,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
@@ -22,11 +21,7 @@ import (
 )
 
 // uniq is a name no other test (or engineer) on the shared broker uses.
-func uniq(prefix string) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return "sbsec-" + prefix + "-" + hex.EncodeToString(b[:])
-}
+func uniq(prefix string) string { return testkit.UniqueName("sbsec-" + prefix) }
 
 // world is one node on its own exchange on a broker: names, topology and
 // the cleanup that deletes them.
@@ -117,7 +112,7 @@ func (w *world) startAgent(tokens token.Validator, log watermill.LoggerAdapter, 
 			w.t.Errorf("agent close: %v", err)
 		}
 	})
-	waitUntil(w.t, 20*time.Second, "agent consuming on every broker", func() bool { return a.Consuming() == len(w.endpoints) })
+	testkit.Eventually(w.t, 20*time.Second, "agent consuming on every broker", func() bool { return a.Consuming() == len(w.endpoints) })
 	return a
 }
 
@@ -235,8 +230,9 @@ func (c *rawClient) call(body []byte, headers amqp.Table) amqp.Delivery {
 }
 
 // capture binds a queue of its own to the node's routing key: it receives a
-// copy of every call the node gets, as an eavesdropper with broker access would.
-func (c *rawClient) capture() <-chan amqp.Delivery {
+// copy of every call the node gets, as an eavesdropper with broker access
+// would. The function it returns waits for the next copy.
+func (c *rawClient) capture() func() amqp.Delivery {
 	c.t.Helper()
 	ch, err := c.conn.Channel()
 	if err != nil {
@@ -253,7 +249,16 @@ func (c *rawClient) capture() <-chan amqp.Delivery {
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	return d
+	return func() amqp.Delivery {
+		c.t.Helper()
+		select {
+		case m := <-d:
+			return m
+		case <-time.After(10 * time.Second):
+			c.t.Fatal("the call was not captured")
+			return amqp.Delivery{}
+		}
+	}
 }
 
 // errorCode is the structured error code of a reply ("" for a result).
@@ -270,26 +275,6 @@ func replyText(t *testing.T, d amqp.Delivery) string {
 		t.Fatalf("reply %q: %v", d.Body, err)
 	}
 	return r.Message
-}
-
-// waitUntil polls cond until it holds, failing the test at the deadline.
-func waitUntil(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// pyCall is a call envelope laid out byte for byte as py-servicebus 2.x
-// writes it (note <catgory>).
-func pyCall(id, token, category, service, params string) []byte {
-	return []byte("<?xml version=\"1.0\"?>\n<event version=\"1\">\n    <id>" + id + "</id>\n    <token>" + token +
-		"</token>\n    <catgory>" + category + "</catgory>\n    <service>" + service +
-		"</service>\n    <params><![CDATA[" + params + "]]></params>\n</event>\n")
 }
 
 // headersOf turns a signer's headers into an AMQP table.

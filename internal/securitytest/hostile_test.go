@@ -10,6 +10,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -43,7 +44,7 @@ func hostileBodies() []struct {
 	body []byte
 	kind string // log/stat class: "too large" or "malformed"
 } {
-	call := func(id, params string) []byte { return pyCall(id, "", "text", "echo", params) }
+	call := func(id, params string) []byte { return testkit.PyCall(id, "", "text", "echo", params) }
 	big := bytes.Repeat([]byte("1,"), codec.DefaultMaxBodySize/2)
 	return []struct {
 		name string
@@ -85,7 +86,7 @@ func TestHostileInputIsRejectedAndTheAgentKeepsServing(t *testing.T) {
 	raw := w.rawClient()
 	honest := func() {
 		t.Helper()
-		expectResult(t, raw.call(pyCall(uniq("ok"), "", "math", "add", "[40, 2]"), nil), "42")
+		expectResult(t, raw.call(testkit.PyCall(uniq("ok"), "", "math", "add", "[40, 2]"), nil), "42")
 	}
 	honest()
 
@@ -104,7 +105,7 @@ func TestHostileInputIsRejectedAndTheAgentKeepsServing(t *testing.T) {
 			undecodable++
 			raw.publish(tc.body, nil, false)
 			// The call was rejected after its answer; now the message too.
-			waitUntil(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected >= before.Rejected+2 })
+			testkit.Eventually(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected >= before.Rejected+2 })
 			undecodable++
 
 			after := agent.Stats()
@@ -191,7 +192,7 @@ func TestOddHeadersDoNotBreakTheAgent(t *testing.T) {
 	if err := raw.ch.PublishWithContext(context.Background(), w.topology.ExchangeName(), w.node, false, false, pub); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 10*time.Second, "the call to nowhere handled", func() bool { return agent.Stats().Received > before })
+	testkit.Eventually(t, 10*time.Second, "the call to nowhere handled", func() bool { return agent.Stats().Received > before })
 	body, h = signed(t, signer, uniq("ev"), "[2, 2]", time.Now())
 	expectResult(t, raw.call(body, h), "4")
 }
@@ -215,13 +216,13 @@ func TestHostileMessageIsDeadLetteredInDurableTopology(t *testing.T) {
 	agent := w.startAgent(token.NoTokens, newCaptureLog())
 	raw := w.rawClient()
 	raw.publish([]byte(billionLaughs), nil, false)
-	waitUntil(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected > 0 })
-	waitUntil(t, 10*time.Second, "the message in the dead-letter queue", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the message rejected", func() bool { return agent.Stats().Rejected > 0 })
+	testkit.Eventually(t, 10*time.Second, "the message in the dead-letter queue", func() bool {
 		d, ok, err := raw.ch.Get(w.node+".dead", true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return ok && bytes.Equal(d.Body, []byte(billionLaughs))
 	})
-	expectResult(t, raw.call(pyCall(uniq("ok"), "", "math", "add", "[1, 1]"), nil), "2")
+	expectResult(t, raw.call(testkit.PyCall(uniq("ok"), "", "math", "add", "[1, 1]"), nil), "2")
 }

@@ -4,8 +4,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-servicebus/servicebus/pkg/token"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // One message must not stop an agent: AMQP headers nested deeper than 32
@@ -23,7 +25,7 @@ func TestPoisonHeaderDoesNotStopTheAgent(t *testing.T) {
 	for range 40 {
 		deep = amqp.Table{"t": deep}
 	}
-	raw.publish(pyCall(uniq("ev"), "", "math", "add", "[1, 2]"), amqp.Table{"x-deep": deep}, false)
+	raw.publish(testkit.PyCall(uniq("ev"), "", "math", "add", "[1, 2]"), amqp.Table{"x-deep": deep}, false)
 	log.WaitFor(t, 10*time.Second, 1, "connection lost")
-	expectResult(t, raw.call(pyCall(uniq("ev"), "", "math", "add", "[40, 2]"), nil), "42")
+	expectResult(t, raw.call(testkit.PyCall(uniq("ev"), "", "math", "add", "[40, 2]"), nil), "42")
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
-// TestNoSecretRefusesToStartUnlessTokensAreOff: a config without secret_token
-// does not load, validate or build a token scheme, unless it says
-// token_mode: off — and nothing else counts as saying so.
+// TestNoSecretRefusesToStartUnlessTokensAreOff: a config file or
+// environment without secret_token does not load, unless it says
+// token_mode: off — and nothing else counts as saying so. (The root
+// package's test of the same name covers configs built in code, NewAgent and
+// NewSender.)
 func TestNoSecretRefusesToStartUnlessTokensAreOff(t *testing.T) {
 	dir := t.TempDir()
 	load := func(doc string) (servicebus.Config, error) {
@@ -55,18 +57,6 @@ func TestNoSecretRefusesToStartUnlessTokensAreOff(t *testing.T) {
 	v, err := cfg.TokenValidator()
 	if err != nil || v != token.NoTokens {
 		t.Fatalf("token_mode off: validator %v, %v", v, err)
-	}
-
-	// A Config built in code, never validated, cannot build a scheme either.
-	for _, mode := range []servicebus.TokenMode{servicebus.TokenDaily, servicebus.TokenHMAC, "", "none"} {
-		c := servicebus.DefaultConfig()
-		c.TokenMode = mode
-		if _, err := c.TokenValidator(); err == nil {
-			t.Errorf("token_mode %q without secret: TokenValidator built", mode)
-		}
-		if _, err := c.TokenSigner(); err == nil {
-			t.Errorf("token_mode %q without secret: TokenSigner built", mode)
-		}
 	}
 
 	// Environment: an empty SERVICEBUS_SECRET_TOKEN wipes a secret of the file.

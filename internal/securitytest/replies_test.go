@@ -3,13 +3,13 @@ package securitytest
 import (
 	"context"
 	"errors"
-	"net/url"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
@@ -75,22 +75,18 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 	w := newWorld(t, "stray")
 	agent := w.standIn()
 	// Two paths to one broker, the first through a proxy that can cut it.
-	u, err := url.Parse(w.endpoints[0].URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := brokertest.NewProxy(t, u.Host)
+	proxy := brokertest.ProxyTo(t, w.endpoints[0].URL)
 	w.endpoints = []broker.Endpoint{{URL: proxy.URL("guest", "guest"), DialTimeout: time.Second}, w.endpoints[0]}
 	log := newCaptureLog()
 	s := w.startSender(token.NoTokens, log, func(c *rpc.Config) { c.PreferPrimary = true })
 
-	waitUntil(t, 20*time.Second, "both sender paths ready", func() bool {
-		return s.Publisher().Ready(0) && s.Publisher().Ready(1)
+	testkit.Eventually(t, 20*time.Second, "both sender paths ready", func() bool {
+		return s.Status()[0].Ready && s.Status()[1].Ready
 	})
 	// Learn the second path's reply queue from a call made while the first
 	// path is down.
 	proxy.SetMode(brokertest.Reset)
-	waitUntil(t, 10*time.Second, "first path down", func() bool { return !s.Publisher().Ready(0) })
+	testkit.Eventually(t, 10*time.Second, "first path down", func() bool { return !s.Status()[0].Ready })
 	learnt := make(chan error, 1)
 	go func() {
 		_, err := s.Call(context.Background(), w.node+".math.add", []int{1, 1})
@@ -103,7 +99,7 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 		t.Fatalf("call over the second path: %v", err)
 	}
 	proxy.SetMode(brokertest.Pass)
-	waitUntil(t, 20*time.Second, "first path back", func() bool { return s.Publisher().Ready(0) })
+	testkit.Eventually(t, 20*time.Second, "first path back", func() bool { return s.Status()[0].Ready })
 
 	type outcome struct {
 		r   *rpc.Reply

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -70,12 +71,7 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 	if _, err := s.Call(context.Background(), w.node+".math.add", []int{20, 22}); err != nil {
 		t.Fatal(err)
 	}
-	var orig amqp.Delivery
-	select {
-	case orig = <-captured:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call was not captured")
-	}
+	orig := captured()
 	if orig.Headers[token.HeaderSignature] == nil || orig.Headers[token.HeaderTimestamp] == nil {
 		t.Fatalf("captured call has no HMAC headers: %v", orig.Headers)
 	}
@@ -89,7 +85,7 @@ func TestHMACReplayOfCapturedMessageIsRejected(t *testing.T) {
 	// Replayed as a message (no reply_to) it is rejected too, not run.
 	rejected := agent.Stats().Rejected
 	raw.publish(orig.Body, orig.Headers, false)
-	waitUntil(t, 10*time.Second, "the replayed message rejected", func() bool { return agent.Stats().Rejected > rejected })
+	testkit.Eventually(t, 10*time.Second, "the replayed message rejected", func() bool { return agent.Stats().Rejected > rejected })
 
 	// The agent still serves the honest sender.
 	if r, err := s.Call(context.Background(), w.node+".math.add", []int{1, 1}); err != nil || r.Raw != "2" {
@@ -195,7 +191,7 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 	day := 24 * time.Hour
 
 	for _, at := range []time.Time{now, now.Add(-day), now.Add(day)} {
-		body := pyCall(uniq("ev"), token.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
+		body := testkit.PyCall(uniq("ev"), token.DailyToken(secret, at, time.Local), "math", "add", "[1, 2]")
 		expectResult(t, raw.call(body, nil), "3")
 	}
 	for name, tok := range map[string]string{
@@ -203,7 +199,7 @@ func TestDailyTokenServesPyServicebusShapedCalls(t *testing.T) {
 		"other secret":   token.DailyToken(secret+"x", now, time.Local),
 		"empty":          "",
 	} {
-		body := pyCall(uniq("ev"), tok, "math", "add", "[1, 2]")
+		body := testkit.PyCall(uniq("ev"), tok, "math", "add", "[1, 2]")
 		expectBadToken(t, raw.call(body, nil), name)
 	}
 	log.WaitFor(t, 5*time.Second, 3, "token not valid")
@@ -225,18 +221,13 @@ func TestDailyTokenIsReplayable(t *testing.T) {
 	if _, err := s.Call(context.Background(), w.node+".math.add", []int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	var orig amqp.Delivery
-	select {
-	case orig = <-captured:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call was not captured")
-	}
+	orig := captured()
 	expectResult(t, raw.call(orig.Body, orig.Headers), "3")
 	ev, err := codec.DecodeEvent(orig.Body, codec.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	forged := pyCall(uniq("ev"), ev.Token, "math", "add", "[1000, 2000]")
+	forged := testkit.PyCall(uniq("ev"), ev.Token, "math", "add", "[1000, 2000]")
 	expectResult(t, raw.call(forged, nil), "3000")
 }
 
@@ -259,12 +250,7 @@ func TestHMACSignatureIsNotBoundToTheNodeOrReplyTo(t *testing.T) {
 	if _, err := s.Call(context.Background(), a.node+".math.add", []int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
-	var orig amqp.Delivery
-	select {
-	case orig = <-captured:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the call was not captured")
-	}
+	orig := captured()
 	// Republished to node b with the eavesdropper's reply_to: served.
 	expectResult(t, b.rawClient().call(orig.Body, orig.Headers), "3")
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
 
@@ -128,7 +129,7 @@ func TestLogCollectorSurvivesHostileDatagrams(t *testing.T) {
 		honest()
 	}
 	want := uint64(len(dropped) + len(escaped) + good)
-	waitUntil(t, 20*time.Second, "every datagram handled", func() bool {
+	testkit.Eventually(t, 20*time.Second, "every datagram handled", func() bool {
 		st := srv.Stats()
 		return st.Written+st.Bad >= want
 	})
@@ -313,7 +314,7 @@ func TestLogdBoundsAFloodOfExpensivePickles(t *testing.T) {
 	}
 	defer conn.Close()
 	var f *os.File
-	waitUntil(t, 5*time.Second, "the log file", func() bool { f, err = os.Open(file); return err == nil })
+	testkit.Eventually(t, 5*time.Second, "the log file", func() bool { f, err = os.Open(file); return err == nil })
 	defer f.Close()
 	w := &lineWatcher{f: f}
 	send := func(b []byte) {

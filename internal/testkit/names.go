@@ -20,26 +20,18 @@ func UniqueName(prefix string) string {
 // ends, whatever its outcome; a queue already gone is fine.
 func DeleteQueues(t testing.TB, url string, names ...string) {
 	t.Helper()
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for _, n := range names {
-			ch, err := conn.Channel()
-			if err != nil {
-				return
-			}
-			_, _ = ch.QueueDelete(n, false, false, false)
-			_ = ch.Close()
-		}
-	})
+	cleanup(t, url, names, func(ch *amqp.Channel, n string) { _, _ = ch.QueueDelete(n, false, false, false) })
 }
 
 // DeleteExchanges is DeleteQueues for exchanges.
 func DeleteExchanges(t testing.TB, url string, names ...string) {
 	t.Helper()
+	cleanup(t, url, names, func(ch *amqp.Channel, n string) { _ = ch.ExchangeDelete(n, false, false) })
+}
+
+// cleanup runs del on each name when the test ends, each on a channel of
+// its own: a failed delete closes its channel.
+func cleanup(t testing.TB, url string, names []string, del func(ch *amqp.Channel, name string)) {
 	t.Cleanup(func() {
 		conn, err := amqp.Dial(url)
 		if err != nil {
@@ -51,7 +43,7 @@ func DeleteExchanges(t testing.TB, url string, names ...string) {
 			if err != nil {
 				return
 			}
-			_ = ch.ExchangeDelete(n, false, false)
+			del(ch, n)
 			_ = ch.Close()
 		}
 	})

@@ -1,8 +1,14 @@
 package testkit
 
 import (
+	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/brokertest"
 )
 
 func TestVectorsLoadAndPyCallMatchesTheirLayout(t *testing.T) {
@@ -25,5 +31,29 @@ func TestVectorsLoadAndPyCallMatchesTheirLayout(t *testing.T) {
 func TestUniqueNamesDiffer(t *testing.T) {
 	if a, b := UniqueName("x"), UniqueName("x"); a == b || !strings.HasPrefix(a, "x-") {
 		t.Fatalf("UniqueName: %q, %q", a, b)
+	}
+}
+
+func TestChannelQueueStateAndDeleteQueues(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	q := UniqueName("testkit")
+	t.Run("declare", func(t *testing.T) {
+		DeleteQueues(t, url, q)
+		ch := Channel(t, url)
+		if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Publish("", q, false, false, amqp.Publishing{Body: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		Eventually(t, 5*time.Second, "the message in the queue", func() bool {
+			c, r, err := QueueState(url, q)
+			return err == nil && c == 0 && r == 1
+		})
+	})
+	// The subtest's cleanups ran: the queue is gone.
+	var amqpErr *amqp.Error
+	if _, _, err := QueueState(url, q); !errors.As(err, &amqpErr) || amqpErr.Code != amqp.NotFound {
+		t.Fatalf("after the test the queue state is %v, want NOT_FOUND", err)
 	}
 }

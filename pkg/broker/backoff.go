@@ -15,10 +15,13 @@ type Backoff struct {
 	Jitter     float64
 }
 
+// DefaultReconnectMax is the longest wait of DefaultBackoff.
+const DefaultReconnectMax = 2 * time.Second
+
 // DefaultBackoff is the reconnect backoff used when none is configured:
-// 100 ms doubling up to 2 s, ±20 %.
+// 100 ms doubling up to DefaultReconnectMax, ±20 %.
 func DefaultBackoff() Backoff {
-	return Backoff{Initial: 100 * time.Millisecond, Max: 2 * time.Second, Multiplier: 2, Jitter: 0.2}
+	return Backoff{Initial: 100 * time.Millisecond, Max: DefaultReconnectMax, Multiplier: 2, Jitter: 0.2}
 }
 
 // DefaultRetryBackoff paces new attempts of a publish that brokers refused:

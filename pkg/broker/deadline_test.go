@@ -62,7 +62,7 @@ func TestDialEndsByTheContextsDeadlineWhateverTheBrokerDoes(t *testing.T) {
 func TestPathCloseCutsShortAConnectAttempt(t *testing.T) {
 	for name, ep := range stuckBrokers(t) {
 		t.Run(name, func(t *testing.T) {
-			p := broker.NewPath(broker.PathConfig{Endpoint: ep})
+			p := broker.NewPath(broker.PathConfig{Endpoint: ep}, nil)
 			time.Sleep(200 * time.Millisecond) // the dial is under way
 			start := time.Now()
 			_ = p.Close()
@@ -92,7 +92,7 @@ func TestPathCloseCutsShortASetUp(t *testing.T) {
 			return nil
 		},
 		OnDown: func(error) { downs.Done() },
-	})
+	}, nil)
 	<-inSetUp
 	start := time.Now()
 	_ = p.Close()
@@ -198,8 +198,7 @@ func TestPathLogsARefusalOncePerCauseAndKeepsTrying(t *testing.T) {
 	p := broker.NewPath(broker.PathConfig{
 		Endpoint: broker.Endpoint{URL: strings.Replace(url, "guest:guest", "guest:not-the-password", 1)},
 		Backoff:  broker.Backoff{Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond},
-		Logger:   log,
-	})
+	}, log)
 	defer p.Close()
 	testkit.Eventually(t, 10*time.Second, "5 refused attempts", func() bool { return p.State().Failures >= 5 })
 	st := p.State()
@@ -234,7 +233,6 @@ func TestPathTakesA406AtSetUpForARefusal(t *testing.T) {
 	p := broker.NewPath(broker.PathConfig{
 		Endpoint: broker.Endpoint{URL: url},
 		Backoff:  broker.Backoff{Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond},
-		Logger:   log,
 		OnUp: func(conn *amqp.Connection) error {
 			ch, err := conn.Channel()
 			if err != nil {
@@ -242,7 +240,7 @@ func TestPathTakesA406AtSetUpForARefusal(t *testing.T) {
 			}
 			return ch.ExchangeDeclare(exchange, "direct", true, false, false, false, nil)
 		},
-	})
+	}, log)
 	defer p.Close()
 	testkit.Eventually(t, 10*time.Second, "3 refused set-ups", func() bool { return p.State().Failures >= 3 })
 	st := p.State()

@@ -38,7 +38,6 @@ type PathConfig struct {
 	// OnDown runs once a connection that OnUp accepted is gone, with the
 	// reason, before the next attempt. Work bound to that connection fails here.
 	OnDown func(err error)
-	Logger watermill.LoggerAdapter
 }
 
 // Path is one broker connection that re-establishes itself: dial, OnUp,
@@ -87,7 +86,8 @@ type PathState struct {
 }
 
 // NewPath starts keeping a connection to cfg.Endpoint; it returns at once.
-func NewPath(cfg PathConfig) *Path {
+// A nil logger logs nothing.
+func NewPath(cfg PathConfig, logger watermill.LoggerAdapter) *Path {
 	if cfg.ProbeInterval == 0 {
 		cfg.ProbeInterval = DefaultProbeInterval
 	}
@@ -103,7 +103,6 @@ func NewPath(cfg PathConfig) *Path {
 			cfg.ProbeTimeout = 5 * time.Second
 		}
 	}
-	logger := cfg.Logger
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // net.Pipe has no buffer: every write waits for a reader, as a socket whose
@@ -40,7 +42,7 @@ func TestStallConnWriteReturnsWithinTheGraceWhenThePeerDoesNotRead(t *testing.T)
 		t.Fatal("bytes written behind arrived altered or out of order")
 	}
 	// Back to direct writes once the backlog drained.
-	waitUntil(t, time.Second, func() bool {
+	testkit.Eventually(t, time.Second, "direct writes again", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return !c.flushing
@@ -67,7 +69,7 @@ func TestStallConnFailsWritesOnceTheLinkIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	server.Close() // the flush fails: the connection is broken
-	waitUntil(t, time.Second, func() bool {
+	testkit.Eventually(t, time.Second, "a failing write", func() bool {
 		_, err := c.Write([]byte("x"))
 		return err != nil
 	})
@@ -105,16 +107,5 @@ func TestStallConnKeepsAnOutsideWriteDeadline(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("late")); err == nil {
 		t.Fatal("a write past the outside deadline succeeded")
-	}
-}
-
-func waitUntil(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

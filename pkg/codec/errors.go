@@ -10,15 +10,15 @@ import (
 var (
 	// ErrMalformed: the body is not a well-formed envelope (not XML, wrong
 	// root, a missing or duplicated field, params that are not JSON, ...).
-	ErrMalformed = errors.New("malformed envelope")
+	ErrMalformed = errors.New("codec: malformed envelope")
 	// ErrTooLarge: the body is longer than Options.MaxBodySize.
-	ErrTooLarge = errors.New("envelope too large")
+	ErrTooLarge = errors.New("codec: envelope too large")
 	// ErrInvalidUTF8: the body is not valid UTF-8.
-	ErrInvalidUTF8 = errors.New("envelope is not valid UTF-8")
+	ErrInvalidUTF8 = errors.New("codec: envelope is not valid UTF-8")
 	// ErrForbiddenMarkup: the body carries a DOCTYPE or an entity
 	// declaration; we never expand entities, so we never accept their
 	// declarations (billion laughs, external entities).
-	ErrForbiddenMarkup = errors.New("forbidden XML markup")
+	ErrForbiddenMarkup = errors.New("codec: forbidden XML markup")
 )
 
 // DecodeError says why and where a body was rejected. It wraps one of the
@@ -30,7 +30,7 @@ type DecodeError struct {
 }
 
 func (e *DecodeError) Error() string {
-	return "codec: " + e.Err.Error() + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
+	return e.Err.Error() + " at byte " + strconv.Itoa(e.Offset) + ": " + e.Reason
 }
 
 // Unwrap returns the sentinel error.

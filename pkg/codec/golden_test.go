@@ -4,60 +4,21 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"testing"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
-// vectors is testdata/py-servicebus-2.x-vectors.json: messages and tokens
-// that py-servicebus 2.x itself produced and parsed.
-type vectors struct {
-	Tokens []struct {
-		Secret    string `json:"secret"`
-		LocalDate string `json:"local_date"`
-		Token     string `json:"token"`
-		Prev      string `json:"prev"`
-		Next      string `json:"next"`
-	} `json:"tokens"`
-	CallMessages []struct {
-		Category string          `json:"category"`
-		Service  string          `json:"service"`
-		Params   json.RawMessage `json:"params"`
-		XML      string          `json:"xml"`
-		Parsed   struct {
-			ID       string          `json:"id"`
-			Category string          `json:"category"`
-			Service  string          `json:"service"`
-			Token    string          `json:"token"`
-			Params   json.RawMessage `json:"params"`
-			Version  string          `json:"version"`
-		} `json:"parsed_by_python"`
-	} `json:"call_messages"`
-	ResponseMessages []struct {
-		Repr    string   `json:"python_value_repr"`
-		XML     string   `json:"xml"`
-		Returns []string `json:"python_sender_returns"`
-	} `json:"response_messages"`
-	Rejects []struct {
-		XML    string `json:"xml"`
-		Parsed bool   `json:"parsed"`
-	} `json:"python_parser_rejects"`
-}
-
-func loadVectors(t testing.TB) *vectors {
+// loadVectors is testkit's vectors (messages and tokens py-servicebus 2.x
+// itself produced and parsed), with every section there.
+func loadVectors(t testing.TB) testkit.Vectors {
 	t.Helper()
-	b, err := os.ReadFile("testdata/py-servicebus-2.x-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	if len(v.Tokens) == 0 || len(v.CallMessages) == 0 || len(v.ResponseMessages) == 0 || len(v.Rejects) == 0 {
+	v := testkit.LoadVectors(t)
+	if len(v.Tokens) == 0 || len(v.CallMessages) == 0 || len(v.ResponseMessages) == 0 || len(v.PythonParserRejects) == 0 {
 		t.Fatal("vectors file lacks a section")
 	}
-	return &v
+	return v
 }
 
 func jsonEqual(t testing.TB, a, b []byte) bool {
@@ -80,7 +41,7 @@ func TestGoldenCallDecodesAsPythonParsedIt(t *testing.T) {
 			if err != nil {
 				t.Fatalf("vector %d (strict %v): %v", i, strict, err)
 			}
-			p := c.Parsed
+			p := c.ParsedByPython
 			if ev.ID != p.ID || ev.Token != p.Token || ev.Category != p.Category || ev.Service != p.Service || ev.Version != p.Version {
 				t.Errorf("vector %d (strict %v): got %+v, python parsed %+v", i, strict, ev, p)
 			}
@@ -101,7 +62,7 @@ func TestGoldenCallEncodesByteForByte(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := Event{ID: c.Parsed.ID, Token: c.Parsed.Token, Category: c.Category, Service: c.Service, Params: params}
+		ev := Event{ID: c.ParsedByPython.ID, Token: c.ParsedByPython.Token, Category: c.Category, Service: c.Service, Params: params}
 		got := EncodeEvent(&ev)
 		gi, gj := bytes.Index(got, []byte(open)), bytes.LastIndex(got, []byte(close))
 		wi, wj := bytes.Index([]byte(c.XML), []byte(open)), bytes.LastIndex([]byte(c.XML), []byte(close))
@@ -127,7 +88,7 @@ func TestGoldenCallEncodesByteForByte(t *testing.T) {
 
 func TestGoldenStrictRejectsWhatPythonRejects(t *testing.T) {
 	v := loadVectors(t)
-	for i, r := range v.Rejects {
+	for i, r := range v.PythonParserRejects {
 		if r.Parsed {
 			continue
 		}
@@ -141,7 +102,7 @@ func TestGoldenStrictRejectsWhatPythonRejects(t *testing.T) {
 func TestGoldenLenientAcceptsCategorySpelledRight(t *testing.T) {
 	v := loadVectors(t)
 	accepted := 0
-	for _, r := range v.Rejects {
+	for _, r := range v.PythonParserRejects {
 		ev, err := DecodeEvent([]byte(r.XML), Options{})
 		if err != nil {
 			continue
@@ -163,8 +124,8 @@ func TestGoldenResponsesDecodeAsPythonSenderReturns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("response %d: %v", i, err)
 		}
-		if want := r.Returns; len(want) != 2 || got.ID != want[0] || got.Message != want[1] {
-			t.Errorf("response %d (%s): got %+v, python sender returns %q", i, r.Repr, got, r.Returns)
+		if want := r.PythonSenderReturns; len(want) != 2 || got.ID != want[0] || got.Message != want[1] {
+			t.Errorf("response %d (%s): got %+v, python sender returns %q", i, r.PythonValueRepr, got, r.PythonSenderReturns)
 		}
 		if enc := EncodeResponse(&got); string(enc) != r.XML {
 			t.Errorf("response %d: encoded\n%q\nwant\n%q", i, enc, r.XML)

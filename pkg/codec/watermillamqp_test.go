@@ -2,8 +2,6 @@ package codec_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
@@ -31,24 +30,11 @@ func pyCall(id string) amqp.Publishing {
 	return amqp.Publishing{Body: codec.EncodeEvent(&ev), ReplyTo: "py-replies-" + id, CorrelationId: "corr-" + id}
 }
 
-func randomQueue(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
-}
-
 // brokerChannel opens a plain amqp091-go channel, closed at the end of the
 // test after the queues are deleted.
 func brokerChannel(t *testing.T, url string, queues ...string) *amqp.Channel {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	t.Cleanup(func() {
 		for _, q := range queues {
 			_, _ = ch.QueueDelete(q, false, false, false)
@@ -140,7 +126,7 @@ func checkPyCall(t *testing.T, m *message.Message, sent amqp.Publishing) {
 // subscriber with codec.Marshaler reads it with reply_to and correlation_id.
 func TestWatermillAMQPSubscriberReadsDeadLetteredPyServicebusCall(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	src, dead := randomQueue("sbtest-wamqp-src"), randomQueue("sbtest-wamqp-dead")
+	src, dead := testkit.UniqueName("sbtest-wamqp-src"), testkit.UniqueName("sbtest-wamqp-dead")
 	ch := brokerChannel(t, url, src, dead)
 	if _, err := ch.QueueDeclare(dead, false, false, false, false, nil); err != nil {
 		t.Fatal(err)
@@ -191,7 +177,7 @@ func TestWatermillAMQPSubscriberReadsDeadLetteredPyServicebusCall(t *testing.T) 
 // x-delivery-count, a number.
 func TestWatermillAMQPSubscriberReadsRedeliveredCallFromAQuorumQueue(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	q := randomQueue("sbtest-wamqp-quorum")
+	q := testkit.UniqueName("sbtest-wamqp-quorum")
 	ch := brokerChannel(t, url, q)
 	quorum := amqp.Table{"x-queue-type": "quorum"}
 	if _, err := ch.QueueDeclare(q, true, false, false, false, quorum); err != nil {

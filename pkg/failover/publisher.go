@@ -50,7 +50,6 @@ type PublisherConfig struct {
 	OnUp func(path int, conn *amqp.Connection, ch *amqp.Channel) error
 	// OnDown runs once the connection OnUp accepted is gone.
 	OnDown func(path int, err error)
-	Logger watermill.LoggerAdapter
 }
 
 // PublishResult says where a publish landed.
@@ -134,8 +133,9 @@ type Publisher struct {
 }
 
 // NewPublisher starts one broker.Path per endpoint and returns at once;
-// paths connect in the background.
-func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
+// paths connect in the background. It sets the defaults of cfg, then
+// validates it. A nil logger logs nothing.
+func NewPublisher(cfg PublisherConfig, logger watermill.LoggerAdapter) (*Publisher, error) {
 	engine, err := publish.New(publish.Config{
 		Endpoints:      cfg.Endpoints,
 		Backoff:        cfg.Backoff,
@@ -147,8 +147,7 @@ func NewPublisher(cfg PublisherConfig) (*Publisher, error) {
 		PreferPrimary:  cfg.PreferPrimary,
 		OnUp:           cfg.OnUp,
 		OnDown:         cfg.OnDown,
-		Logger:         cfg.Logger,
-	})
+	}, logger)
 	if err != nil {
 		return nil, err
 	}

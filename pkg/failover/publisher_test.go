@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/testkit"
@@ -18,20 +17,13 @@ import (
 func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-wm")
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, ch := testkit.Dial(t, url)
 	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := ch.QueueDeclare(q, false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	testkit.DeleteQueues(t, url, q)
-	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}})
+	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

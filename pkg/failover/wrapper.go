@@ -113,17 +113,21 @@ type Wrapper struct {
 var _ message.Publisher = (*Wrapper)(nil)
 
 // NewWrapper builds a Wrapper over config.Publishers. It sets the defaults
-// of config, then validates it.
-func NewWrapper(config WrapperConfig) (*Wrapper, error) {
+// of config, then validates it. The logger reports publishers that start
+// failing and that recover; a nil logger logs nothing.
+func NewWrapper(config WrapperConfig, logger watermill.LoggerAdapter) (*Wrapper, error) {
 	config.setDefaults()
 	if err := config.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failover: invalid config: %w", err)
+	}
+	if logger == nil {
+		logger = watermill.NopLogger{}
 	}
 	w := &Wrapper{cfg: config, closing: make(chan struct{})}
 	w.calls.init()
 	w.attempts.init()
 	for i, p := range config.Publishers {
-		w.pubs = append(w.pubs, &wrappedPublisher{pub: p, name: config.Names[i], logger: config.Logger.With(watermill.LogFields{"publisher": config.Names[i]})})
+		w.pubs = append(w.pubs, &wrappedPublisher{pub: p, name: config.Names[i], logger: logger.With(watermill.LogFields{"publisher": config.Names[i]})})
 	}
 	return w, nil
 }

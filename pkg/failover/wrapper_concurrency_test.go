@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
@@ -54,7 +55,7 @@ func TestWrapperIsSafeForConcurrentUse(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 30*time.Second, "a third of the messages published", func() bool {
+	testkit.Eventually(t, 30*time.Second, "a third of the messages published", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(ok) >= workers*each/3
@@ -121,7 +122,7 @@ func TestWrapperCountsFailuresOfPublishesInFlightTogetherAsOne(t *testing.T) {
 		t.Fatalf("B took %d of the %d failed publishes", len(b.taken()), inFlight)
 	}
 	a.set(nil)
-	eventually(t, 3*time.Second, "A tried again (its backoff counted the burst as one failure)", func() bool {
+	testkit.Eventually(t, 3*time.Second, "A tried again (its backoff counted the burst as one failure)", func() bool {
 		if err := w.Publish("n", msg("probe")); err != nil {
 			t.Fatal(err)
 		}

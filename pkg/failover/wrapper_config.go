@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 )
@@ -47,9 +46,6 @@ type WrapperConfig struct {
 	// ClosePublishers, for hung publishes to return once their publisher is
 	// closed). 0 means DefaultWrapperCloseTimeout.
 	CloseTimeout time.Duration
-	// Logger reports publishers that start failing and that recover. nil
-	// logs nothing.
-	Logger watermill.LoggerAdapter
 }
 
 func (c *WrapperConfig) setDefaults() {
@@ -65,45 +61,42 @@ func (c *WrapperConfig) setDefaults() {
 	if c.CloseTimeout == 0 {
 		c.CloseTimeout = DefaultWrapperCloseTimeout
 	}
-	if c.Logger == nil {
-		c.Logger = watermill.NopLogger{}
-	}
 }
 
-// Validate reports every problem of the config at once, each naming its
-// field.
+// Validate reports every problem of the config at once, joined with
+// errors.Join, each naming its field; NewWrapper prefixes them once.
 func (c WrapperConfig) Validate() error {
 	var errs []error
 	if len(c.Publishers) == 0 {
-		errs = append(errs, errors.New("failover: WrapperConfig.Publishers: at least one publisher is required"))
+		errs = append(errs, errors.New("Publishers: at least one publisher is required"))
 	}
 	for i, p := range c.Publishers {
 		if p == nil {
-			errs = append(errs, fmt.Errorf("failover: WrapperConfig.Publishers[%d]: is nil", i))
+			errs = append(errs, fmt.Errorf("Publishers[%d]: is nil", i))
 		}
 	}
 	if len(c.Names) != 0 && len(c.Names) != len(c.Publishers) {
-		errs = append(errs, fmt.Errorf("failover: WrapperConfig.Names: %d names for %d publishers (leave it empty to name them by index)", len(c.Names), len(c.Publishers)))
+		errs = append(errs, fmt.Errorf("Names: %d names for %d publishers (leave it empty to name them by index)", len(c.Names), len(c.Publishers)))
 	}
 	seen := make(map[string]int, len(c.Names))
 	for i, n := range c.Names {
 		if n == "" {
-			errs = append(errs, fmt.Errorf("failover: WrapperConfig.Names[%d]: is empty", i))
+			errs = append(errs, fmt.Errorf("Names[%d]: is empty", i))
 			continue
 		}
 		if j, dup := seen[n]; dup {
-			errs = append(errs, fmt.Errorf("failover: WrapperConfig.Names[%d]: %q is also Names[%d]", i, n, j))
+			errs = append(errs, fmt.Errorf("Names[%d]: %q is also Names[%d]", i, n, j))
 		}
 		seen[n] = i
 	}
 	if c.AttemptTimeout < 0 {
-		errs = append(errs, fmt.Errorf("failover: WrapperConfig.AttemptTimeout: %s is negative", c.AttemptTimeout))
+		errs = append(errs, fmt.Errorf("AttemptTimeout: %s is negative", c.AttemptTimeout))
 	}
 	if c.CloseTimeout < 0 {
-		errs = append(errs, fmt.Errorf("failover: WrapperConfig.CloseTimeout: %s is negative", c.CloseTimeout))
+		errs = append(errs, fmt.Errorf("CloseTimeout: %s is negative", c.CloseTimeout))
 	}
 	if b := c.Backoff; b.Initial < 0 || b.Max < 0 || b.Multiplier < 0 || b.Jitter < 0 || b.Jitter > 1 {
-		errs = append(errs, fmt.Errorf("failover: WrapperConfig.Backoff: %+v: durations and multiplier must not be negative, jitter must be within [0, 1]", b))
+		errs = append(errs, fmt.Errorf("Backoff: %+v: durations and multiplier must not be negative, jitter must be within [0, 1]", b))
 	}
 	return errors.Join(errs...)
 }

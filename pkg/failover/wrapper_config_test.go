@@ -18,7 +18,7 @@ func TestWrapperConfigValidateNamesEveryProblem(t *testing.T) {
 		AttemptTimeout: -time.Second,
 		CloseTimeout:   -time.Second,
 		Backoff:        broker.Backoff{Jitter: 2},
-	})
+	}, nil)
 	if err == nil {
 		t.Fatal("NewWrapper accepted a bad config")
 	}
@@ -35,17 +35,17 @@ func TestWrapperConfigValidateNamesEveryProblem(t *testing.T) {
 		}
 	}
 
-	for name, cfg := range map[string]failover.WrapperConfig{
-		"no publishers":  {},
-		"names mismatch": {Publishers: []message.Publisher{newFake(nil)}, Names: []string{"a", "b"}},
+	for field, cfg := range map[string]failover.WrapperConfig{
+		"Publishers": {},
+		"Names":      {Publishers: []message.Publisher{newFake(nil)}, Names: []string{"a", "b"}},
 	} {
-		_, err := failover.NewWrapper(cfg)
+		_, err := failover.NewWrapper(cfg, nil)
 		if err == nil {
-			t.Errorf("%s: accepted", name)
+			t.Errorf("%s: accepted", field)
 			continue
 		}
-		if !strings.Contains(err.Error(), "WrapperConfig.") {
-			t.Errorf("%s: error does not name the field: %v", name, err)
+		if !strings.HasPrefix(err.Error(), "failover: invalid config: "+field+": ") {
+			t.Errorf("%s: error does not name the field after the package's prefix: %v", field, err)
 		}
 	}
 }

@@ -112,7 +112,7 @@ func hangUntil(f *fakePublisher, release <-chan struct{}, entered chan<- string)
 
 func newWrapper(t *testing.T, cfg failover.WrapperConfig) *failover.Wrapper {
 	t.Helper()
-	w, err := failover.NewWrapper(cfg)
+	w, err := failover.NewWrapper(cfg, nil)
 	if err != nil {
 		t.Fatalf("NewWrapper: %v", err)
 	}
@@ -134,19 +134,6 @@ func msgCtx(ctx context.Context, uuid string) *message.Message {
 	m := msg(uuid)
 	m.SetContext(ctx)
 	return m
-}
-
-// eventually polls cond every 5 ms until it holds; it fails the test after
-// timeout.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func sameStrings(a, b []string) bool {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
@@ -48,7 +49,7 @@ func TestWrapperMovesOnFromAHungPublisherAfterTheAttemptTimeout(t *testing.T) {
 	// Once the hung publish returns, A is tried again and takes messages.
 	a.set(nil)
 	close(release)
-	eventually(t, 5*time.Second, "A taking a message again", func() bool {
+	testkit.Eventually(t, 5*time.Second, "A taking a message again", func() bool {
 		if err := w.Publish("n", msg("later")); err != nil {
 			t.Fatal(err)
 		}

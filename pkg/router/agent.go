@@ -209,8 +209,7 @@ func (a *Agent) Start(ctx context.Context) error {
 			ProbeInterval: a.cfg.ProbeInterval,
 			OnUp:          a.onUp(i, ep.String()),
 			OnDown:        a.onDown(i),
-			Logger:        a.logger,
-		})
+		}, a.logger)
 	}
 	return nil
 }

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
-	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // CallOption changes one call.
@@ -43,13 +41,9 @@ func (s *Sender) CallWith(ctx context.Context, target string, params any, opts .
 	for _, opt := range opts {
 		opt(&o)
 	}
-	t, err := ParseTarget(target)
+	t, raw, err := encode(target, params)
 	if err != nil {
 		return nil, err
-	}
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: encode params for %s: %w", target, err)
 	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
@@ -75,39 +69,66 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 		return nil, ErrClosed
 	}
 	now := time.Now()
-	id := s.newID()
-	ev := codec.Event{Version: "1", ID: id, Category: t.Category, Service: t.Name, Params: params}
-	headers, err := s.cfg.Signer.Sign(&ev, now)
+	ev, headers, err := s.signed("call", t, params, now, 1)
 	if err != nil {
-		return nil, fmt.Errorf("rpc: sign call to %s: %w", t, err)
+		return nil, err
 	}
-	msg, err := s.request(ctx, now, id, headers)
+	msg, err := s.request(ctx, now, ev.ID, headers)
 	if err != nil {
 		return nil, err
 	}
 	msg.Body = codec.EncodeEvent(&ev)
-	res, err := s.roundTrip(ctx, t.Node, id, msg, -1)
+	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
-		return nil, s.explainTimeout(t.Node, s.callError(ctx, t.String(), err))
+		return nil, s.explainTimeout(t.Node, callError(ctx, t.String(), err))
 	}
 	return s.decodeReply(res)
 }
 
+// encode checks target and encodes params as JSON, before anything of a
+// call or send goes out.
+func encode(target string, params any) (Target, json.RawMessage, error) {
+	t, err := ParseTarget(target)
+	if err != nil {
+		return Target{}, nil, err
+	}
+	raw, err := json.Marshal(params)
+	if err != nil {
+		return Target{}, nil, fmt.Errorf("rpc: encode params for %s: %w", target, err)
+	}
+	return t, raw, nil
+}
+
+// signed is the envelope of a call or send to t with a fresh id (also its
+// correlation and message id), and the headers its token sets as an AMQP
+// table with room for extra more.
+func (s *Sender) signed(what string, t Target, params json.RawMessage, now time.Time, extra int) (codec.Event, amqp.Table, error) {
+	ev := codec.Event{Version: "1", ID: s.newID(), Category: t.Category, Service: t.Name, Params: params}
+	headers, err := s.cfg.Signer.Sign(&ev, now)
+	if err != nil {
+		return codec.Event{}, nil, fmt.Errorf("rpc: sign %s to %s: %w", what, t, err)
+	}
+	table := make(amqp.Table, len(headers)+extra)
+	for k, v := range headers {
+		table[k] = v
+	}
+	return ev, table, nil
+}
+
 // request builds the properties of a call or ping: correlation id,
-// expiration and deadline header from ctx, transient.
-func (s *Sender) request(ctx context.Context, now time.Time, id string, headers map[string]string) (amqp.Publishing, error) {
+// expiration and deadline header from ctx, transient. headers may be nil.
+func (s *Sender) request(ctx context.Context, now time.Time, id string, headers amqp.Table) (amqp.Publishing, error) {
 	deadline, _ := ctx.Deadline()
 	left := deadline.Sub(now).Milliseconds()
 	if left < 1 || ctx.Err() != nil {
 		return amqp.Publishing{}, &timeoutError{detail: "deadline passed before sending"}
 	}
-	table := make(amqp.Table, len(headers)+1)
-	for k, v := range headers {
-		table[k] = v
+	if headers == nil {
+		headers = make(amqp.Table, 1)
 	}
-	table[codec.HeaderDeadline] = strconv.FormatInt(deadline.UnixMilli(), 10)
+	headers[codec.HeaderDeadline] = strconv.FormatInt(deadline.UnixMilli(), 10)
 	return amqp.Publishing{
-		Headers:       table,
+		Headers:       headers,
 		DeliveryMode:  amqp.Transient,
 		CorrelationId: id,
 		MessageId:     id,
@@ -149,107 +170,4 @@ func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publis
 		r := <-c.done
 		return r, r.err
 	}
-}
-
-// callError maps a publish or wait failure to the package's errors.
-func (s *Sender) callError(ctx context.Context, target string, err error) error {
-	switch {
-	case errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
-		return err
-	case errors.Is(err, failover.ErrClosed):
-		return ErrClosed
-	case errors.Is(err, failover.ErrNoRoute):
-		return fmt.Errorf("%w: %s", ErrNoRoute, target)
-	case errors.Is(err, ErrUnavailable):
-		// ErrConnectionLost, or no broker took the message before the deadline.
-		return err
-	case errors.Is(err, context.DeadlineExceeded):
-		return &timeoutError{detail: target}
-	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("rpc: call %s: %w", target, context.Cause(ctx))
-	}
-	return fmt.Errorf("rpc: call %s: %w", target, err)
-}
-
-// decodeReply turns a reply delivery into a Reply or a *RemoteError.
-func (s *Sender) decodeReply(r result) (*Reply, error) {
-	if code := headerString(r.headers, codec.HeaderErrorCode); code != "" {
-		msg := headerString(r.headers, codec.HeaderErrorMessage)
-		if msg == "" {
-			if resp, err := codec.DecodeResponse(r.body, s.cfg.Codec); err == nil {
-				msg = resp.Message
-			}
-		}
-		return nil, &RemoteError{Code: codec.ErrorCode(code), Message: msg}
-	}
-	resp, err := codec.DecodeResponse(r.body, s.cfg.Codec)
-	if err != nil {
-		return nil, fmt.Errorf("rpc: undecodable reply: %w", err)
-	}
-	// A py-servicebus agent reports failures as plain texts.
-	switch {
-	case resp.Message == codec.TextTokenNotValid:
-		return nil, &RemoteError{Code: codec.CodeBadToken, Message: resp.Message}
-	case strings.HasPrefix(resp.Message, unknownServicePrefix):
-		return nil, &RemoteError{Code: codec.CodeUnknownService, Message: resp.Message}
-	}
-	return &Reply{ID: resp.ID, Raw: resp.Message}, nil
-}
-
-var unknownServicePrefix = strings.TrimSuffix(codec.UnknownServiceText("", ""), ".")
-
-func headerString(h amqp.Table, key string) string {
-	v, ok := h[key]
-	if !ok {
-		return ""
-	}
-	switch v := v.(type) {
-	case string:
-		return v
-	case []byte:
-		return string(v)
-	default:
-		return fmt.Sprint(v)
-	}
-}
-
-// Send publishes a message to target's message service: persistent,
-// mandatory, and confirmed by a broker before it returns, failing over to
-// the next broker on a nack, a dead connection or a confirm timeout.
-func (s *Sender) Send(ctx context.Context, target string, params any) error {
-	t, err := ParseTarget(target)
-	if err != nil {
-		return err
-	}
-	if s.closed() {
-		return ErrClosed
-	}
-	raw, err := json.Marshal(params)
-	if err != nil {
-		return fmt.Errorf("rpc: encode params for %s: %w", target, err)
-	}
-	ctx, cancel := s.withDeadline(ctx)
-	defer cancel()
-	now := time.Now()
-	id := s.newID()
-	ev := codec.Event{Version: "1", ID: id, Category: t.Category, Service: t.Name, Params: raw}
-	headers, err := s.cfg.Signer.Sign(&ev, now)
-	if err != nil {
-		return fmt.Errorf("rpc: sign message to %s: %w", target, err)
-	}
-	table := make(amqp.Table, len(headers))
-	for k, v := range headers {
-		table[k] = v
-	}
-	msg := amqp.Publishing{
-		Headers:      table,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    id,
-		Timestamp:    now,
-		Body:         codec.EncodeEvent(&ev),
-	}
-	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {
-		return s.callError(ctx, target, err)
-	}
-	return nil
 }

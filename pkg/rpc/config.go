@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -13,7 +14,8 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
-// ReplyMode selects where replies come back.
+// ReplyMode selects where replies come back. Its values are those of the
+// config key reply_mode.
 type ReplyMode string
 
 const (
@@ -24,7 +26,7 @@ const (
 	// consumed no-ack on the publishing channel. No queue at all, but a reply
 	// is lost if that channel dies (the call then fails with
 	// ErrConnectionLost, as in queue mode).
-	ReplyDirect ReplyMode = "direct-reply-to"
+	ReplyDirect ReplyMode = "direct"
 )
 
 // DefaultCallTimeout is the deadline of a call whose context has none
@@ -56,8 +58,6 @@ type Config struct {
 	ProbeInterval time.Duration
 	// Codec limits the decoding of replies.
 	Codec codec.Options
-	// Logger is used when NewSender gets a nil logger.
-	Logger watermill.LoggerAdapter
 }
 
 func (c *Config) setDefaults() {
@@ -72,33 +72,36 @@ func (c *Config) setDefaults() {
 	}
 }
 
-// Validate reports every problem of the config at once, each naming its field.
+// Validate reports every problem of the config at once, joined with
+// errors.Join, each naming its field; NewSender prefixes them once.
 func (c Config) Validate() error {
 	var errs []error
 	if len(c.Endpoints) == 0 {
-		errs = append(errs, errors.New("rpc: Endpoints: at least one broker is required"))
+		errs = append(errs, errors.New("Endpoints: at least one broker is required"))
 	}
 	for i, ep := range c.Endpoints {
 		if ep.URL == "" {
-			errs = append(errs, fmt.Errorf("rpc: Endpoints[%d].URL: empty", i))
+			errs = append(errs, fmt.Errorf("Endpoints[%d].URL: empty", i))
+		} else if _, err := amqp.ParseURI(ep.URL); err != nil {
+			errs = append(errs, fmt.Errorf("Endpoints[%d] (%s): %w", i, ep.String(), err))
 		}
 	}
 	if err := c.Topology.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("rpc: Topology: %w", err))
+		errs = append(errs, fmt.Errorf("Topology: %w", err))
 	}
 	if c.CallTimeout < 0 {
-		errs = append(errs, fmt.Errorf("rpc: CallTimeout: must be positive, got %s", c.CallTimeout))
+		errs = append(errs, fmt.Errorf("CallTimeout: %s is negative", c.CallTimeout))
 	}
 	if c.ConfirmTimeout < 0 {
-		errs = append(errs, fmt.Errorf("rpc: ConfirmTimeout: must be positive, got %s", c.ConfirmTimeout))
+		errs = append(errs, fmt.Errorf("ConfirmTimeout: %s is negative", c.ConfirmTimeout))
 	}
 	if c.Signer == nil {
-		errs = append(errs, errors.New("rpc: Signer: required (token.NoTokens when tokens are off)"))
+		errs = append(errs, errors.New("Signer: required (token.NoTokens when tokens are off)"))
 	}
 	switch c.ReplyMode {
 	case ReplyQueue, ReplyDirect, "":
 	default:
-		errs = append(errs, fmt.Errorf("rpc: ReplyMode: unknown %q (want %q or %q)", c.ReplyMode, ReplyQueue, ReplyDirect))
+		errs = append(errs, fmt.Errorf("ReplyMode: unknown %q (want %q or %q)", c.ReplyMode, ReplyQueue, ReplyDirect))
 	}
 	return errors.Join(errs...)
 }

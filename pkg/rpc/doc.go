@@ -58,8 +58,17 @@
 // timeout moves it to the next broker (at-least-once: a publish whose confirm
 // was lost may arrive twice). Ping publishes the body PING with reply_to and
 // measures the round trip to PONG; PingAll does that over every broker at
-// once and says how many answered. A PONG without correlation id (an agent
-// that does not copy it) answers the oldest ping waiting on that connection.
+// once and says how many answered. Each ping waits for its PONG on an
+// exclusive queue of its own, so a PONG without correlation id (a
+// py-servicebus agent does not copy it) answers only the ping it belongs to.
+//
+// # Where it is
+//
+// sender.go (Sender, NewSender, Close, Status), call.go (Call, CallWith),
+// send.go, ping.go, replies.go (the reply consumer of each connection),
+// calls.go (the correlation table), reply.go (Reply and how a reply
+// delivery becomes one), explain.go (why a call timed out), errors.go,
+// target.go, config.go. docs/design.md follows a call through them.
 //
 // # Reply modes
 //

@@ -105,3 +105,23 @@ func IsRetryable(err error) bool {
 	}
 	return errors.Is(err, ErrUnavailable)
 }
+
+// callError maps a publish or wait failure to the package's errors.
+func callError(ctx context.Context, target string, err error) error {
+	switch {
+	case errors.Is(err, ErrTimeout), errors.Is(err, ErrClosed):
+		return err
+	case errors.Is(err, failover.ErrClosed):
+		return ErrClosed
+	case errors.Is(err, failover.ErrNoRoute):
+		return fmt.Errorf("%w: %s", ErrNoRoute, target)
+	case errors.Is(err, ErrUnavailable):
+		// ErrConnectionLost, or no broker took the message before the deadline.
+		return err
+	case errors.Is(err, context.DeadlineExceeded):
+		return &timeoutError{detail: target}
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("rpc: call %s: %w", target, context.Cause(ctx))
+	}
+	return fmt.Errorf("rpc: call %s: %w", target, err)
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
@@ -108,7 +109,7 @@ func TestCallWithNoBrokerFailsWithErrUnavailableByTheDeadline(t *testing.T) {
 func TestCallPastDeadlineFailsWithErrTimeoutAndIsNotRun(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
-	node := randomName("sbtest-rpc")
+	node := testkit.UniqueName("sbtest-rpc")
 	declareNodeQueue(t, url, node) // nobody consumes yet
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -141,7 +142,7 @@ func TestCallPastDeadlineFailsWithErrTimeoutAndIsNotRun(t *testing.T) {
 
 func TestPythonAgentRepliesComeBackAsRawText(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	node := randomName("sbtest-py")
+	node := testkit.UniqueName("sbtest-py")
 	startStandIn(t, url, node, true, "")
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	for service, want := range map[string]string{"py.dict": "{'a': 1}", "py.none": "None", "math.add": "3"} {
@@ -169,7 +170,7 @@ func TestRemoteErrorCarriesTheCode(t *testing.T) {
 			name = "python"
 		}
 		t.Run(name, func(t *testing.T) {
-			node := randomName("sbtest-err")
+			node := testkit.UniqueName("sbtest-err")
 			startStandIn(t, url, node, python, goodEv.Token)
 			s := newSender(t, rpc.ReplyQueue, good, url)
 			bad := newSender(t, rpc.ReplyQueue, token.NewDailyTokens("wrong", time.UTC), url)
@@ -200,7 +201,7 @@ func assertRemote(t *testing.T, err error, code codec.ErrorCode, msg string) {
 
 func TestHMACSignedCallsPassAnHMACValidatingAgent(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	node := randomName("sbtest-hmac")
+	node := testkit.UniqueName("sbtest-hmac")
 	startStandIn(t, url, node, false, "", func(a *standIn) {
 		a.validator = token.NewHMACTokens("hmac secret", token.HMACOptions{})
 	})

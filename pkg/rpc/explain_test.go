@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
@@ -18,15 +19,7 @@ import (
 // and never acks or answers, as an agent that hangs does.
 func silentConsumer(t *testing.T, url, node string, prefetch int) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
 	if err := ch.Qos(prefetch, 0, false); err != nil {
 		t.Fatal(err)
 	}
@@ -38,15 +31,7 @@ func silentConsumer(t *testing.T, url, node string, prefetch int) {
 // publishFiller puts n messages without expiration on node's queue.
 func publishFiller(t *testing.T, url, node string, n int) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
 	if err := ch.Confirm(false); err != nil {
 		t.Fatal(err)
 	}
@@ -61,30 +46,13 @@ func publishFiller(t *testing.T, url, node string, n int) {
 	}
 }
 
-// waitQueue polls node's queue until cond holds on (consumers, ready).
+// waitQueue waits until cond holds on node's queue (consumers, ready).
 func waitQueue(t *testing.T, url, node string, cond func(consumers, ready int) bool) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		q, err := ch.QueueDeclarePassive(node, false, false, false, false, nil)
-		_ = ch.Close()
-		if err == nil && cond(q.Consumers, q.Messages) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("queue %s: condition not met within 10s (last: %+v, %v)", node, q, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(t, 10*time.Second, "queue "+node+" in the wanted state", func() bool {
+		c, r, err := testkit.QueueState(url, node)
+		return err == nil && cond(c, r)
+	})
 }
 
 // A timed-out call says why, from a passive declare of the node's queue, and
@@ -111,7 +79,7 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 		}, "the agent took the call but did not answer in time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			node := randomName("sbtest-explain")
+			node := testkit.UniqueName("sbtest-explain")
 			declareNodeQueue(t, url, node)
 			tc.setup(t, node)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
@@ -141,7 +109,7 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 func TestOnlyTimeoutsAreExplained(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
-	_, err := s.Call(context.Background(), randomName("sbtest-nobody")+".math.add", 1)
+	_, err := s.Call(context.Background(), testkit.UniqueName("sbtest-nobody")+".math.add", 1)
 	if !errors.Is(err, rpc.ErrNoRoute) || strings.Contains(err.Error(), "consumer") {
 		t.Fatalf("err = %v, want a plain ErrNoRoute", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
@@ -15,7 +16,7 @@ func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testin
 	first := brokertest.StartNode(t, brokertest.NodeOptions{})
 	first.Stop(t)
 
-	node := randomName("sbtest-fo")
+	node := testkit.UniqueName("sbtest-fo")
 	agent := startStandIn(t, url, node, false, "")
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, first.URL(), url)
 
@@ -24,7 +25,7 @@ func TestSendWithFirstBrokerStoppedLandsOnSecondAndPingAllSaysOneOfTwo(t *testin
 	if err := s.Send(ctx, node+".util.echo", "hello"); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
-	waitFor(t, 5*time.Second, func() bool { return agent.runs("echo") == 1 })
+	testkit.Eventually(t, 5*time.Second, "the message run", func() bool { return agent.runs("echo") == 1 })
 	reply, err := s.Call(ctx, node+".math.add", []int{1, 2})
 	if err != nil || reply.Raw != "3" {
 		t.Fatalf("Call over the second broker: %v, %v", reply, err)

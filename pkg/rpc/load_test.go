@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 func TestTenThousandCallsFrom64GoroutinesAllAnsweredCorrectly(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	node := randomName("sbtest-load")
+	node := testkit.UniqueName("sbtest-load")
 	startStandIn(t, url, node, false, "")
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	const total, workers = 10000, 64
@@ -56,7 +57,7 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	for _, mode := range []rpc.ReplyMode{rpc.ReplyQueue, rpc.ReplyDirect} {
 		t.Run(string(mode), func(t *testing.T) {
-			node := randomName("sbtest-kill")
+			node := testkit.UniqueName("sbtest-kill")
 			startStandIn(t, url, node, false, "")
 			s := newSender(t, mode, token.NoTokens, url)
 			if _, err := s.Ping(context.Background(), node); err != nil {
@@ -71,9 +72,9 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 				}()
 			}
 			// Wait until the agent has them all, then cut the sender's connection.
-			waitFor(t, 5*time.Second, func() bool { return sleeping(node) })
+			testkit.Eventually(t, 5*time.Second, "the stand-in running every call", func() bool { return sleeping(node) })
 			start := time.Now()
-			s.Publisher().Path(0).Kill(errors.New("test: kill"))
+			rpc.KillPath(s, 0, errors.New("test: kill"))
 			for range n {
 				err := <-errs
 				if !errors.Is(err, rpc.ErrConnectionLost) || !rpc.IsRetryable(err) {
@@ -85,14 +86,14 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 			}
 			// The path comes back and serves calls again; a resend-enabled
 			// call survives the next kill.
-			waitFor(t, 5*time.Second, func() bool { return s.Publisher().Ready(0) })
+			testkit.Eventually(t, 5*time.Second, "the path back", func() bool { return s.Status()[0].Ready })
 			done := make(chan error, 1)
 			go func() {
 				_, err := s.CallWith(context.Background(), node+".util.sleep", 500, rpc.WithResend(1))
 				done <- err
 			}()
 			time.Sleep(100 * time.Millisecond)
-			s.Publisher().Path(0).Kill(errors.New("test: kill again"))
+			rpc.KillPath(s, 0, errors.New("test: kill again"))
 			if err := <-done; err != nil {
 				t.Fatalf("resend-enabled call: %v", err)
 			}
@@ -105,15 +106,4 @@ var sleepingCalls sync.Map // node -> *atomic.Int64, maintained by the stand-in
 func sleeping(node string) bool {
 	v, ok := sleepingCalls.Load(node)
 	return ok && v.(*atomic.Int64).Load() >= 20
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %s", d)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

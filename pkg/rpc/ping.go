@@ -98,7 +98,7 @@ func (s *Sender) ping(ctx context.Context, node string, path int) (time.Duration
 		_, err = s.pub.PublishOnPath(ctx, path, s.exchange, node, msg, prepare)
 	}
 	if err != nil {
-		return 0, s.callError(ctx, node+" (ping)", err)
+		return 0, callError(ctx, node+" (ping)", err)
 	}
 	select {
 	case body := <-q.pongs:
@@ -107,7 +107,7 @@ func (s *Sender) ping(ctx context.Context, node string, path int) (time.Duration
 		}
 		return time.Since(start), nil
 	case <-ctx.Done():
-		return 0, s.explainTimeout(node, s.callError(ctx, node+" (ping)", ctx.Err()))
+		return 0, s.explainTimeout(node, callError(ctx, node+" (ping)", ctx.Err()))
 	case <-s.closing:
 		return 0, ErrClosed
 	}

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -20,14 +21,8 @@ import (
 // PING: PONG to reply_to, without the correlation id.
 func pongWithoutCorrelation(t *testing.T, url, node string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
+	testkit.DeleteQueues(t, url, node)
 	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +41,7 @@ func pongWithoutCorrelation(t *testing.T, url, node string) {
 		}
 	}()
 	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(node, false, false, false)
-		_ = conn.Close()
+		_ = ch.Close() // ends the consumer
 		wg.Wait()
 	})
 }
@@ -57,9 +51,9 @@ func pongWithoutCorrelation(t *testing.T, url, node string) {
 // succeeded while the real one timed out.
 func TestPongWithoutCorrelationIDAnswersOnlyItsOwnPing(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	silent := randomName("sbtest-ping-silent")
+	silent := testkit.UniqueName("sbtest-ping-silent")
 	declareNodeQueue(t, url, silent) // routed, never answered
-	python := randomName("sbtest-ping-py")
+	python := testkit.UniqueName("sbtest-ping-py")
 	pongWithoutCorrelation(t, url, python)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 

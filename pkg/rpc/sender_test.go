@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -30,7 +31,7 @@ func TestCallReturnsTheAgentsResult(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	for _, mode := range []rpc.ReplyMode{rpc.ReplyQueue, rpc.ReplyDirect} {
 		t.Run(string(mode), func(t *testing.T) {
-			node := randomName("sbtest-rpc")
+			node := testkit.UniqueName("sbtest-rpc")
 			startStandIn(t, url, node, false, "")
 			s := newSender(t, mode, token.NoTokens, url)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -51,14 +52,14 @@ func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	// Warm up: the first call also waits for the connection.
-	node := randomName("sbtest-rpc")
+	node := testkit.UniqueName("sbtest-rpc")
 	startStandIn(t, url, node, false, "")
 	ctx := context.Background()
 	if _, err := s.Call(ctx, node+".math.add", []int{1}); err != nil {
 		t.Fatalf("warm-up Call: %v", err)
 	}
 	start := time.Now()
-	_, err := s.Call(ctx, randomName("sbtest-nobody")+".math.add", []int{1, 2})
+	_, err := s.Call(ctx, testkit.UniqueName("sbtest-nobody")+".math.add", []int{1, 2})
 	took := time.Since(start)
 	if !errors.Is(err, rpc.ErrNoRoute) {
 		t.Fatalf("err = %v, want ErrNoRoute", err)
@@ -75,7 +76,7 @@ func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
 // brokers within the deadline instead of failing them as not ready.
 func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	node := randomName("sbtest-ping")
+	node := testkit.UniqueName("sbtest-ping")
 	startStandIn(t, url, node, false, "")
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -83,5 +84,40 @@ func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
 	res, err := s.PingAll(ctx, node)
 	if err != nil || res.Answered != 2 {
 		t.Fatalf("PingAll right after NewSender = %d of %d answered, err %v (%+v)", res.Answered, res.Brokers, err, res.Paths)
+	}
+}
+
+func TestCloseFailsWaitingCallsWithErrClosedAndIsIdempotent(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	node := testkit.UniqueName("sbtest-close")
+	startStandIn(t, url, node, false, "")
+	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
+	if _, err := s.Ping(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 1)
+	go func() {
+		_, err := s.Call(context.Background(), node+".util.sleep", 2000)
+		errs <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("waiting call: %v, want ErrClosed", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %s", took)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Call(context.Background(), node+".math.add", nil); !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("Call after Close: %v, want ErrClosed", err)
+	}
+	if err := s.Send(context.Background(), node+".math.add", nil); !errors.Is(err, rpc.ErrClosed) {
+		t.Fatalf("Send after Close: %v, want ErrClosed", err)
 	}
 }

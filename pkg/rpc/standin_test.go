@@ -2,8 +2,6 @@ package rpc_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"sync"
@@ -13,6 +11,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
 	"github.com/go-servicebus/servicebus/pkg/topology"
@@ -34,12 +33,6 @@ type standIn struct {
 
 	mu  sync.Mutex
 	ran map[string]int // service name -> times run
-}
-
-func randomName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
 // startStandIn declares node's queue on url and serves it until the test ends.
@@ -199,19 +192,8 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // when the test ends.
 func declareNodeQueue(t *testing.T, url, node string) {
 	t.Helper()
-	conn, err := amqp.Dial(url)
-	if err != nil {
+	testkit.DeleteQueues(t, url, node)
+	if err := (topology.Topology{}).DeclareNodeQueue(testkit.Channel(t, url), node); err != nil {
 		t.Fatal(err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (topology.Topology{}).DeclareNodeQueue(ch, node); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = ch.QueueDelete(node, false, false, false)
-		_ = conn.Close()
-	})
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // Environment of a child process that logs through the hook.
@@ -100,7 +102,7 @@ func runProcesses(t *testing.T, procs, n int, rate float64) processRun {
 	run.elapsed = time.Since(start)
 	total := uint64(procs * n)
 	// Every datagram is either read or counted as a kernel drop; wait for that.
-	waitFor(t, 30*time.Second, "collector to catch up", func() bool {
+	testkit.Eventually(t, 30*time.Second, "collector to catch up", func() bool {
 		st := s.Stats()
 		return st.Received+(st.KernelDrops-before) >= total-uint64(run.clientDrops)
 	})

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 type fakeClock struct {
@@ -46,7 +48,7 @@ func TestServerRotatesDailyAtLocalMidnightAndKeepsN(t *testing.T) {
 		t.Helper()
 		c.Send([]byte(`{"level":"info","msg":"` + msg + `"}`))
 		written++
-		waitFor(t, 5*time.Second, msg, func() bool { return s.Stats().Written == written })
+		testkit.Eventually(t, 5*time.Second, msg, func() bool { return s.Stats().Written == written })
 	}
 	send("day1 noon")
 	clock.Set(time.Date(2026, 3, 1, 23, 59, 59, 999e6, zone))

@@ -17,19 +17,9 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/sirupsen/logrus"
-)
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+	"github.com/go-servicebus/servicebus/internal/testkit"
+)
 
 func startServer(t testing.TB, cfg ServerConfig) *Server {
 	t.Helper()
@@ -82,7 +72,7 @@ func TestServerWritesHookAndSlogRecords(t *testing.T) {
 	defer c.Close()
 	slog.New(NewSlogHandler(c, nil)).Info("from slog", "n", 3, slog.Group("g", "k", "v"))
 
-	waitFor(t, 5*time.Second, "2 records", func() bool { return s.Stats().Written == 2 })
+	testkit.Eventually(t, 5*time.Second, "2 records", func() bool { return s.Stats().Written == 2 })
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +130,7 @@ func TestServerRejectsBadDatagramsWhileGoodRecordsFlow(t *testing.T) {
 		good++
 	}
 	want := uint64(rounds * (2*len(bad) + 2))
-	waitFor(t, 5*time.Second, "all datagrams", func() bool { st := s.Stats(); return st.Written+st.Bad == want })
+	testkit.Eventually(t, 5*time.Second, "all datagrams", func() bool { st := s.Stats(); return st.Written+st.Bad == want })
 	st := s.Stats()
 	if st.Written != uint64(good) || st.TooLarge != rounds || st.BadPickle != 3*rounds || st.NotJSON != 4*rounds {
 		t.Fatalf("stats %+v, good %d", st, good)
@@ -202,7 +192,7 @@ func TestServerReopenAfterLogrotate(t *testing.T) {
 	c, _ := Dial(s.Addr().String())
 	defer c.Close()
 	c.Send([]byte(`{"level":"info","msg":"before"}`))
-	waitFor(t, 5*time.Second, "first record", func() bool { return s.Stats().Written == 1 })
+	testkit.Eventually(t, 5*time.Second, "first record", func() bool { return s.Stats().Written == 1 })
 	moved := s.cfg.File + ".1"
 	if err := os.Rename(s.cfg.File, moved); err != nil {
 		t.Fatal(err)
@@ -211,7 +201,7 @@ func TestServerReopenAfterLogrotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Send([]byte(`{"level":"info","msg":"after"}`))
-	waitFor(t, 5*time.Second, "second record", func() bool { return s.Stats().Written == 2 })
+	testkit.Eventually(t, 5*time.Second, "second record", func() bool { return s.Stats().Written == 2 })
 	s.Flush()
 	if l := readLines(t, moved); len(l) != 1 || !strings.HasSuffix(l[0], "INFO:before") {
 		t.Fatalf("moved file: %q", l)
@@ -304,7 +294,7 @@ h.close()
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("python: %v\n%s", err, out)
 	}
-	waitFor(t, 5*time.Second, "2 python records", func() bool { return s.Stats().Written == 2 })
+	testkit.Eventually(t, 5*time.Second, "2 python records", func() bool { return s.Stats().Written == 2 })
 	s.Flush()
 	lines := readLines(t, s.cfg.File)
 	if len(lines) != 2 || !strings.HasSuffix(lines[0], "]INFO:hello go order=7") || !strings.HasSuffix(lines[1], `]ERROR:bad\nnews`) {
@@ -344,7 +334,7 @@ func TestServerLogsDropCountsPeriodically(t *testing.T) {
 	dropLogged := func() (watermill.LogFields, bool) {
 		return logger.find("udplog: dropped datagrams")
 	}
-	waitFor(t, 5*time.Second, "drop count in the log", func() bool { _, ok := dropLogged(); return ok })
+	testkit.Eventually(t, 5*time.Second, "drop count in the log", func() bool { _, ok := dropLogged(); return ok })
 	f, _ := dropLogged()
 	if f["bad_total"] != uint64(2) || f["bad_pickle"] != uint64(1) || f["not_json"] != uint64(1) {
 		t.Fatalf("fields %v", f)

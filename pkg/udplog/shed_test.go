@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // largeJSON is a record just over smallCost, so it takes a large slot.
@@ -65,9 +67,9 @@ func TestServerWritesSmallRecordsBeforeQueuedLargeOnes(t *testing.T) {
 	for i := range small {
 		send(smallJSON("small " + strconv.Itoa(i)))
 	}
-	waitFor(t, 10*time.Second, "every datagram queued", func() bool { return s.Stats().Received == 1+large+small })
+	testkit.Eventually(t, 10*time.Second, "every datagram queued", func() bool { return s.Stats().Received == 1+large+small })
 	release()
-	waitFor(t, 10*time.Second, "every record written", func() bool { return s.Stats().Written == 1+large+small })
+	testkit.Eventually(t, 10*time.Second, "every record written", func() bool { return s.Stats().Written == 1+large+small })
 	if err := s.Flush(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,12 +108,12 @@ func TestServerShedsLargeDatagramsWhenItsSlotsAreFull(t *testing.T) {
 		send(smallJSON("small " + strconv.Itoa(i)))
 	}
 	total := uint64(1 + largeSlots + over + small)
-	waitFor(t, 10*time.Second, "every datagram read", func() bool { st := s.Stats(); return st.Received+st.KernelDrops == total })
+	testkit.Eventually(t, 10*time.Second, "every datagram read", func() bool { st := s.Stats(); return st.Received+st.KernelDrops == total })
 	if st := s.Stats(); st.KernelDrops != 0 || st.Shed != over || st.QueueDrops != 0 {
 		t.Fatalf("stats %+v: want %d shed and nothing else dropped", st, over)
 	}
 	release()
-	waitFor(t, 10*time.Second, "the rest written", func() bool { return s.Stats().Written == total-over })
+	testkit.Eventually(t, 10*time.Second, "the rest written", func() bool { return s.Stats().Written == total-over })
 	s.Flush()
 	text := strings.Join(readLines(t, s.cfg.File), "\n")
 	for i := range small {
@@ -122,7 +124,7 @@ func TestServerShedsLargeDatagramsWhenItsSlotsAreFull(t *testing.T) {
 	// Logged the moment shedding starts (the count then is 1 to over), and
 	// not again within StatsInterval (a minute).
 	const msg = "udplog: shedding large datagrams: decoding is behind a flood of them"
-	waitFor(t, 10*time.Second, "the shedding logged", func() bool { _, ok := logger.find(msg); return ok })
+	testkit.Eventually(t, 10*time.Second, "the shedding logged", func() bool { _, ok := logger.find(msg); return ok })
 	f, _ := logger.find(msg)
 	if n, ok := f["shed"].(uint64); !ok || n < 1 || n > over || f["shed_total"] != n {
 		t.Fatalf("log fields %v", f)
@@ -145,7 +147,7 @@ func TestServerCountsCappedRecords(t *testing.T) {
 	c.Send(pyRecord(pyLong4(60000), pyStr("x")))
 	c.Send(smallJSON(strings.Repeat("m", MaxLineSize)))
 	c.Send(smallJSON("whole"))
-	waitFor(t, 10*time.Second, "3 records", func() bool { return s.Stats().Written == 3 })
+	testkit.Eventually(t, 10*time.Second, "3 records", func() bool { return s.Stats().Written == 3 })
 	if st := s.Stats(); st.Capped != 2 {
 		t.Fatalf("capped %d, want 2", st.Capped)
 	}

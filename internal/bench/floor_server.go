@@ -1,0 +1,154 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"runtime/pprof"
+	"strconv"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/topology"
+)
+
+// The floor is what a careful programmer writes with amqp091-go alone: the
+// fastest honest RPC pair and confirmed publisher, with none of servicebus's
+// envelope, token, deadline, failover or error replies. servicebus is measured
+// against it on the same broker in the same run.
+
+// floorPrefetch matches the servicebus agent's default concurrency, whose
+// prefetch is sized to it.
+const floorPrefetch = 64
+
+// floorServer is the server of the plain RPC pair: it consumes a queue and
+// answers reply_to with the correlation id.
+type floorServer struct {
+	conn *amqp.Connection
+	// confirms makes the server do what a servicebus agent does on the wire
+	// beyond the floor: each reply confirmed before the request is acked.
+	confirms bool
+	// serve makes the reply body of a request body: floorSum, or the XML
+	// envelope in the mixed experiments.
+	serve func(out, body []byte) []byte
+	done  sync.WaitGroup
+}
+
+// startFloorServer declares the queue the way a servicebus node queue is
+// declared (compat topology, bound to the exchange by its name), so the
+// broker does the same work for both, and starts consuming.
+func startFloorServer(url string, topo topology.Topology, queue string, confirms bool, serve func(out, body []byte) []byte) (*floorServer, error) {
+	s := &floorServer{confirms: confirms, serve: serve}
+	var err error
+	// Labelled like the agent: -tagfocus side=floor-server.
+	pprof.Do(context.Background(), pprof.Labels("side", "floor-server"), func(context.Context) {
+		if s.conn, err = amqp.Dial(url); err == nil {
+			err = s.start(topo, queue)
+		}
+	})
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *floorServer) start(topo topology.Topology, queue string) error {
+	ch, err := s.conn.Channel()
+	if err != nil {
+		return err
+	}
+	if err := topo.DeclareNodeQueue(ch, queue); err != nil {
+		return err
+	}
+	if err := ch.Qos(floorPrefetch, 0, false); err != nil {
+		return err
+	}
+	deliveries, err := ch.Consume(queue, "", false, false, false, false, nil)
+	if err != nil {
+		return err
+	}
+	if s.confirms {
+		return s.serveConfirmed(deliveries)
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		ctx := context.Background()
+		var out []byte
+		for d := range deliveries {
+			out = s.serve(out[:0], d.Body)
+			// Reply first, ack after: the same guarantee servicebus gives.
+			if err := ch.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+				CorrelationId: d.CorrelationId,
+				Body:          out,
+			}); err != nil {
+				return
+			}
+			if err := d.Ack(false); err != nil {
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// serveConfirmed answers each delivery in a goroutine of its own (up to the
+// prefetch), publishing the reply on a confirm-mode channel and acking only
+// after the broker confirmed the reply.
+func (s *floorServer) serveConfirmed(deliveries <-chan amqp.Delivery) error {
+	replyCh, err := s.conn.Channel()
+	if err != nil {
+		return err
+	}
+	if err := replyCh.Confirm(false); err != nil {
+		return err
+	}
+	s.done.Add(1)
+	go func() {
+		defer s.done.Done()
+		ctx := context.Background()
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		for d := range deliveries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dc, err := replyCh.PublishWithDeferredConfirmWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+					CorrelationId: d.CorrelationId,
+					Body:          s.serve(nil, d.Body),
+				})
+				if err != nil {
+					return
+				}
+				if ok, err := dc.WaitContext(ctx); err != nil || !ok {
+					return
+				}
+				_ = d.Ack(false)
+			}()
+		}
+	}()
+	return nil
+}
+
+// close closes the connection; the serving goroutines end when their
+// delivery channel closes. The bench process deletes the queue.
+func (s *floorServer) close() {
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	s.done.Wait()
+}
+
+// floorSum is the application work of both sides: the sum of a JSON list.
+func floorSum(out, body []byte) []byte {
+	var nums []float64
+	if err := json.Unmarshal(body, &nums); err != nil {
+		return append(out, "null"...)
+	}
+	var sum float64
+	for _, n := range nums {
+		sum += n
+	}
+	return strconv.AppendFloat(out, sum, 'g', -1, 64)
+}

@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/go-servicebus/servicebus/pkg/topology"
+)
+
+// Modes.
+const (
+	ModeRPC  = "rpc"  // a round trip: call, reply
+	ModeSend = "send" // a confirmed publish to a queue nobody consumes
+)
+
+// Implementations.
+const (
+	ImplFloor      = "amqp091"    // plain amqp091-go: the floor
+	ImplServicebus = "servicebus" // rpc.Sender and router.Agent
+	// ImplConfirms is the floor pair with servicebus's confirms, mandatory,
+	// expiration and deadline header: what those guarantees cost (rpc only).
+	ImplConfirms = "amqp091+confirms"
+	// ImplMixAgent is a plain client calling a servicebus agent, XML
+	// envelope and tokens on both sides (rpc only).
+	ImplMixAgent = "mix:amqp091-client+agent"
+	// ImplMixSender is a servicebus sender calling a plain server, XML
+	// envelope and tokens on both sides (rpc only).
+	ImplMixSender = "mix:sender+amqp091-server"
+)
+
+// Impls are the implementations the bench knows, the floor first.
+var Impls = []string{ImplFloor, ImplServicebus, ImplConfirms, ImplMixAgent, ImplMixSender}
+
+// Server sides, started in the server process by name.
+const (
+	serverFloor         = "floor"
+	serverFloorConfirms = "floor+confirms"
+	serverFloorXML      = "floor-xml"
+	serverAgent         = "agent"
+)
+
+// serverOf is the server side that impl needs in mode, "" for none.
+func serverOf(mode, impl string) string {
+	if mode != ModeRPC {
+		return ""
+	}
+	switch impl {
+	case ImplFloor:
+		return serverFloor
+	case ImplConfirms:
+		return serverFloorConfirms
+	case ImplServicebus, ImplMixAgent:
+		return serverAgent
+	case ImplMixSender:
+		return serverFloorXML
+	}
+	return ""
+}
+
+// supports reports whether impl has a form in mode: the experiments are
+// RPC only and are left out of send mode.
+func supports(mode, impl string) bool {
+	return mode == ModeRPC || impl == ImplFloor || impl == ImplServicebus
+}
+
+// caller is the caller side of one implementation in the bench process.
+type caller struct {
+	call  func(ctx context.Context) error
+	close func()
+}
+
+// target is one implementation of one mode, set up.
+type target struct {
+	mode, impl string
+	queue      string
+	server     string // the server side running in the server process, "" for none
+	caller     caller
+}
+
+// queueName is the node queue of impl in mode; every run has its own
+// suffix, so runs sharing a broker do not meet.
+func queueName(mode, impl, suffix string) string {
+	short := map[string]string{
+		ImplFloor: "floor", ImplServicebus: "sb", ImplConfirms: "floorc",
+		ImplMixAgent: "mixa", ImplMixSender: "mixs",
+	}[impl]
+	return "bench-" + short + "-" + mode + "-" + suffix
+}
+
+// queueNames are every queue a run with suffix may declare.
+func queueNames(suffix string) []string {
+	var names []string
+	for _, mode := range []string{ModeRPC, ModeSend} {
+		for _, impl := range Impls {
+			if supports(mode, impl) {
+				names = append(names, queueName(mode, impl, suffix))
+			}
+		}
+	}
+	return names
+}
+
+// newCaller starts the caller side of impl in mode, calling queue.
+func newCaller(mode, impl, url string, topo topology.Topology, queue string) (caller, error) {
+	switch {
+	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplMixAgent):
+		request, check := plainRequest, plainCheck
+		if impl == ImplMixAgent {
+			request, check = xmlRequest(benchTokens()), xmlCheck
+		}
+		f, err := newFloorClient(url, topo, queue, impl == ImplConfirms, request, check)
+		if err != nil {
+			return caller{}, err
+		}
+		return caller{call: f.call, close: f.close}, nil
+	case impl == ImplServicebus || mode == ModeRPC && impl == ImplMixSender:
+		return senderCaller(mode, url, topo, queue)
+	case mode == ModeSend && impl == ImplFloor:
+		body, err := signedEnvelope()
+		if err != nil {
+			return caller{}, err
+		}
+		f, err := newFloorSend(url, topo, queue, body)
+		if err != nil {
+			return caller{}, err
+		}
+		return caller{call: f.send, close: f.close}, nil
+	}
+	return caller{}, fmt.Errorf("%w: %s in %s mode", ErrOptions, impl, mode)
+}
+
+// startServer starts a server side in this (the server) process and
+// returns its close.
+func startServer(kind, url string, topo topology.Topology, queue string) (func(), error) {
+	switch kind {
+	case serverFloor, serverFloorConfirms, serverFloorXML:
+		serve := floorSum
+		if kind == serverFloorXML {
+			serve = xmlServe(benchTokens())
+		}
+		s, err := startFloorServer(url, topo, queue, kind == serverFloorConfirms, serve)
+		if err != nil {
+			return nil, err
+		}
+		return s.close, nil
+	case serverAgent:
+		a, err := startAgent(url, topo, queue)
+		if err != nil {
+			return nil, err
+		}
+		return func() { a.Close() }, nil
+	}
+	return nil, fmt.Errorf("%w: unknown server side %q", ErrServerProcess, kind)
+}
+
+// validImpl reports whether impl is one the bench knows.
+func validImpl(impl string) bool { return slices.Contains(Impls, impl) }

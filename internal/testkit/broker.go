@@ -1,0 +1,54 @@
+package testkit
+
+import (
+	"testing"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Dial connects to url and opens a channel, failing the test when either
+// fails; the connection is closed when the test ends (a test may close it
+// sooner). For tests that play a peer by hand: declare, publish, consume,
+// inspect.
+func Dial(t testing.TB, url string) (*amqp.Connection, *amqp.Channel) {
+	t.Helper()
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		t.Fatalf("testkit: dial: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatalf("testkit: channel: %v", err)
+	}
+	return conn, ch
+}
+
+// Channel is Dial's channel.
+func Channel(t testing.TB, url string) *amqp.Channel {
+	t.Helper()
+	_, ch := Dial(t, url)
+	return ch
+}
+
+// QueueState is what a passive declare of queue on the broker at url shows:
+// its consumers and the messages ready in it. err is the broker's answer
+// when the queue does not exist (a 404 *amqp.Error), or why it could not be
+// asked. It opens a connection of its own, so a test may call it while its
+// other connections are cut or blocked.
+func QueueState(url, queue string) (consumers, ready int, err error) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return 0, 0, err
+	}
+	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	return q.Consumers, q.Messages, nil
+}

@@ -1,0 +1,41 @@
+package rpc
+
+import (
+	"context"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+)
+
+// Send publishes a message to target's message service: persistent,
+// mandatory, and confirmed by a broker before it returns, failing over to
+// the next broker on a nack, a dead connection or a confirm timeout.
+func (s *Sender) Send(ctx context.Context, target string, params any) error {
+	t, raw, err := encode(target, params)
+	if err != nil {
+		return err
+	}
+	if s.closed() {
+		return ErrClosed
+	}
+	ctx, cancel := s.withDeadline(ctx)
+	defer cancel()
+	now := time.Now()
+	ev, headers, err := s.signed("message", t, raw, now, 0)
+	if err != nil {
+		return err
+	}
+	msg := amqp.Publishing{
+		Headers:      headers,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    ev.ID,
+		Timestamp:    now,
+		Body:         codec.EncodeEvent(&ev),
+	}
+	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {
+		return callError(ctx, target, err)
+	}
+	return nil
+}
