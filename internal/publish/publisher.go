@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,13 +186,16 @@ func (p *Publisher) forwardChanges(path *broker.Path) {
 }
 
 // Close stops every path (running OnDown) and fails publishes in flight with
-// ErrClosed. It is idempotent.
+// ErrClosed. It is idempotent. The paths close at once, each cutting short
+// a dial or set-up under way (broker.Path.Close).
 func (p *Publisher) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
+		var paths sync.WaitGroup
 		for _, pp := range p.paths {
-			_ = pp.path.Close()
+			paths.Go(func() { _ = pp.path.Close() })
 		}
+		paths.Wait()
 		p.wg.Wait()
 	})
 	return nil
@@ -300,6 +304,14 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 		changed := p.Changed()
 		idx := p.pick(tried, only)
 		if idx < 0 {
+			if refused := p.refused(only); refused != nil {
+				// Every broker refuses in a way that waiting will not
+				// heal: say so now, not at the deadline.
+				if o == (outcomes{}) {
+					return Result{Attempts: attempts}, refused
+				}
+				return Result{Attempts: attempts}, p.failedAt(refused, o, only)
+			}
 			var backoff *time.Timer
 			var wait <-chan time.Time
 			switch {
@@ -312,7 +324,7 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 					// Near the deadline: one more try halfway there, so
 					// the last attempt is not still out when it passes.
 					if delay = time.Until(deadline) / 2; delay < minRetryDelay {
-						return Result{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o)
+						return Result{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o, only)
 					}
 				}
 				backoff = time.NewTimer(delay)
@@ -333,7 +345,7 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 				}
 			case <-changed:
 			case <-ctx.Done():
-				err = p.failed(ctx, o)
+				err = p.failed(ctx, o, only)
 			case <-p.closing:
 				err = ErrClosed
 			}
@@ -380,7 +392,7 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 			o.lastErr = a.err
 		}
 		if ctx.Err() != nil {
-			return Result{Attempts: attempts}, p.failed(ctx, o)
+			return Result{Attempts: attempts}, p.failed(ctx, o, only)
 		}
 		p.logger.Debug("Publish moves on", watermill.LogFields{"broker": pp.broker, "err": a.err})
 		tried[idx] = a.gen
@@ -389,11 +401,11 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 
 // failed is the error of a publish whose deadline passed: uncertain if any
 // attempt may have delivered it, else why nothing was delivered.
-func (p *Publisher) failed(ctx context.Context, o outcomes) error {
-	return p.failedAt(context.Cause(ctx), o)
+func (p *Publisher) failed(ctx context.Context, o outcomes, only int) error {
+	return p.failedAt(context.Cause(ctx), o, only)
 }
 
-func (p *Publisher) failedAt(cause error, o outcomes) error {
+func (p *Publisher) failedAt(cause error, o outcomes, only int) error {
 	switch {
 	case o.uncertain != nil && o.nacked != nil:
 		return fmt.Errorf("%w: %w: %w (%w; refused before: %w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain, o.nacked)
@@ -405,6 +417,10 @@ func (p *Publisher) failedAt(cause error, o outcomes) error {
 		return ErrNoRoute
 	case o.lastErr != nil:
 		return fmt.Errorf("%w: %w (last failure: %w)", ErrUnavailable, cause, o.lastErr)
+	}
+	if down := p.downCauses(only); len(down) > 0 {
+		// Nothing was tried: why each broker is down is the answer.
+		return fmt.Errorf("%w: %w ("+strings.Repeat("; %w", len(down))[2:]+")", append([]any{ErrUnavailable, cause}, down...)...)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }
