@@ -84,8 +84,9 @@ func (e Endpoint) DialContext(ctx context.Context) (*amqp.Connection, error) {
 		return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.Cause(ctx))
 	}
 	deadline := time.Now().Add(timeout)
+	ctxBound := false // the socket deadline is ctx's
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+		deadline, ctxBound = d, true
 	}
 	u, err := amqp.ParseURI(e.URL)
 	if err != nil {
@@ -161,6 +162,11 @@ func (e Endpoint) DialContext(ctx context.Context) (*amqp.Connection, error) {
 		}
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.Cause(ctx))
+		}
+		if ctxBound && !time.Now().Before(deadline) {
+			// The socket's deadline, which is ctx's, fired a moment
+			// before ctx's own timer.
+			return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.DeadlineExceeded)
 		}
 		if tc != nil {
 			err = tc.explain(err)
