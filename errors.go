@@ -39,6 +39,13 @@ var (
 	// ErrTooLarge means a message does not fit what the broker takes; it was
 	// refused before it was written.
 	ErrTooLarge = broker.ErrTooLarge
+	// ErrRefused means every broker refused the connection or its set-up in
+	// a way that retrying does not heal: the user or password (403), the
+	// vhost (530), a TLS certificate that fails verification, a topology
+	// that does not match the broker's (406). It comes at once, not at the
+	// deadline; nothing was delivered, and it is not retryable. The error
+	// names each broker and its cause (a *broker.RefusedError).
+	ErrRefused = broker.ErrRefused
 	// ErrClosed means the sender or agent was closed. Every package's
 	// ErrClosed (rpc.ErrClosed, router.ErrClosed, failover.ErrClosed) matches
 	// it.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -56,6 +57,8 @@ func errorCode(err error, exit int) string {
 		return "no_route"
 	case errors.Is(err, rpc.ErrTimeout):
 		return "timeout"
+	case errors.Is(err, broker.ErrRefused):
+		return "refused"
 	case errors.Is(err, rpc.ErrConnectionLost):
 		return "connection_lost"
 	case errors.Is(err, rpc.ErrUnavailable):
@@ -74,8 +77,12 @@ func withBrokerErrors(err error, sender *rpc.Sender) error {
 	}
 	var why []string
 	for _, b := range sender.Status() {
-		if b.Err != nil && !strings.Contains(err.Error(), b.Err.Error()) {
+		switch {
+		case b.Ready || b.Blocked:
+		case b.Err != nil && !strings.Contains(err.Error(), b.Err.Error()):
 			why = append(why, b.Err.Error())
+		case b.Err == nil && b.Connects == 0 && !strings.Contains(err.Error(), b.Endpoint):
+			why = append(why, b.Endpoint+": no answer yet to the first connect")
 		}
 	}
 	if len(why) == 0 {

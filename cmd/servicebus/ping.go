@@ -41,6 +41,12 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 	if !*all {
 		// The round trip should not include connecting: wait for a broker.
 		waitPaths(s.op, s.sender, false)
+		if s.op.Err() != nil {
+			// No broker came up in time: say why each is down, rather
+			// than that the deadline passed before sending.
+			err := fmt.Errorf("%w: %w", rpc.ErrUnavailable, context.Cause(s.op))
+			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
+		}
 		rtt, err := s.sender.Ping(s.op, node)
 		if err != nil {
 			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))

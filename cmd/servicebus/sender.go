@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/go-servicebus/servicebus"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -31,9 +34,58 @@ func (c *connFlags) open(log *quietLog, out reporter) (s *session, code int) {
 	}
 	ctx, stop := signalContext()
 	op, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	op, stopWatch := untilUnreachable(op, sender)
 	return &session{sender: sender, ctx: ctx, op: op, close: func() {
+		stopWatch()
 		cancel()
 		stop()
 		_ = sender.Close()
 	}}, -1
+}
+
+// giveUpAttempts is how many times every broker must have failed, none
+// ever answering, before a command stops waiting for one.
+const giveUpAttempts = 2
+
+// errNoBrokerAnswered is why a command gave up before its deadline; the
+// error it ends with says why each broker is down.
+var errNoBrokerAnswered = fmt.Errorf("no broker answered, each tried %d times", giveUpAttempts)
+
+// untilUnreachable returns ctx, ended with errNoBrokerAnswered as soon as
+// no broker has been connected while each has failed giveUpAttempts times
+// in a row, or refused for good (a refusal every broker gives ends a call
+// at once without this): a command runs once, and a wrong host or port
+// should not cost it the whole deadline. A long-lived sender keeps waiting
+// for its brokers instead. stop ends the watch.
+func untilUnreachable(ctx context.Context, sender *rpc.Sender) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			changed := sender.Changed()
+			if unreachable(sender.Status()) {
+				cancel(errNoBrokerAnswered)
+				return
+			}
+			select {
+			case <-changed:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return ctx, func() {
+		cancel(nil)
+		<-done
+	}
+}
+
+func unreachable(brokers []rpc.BrokerStatus) bool {
+	for _, b := range brokers {
+		if b.Ready || b.Connects > 0 || (b.Failures < giveUpAttempts && !errors.Is(b.Err, broker.ErrRefused)) {
+			return false
+		}
+	}
+	return len(brokers) > 0
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"gopkg.in/yaml.v3"
 
 	servicebus "github.com/go-servicebus/servicebus"
@@ -23,6 +24,7 @@ import (
 const (
 	helperConfigEnv = "CLUSTERTEST_AGENT_CONFIG" // YAML of the agent
 	helperNameEnv   = "CLUSTERTEST_AGENT_NAME"   // what its replies and lines call it
+	helperWorkEnv   = "CLUSTERTEST_AGENT_WORK"   // its work time, a Go duration; default workTime
 )
 
 // workTime is how long a service works on one call or message: long enough
@@ -45,6 +47,10 @@ func TestHelperAgentProcess(t *testing.T) {
 		t.Skip("helper process of the cluster tests")
 	}
 	name := os.Getenv(helperNameEnv)
+	work := workTime
+	if d, err := time.ParseDuration(os.Getenv(helperWorkEnv)); err == nil {
+		work = d
+	}
 	var out sync.Mutex
 	say := func(format string, args ...any) {
 		out.Lock()
@@ -59,25 +65,25 @@ func TestHelperAgentProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	agent, err := servicebus.NewAgent(cfg, nil)
+	agent, err := servicebus.NewAgent(cfg, stderrErrors{name: name})
 	if err != nil {
 		fail(err)
 	}
-	work := func(kind string, req *servicebus.Request) error {
+	serve := func(kind string, req *servicebus.Request) error {
 		var p payload
 		if err := req.Decode(&p); err != nil {
 			return err
 		}
 		say("GOT %s %d %s %v", kind, p.Seq, req.ID, req.Meta.Redelivered)
-		time.Sleep(workTime)
+		time.Sleep(work)
 		say("DONE %s %d %s", kind, p.Seq, req.ID)
 		return nil
 	}
 	agent.AddRPCService("work", "call", func(ctx context.Context, req *servicebus.Request) (any, error) {
-		return name, work("call", req)
+		return name, serve("call", req)
 	})
 	agent.AddMessageService("work", "message", func(ctx context.Context, req *servicebus.Request) error {
-		return work("message", req)
+		return serve("message", req)
 	})
 	if err := agent.Start(context.Background()); err != nil {
 		fail(err)
@@ -104,6 +110,19 @@ func TestHelperAgentProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// stderrErrors logs an agent process's error-level records on stderr (the
+// test's), so that a failing cluster test shows what its agents saw.
+type stderrErrors struct {
+	watermill.NopLogger
+	name string
+}
+
+func (l stderrErrors) Error(msg string, err error, fields watermill.LogFields) {
+	fmt.Fprintf(os.Stderr, "%s %s: %s: %v %v\n", time.Now().Format("15:04:05.000"), l.name, msg, err, fields)
+}
+
+func (l stderrErrors) With(watermill.LogFields) watermill.LoggerAdapter { return l }
+
 // loadConfig reads the YAML a user would write over the defaults, without
 // the SERVICEBUS_* environment of whoever runs the tests.
 func loadConfig(path string) (servicebus.Config, error) {
@@ -119,15 +138,16 @@ func loadConfig(path string) (servicebus.Config, error) {
 }
 
 // writeConfig writes the YAML of a deployment on the cluster: every node a
-// host, durable topology (quorum node queue), daily tokens.
-func writeConfig(t *testing.T, hosts []string, node string) string {
+// host, durable topology (quorum node queue), daily tokens, concurrency
+// services at a time in each agent.
+func writeConfig(t *testing.T, hosts []string, node string, concurrency int) string {
 	t.Helper()
 	yaml := fmt.Sprintf(`hosts: [%s]
 node_name: %s
 topology: durable
 secret_token: cluster test secret
-concurrency: 4
-`, strings.Join(hosts, ", "), node)
+concurrency: %d
+`, strings.Join(hosts, ", "), node, concurrency)
 	path := t.TempDir() + "/servicebus.yaml"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -146,12 +166,13 @@ type agentProc struct {
 }
 
 // startAgents starts n agent processes at once, waits until each consumes
-// on every node, and stops them at cleanup. Their lines go to book.
-func startAgents(t *testing.T, n int, configPath string, book *ledger) []*agentProc {
+// on every node, and stops them at cleanup. Their lines go to book. env
+// is added to their environment.
+func startAgents(t *testing.T, n int, configPath string, book *ledger, env ...string) []*agentProc {
 	t.Helper()
 	procs := make([]*agentProc, n)
 	for i := range procs {
-		procs[i] = startAgent(t, i, configPath, book)
+		procs[i] = startAgent(t, i, configPath, book, env...)
 	}
 	timeout := time.After(2 * time.Minute)
 	for _, p := range procs {
@@ -167,10 +188,11 @@ func startAgents(t *testing.T, n int, configPath string, book *ledger) []*agentP
 	return procs
 }
 
-func startAgent(t *testing.T, i int, configPath string, book *ledger) *agentProc {
+func startAgent(t *testing.T, i int, configPath string, book *ledger, env ...string) *agentProc {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperAgentProcess$", "-test.timeout=9m")
 	cmd.Env = append(os.Environ(), helperConfigEnv+"="+configPath, fmt.Sprintf("%s=agent-%d", helperNameEnv, i))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	// The agent dies with the test binary, whatever ends it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -36,7 +36,7 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 	c := brokertest.StartCluster(t, brokertest.ClusterOptions{})
 	clusterUp := time.Since(start)
 	node := testkit.UniqueName("clustertest-scaleout")
-	configPath := writeConfig(t, c.Hosts(), node)
+	configPath := writeConfig(t, c.Hosts(), node, 4)
 	book := &ledger{}
 	start = time.Now()
 	agents := startAgents(t, agentCount, configPath, book)

@@ -16,4 +16,6 @@
 //	pathpub.go     the publishing side of one path: its confirm-mode channel, one attempt
 //	confirms.go    the publishes in flight on a channel, settled from confirms and returns
 //	errors.go      the outcome errors, exported again by pkg/failover
+//	unreachable.go why no broker takes a publish: every one refused for good (at
+//	               once), or each broker's cause at the deadline
 package publish

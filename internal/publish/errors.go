@@ -29,4 +29,8 @@ var (
 	ErrPathLost = errors.New("failover: connection lost before confirm")
 	// ErrBlocked: the broker blocked publishers while a publish waited.
 	ErrBlocked = errors.New("failover: broker blocks publishers (resource alarm)")
+	// ErrRefused: every broker refused in a way retrying cannot heal; it
+	// is broker.ErrRefused, and the error wraps each broker's
+	// *broker.RefusedError.
+	ErrRefused = broker.ErrRefused
 )

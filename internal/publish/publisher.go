@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -185,13 +186,16 @@ func (p *Publisher) forwardChanges(path *broker.Path) {
 }
 
 // Close stops every path (running OnDown) and fails publishes in flight with
-// ErrClosed. It is idempotent.
+// ErrClosed. It is idempotent. The paths close at once, each cutting short
+// a dial or set-up under way (broker.Path.Close).
 func (p *Publisher) Close() error {
 	p.closeOnce.Do(func() {
 		close(p.closing)
+		var paths sync.WaitGroup
 		for _, pp := range p.paths {
-			_ = pp.path.Close()
+			paths.Go(func() { _ = pp.path.Close() })
 		}
+		paths.Wait()
 		p.wg.Wait()
 	})
 	return nil
@@ -211,28 +215,51 @@ func (p *Publisher) closed() bool {
 // connection it goes out on. An error skips that path.
 type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
 
+// Options change one publish.
+type Options struct {
+	// Prepare adapts the message to each path before it goes out there.
+	Prepare Prepare
+	// Path >= 0 publishes on that path only, without failover (a nack is
+	// still retried there). A path still making its first connection is
+	// waited for within ctx; one that is down after a failure is reported
+	// at once. -1 (or any negative) means any path.
+	Path int
+	// AtMostOnce: an attempt that went out and whose fate is unknown (its
+	// connection lost, no confirm in time) is not sent again elsewhere; the
+	// publish fails at once with ErrMaybeDelivered. For calls, which must
+	// not run twice unless the caller asks.
+	AtMostOnce bool
+}
+
 // PublishAMQP publishes msg to exchange with routing key, mandatory and
 // confirmed, on the first ready path, failing over as failover.Publisher's
 // documentation tells. It returns once a broker confirmed the message.
 func (p *Publisher) PublishAMQP(ctx context.Context, exchange, key string, msg amqp.Publishing) (Result, error) {
-	return p.publish(ctx, exchange, key, msg, nil, -1)
+	return p.publish(ctx, exchange, key, msg, Options{Path: -1})
 }
 
-// PublishPrepared is PublishAMQP with a hook that adapts msg to each path
-// before it is published there.
+// PublishWith is PublishAMQP with options.
+func (p *Publisher) PublishWith(ctx context.Context, exchange, key string, msg amqp.Publishing, opts Options) (Result, error) {
+	if opts.Path >= len(p.paths) {
+		return Result{}, fmt.Errorf("failover: no path %d", opts.Path)
+	}
+	if opts.Path < 0 {
+		opts.Path = -1
+	}
+	return p.publish(ctx, exchange, key, msg, opts)
+}
+
+// PublishPrepared is PublishWith with a Prepare hook and any path.
 func (p *Publisher) PublishPrepared(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
-	return p.publish(ctx, exchange, key, msg, prepare, -1)
+	return p.PublishWith(ctx, exchange, key, msg, Options{Prepare: prepare, Path: -1})
 }
 
-// PublishOnPath publishes msg on path i only, without failover; a nack is
-// retried there as in PublishAMQP. A path still making its first connection
-// is waited for within ctx; one that is down after a failure is reported at
-// once.
+// PublishOnPath is PublishWith on path i only.
 func (p *Publisher) PublishOnPath(ctx context.Context, i int, exchange, key string, msg amqp.Publishing, prepare Prepare) (Result, error) {
-	if i < 0 || i >= len(p.paths) {
+	if i < 0 {
 		return Result{}, fmt.Errorf("failover: no path %d", i)
 	}
-	return p.publish(ctx, exchange, key, msg, prepare, i)
+	return p.PublishWith(ctx, exchange, key, msg, Options{Prepare: prepare, Path: i})
 }
 
 // minRetryDelay: a refused publish with less than twice this left before
@@ -248,8 +275,9 @@ type outcomes struct {
 	lastErr   error // the last failure that sent nothing
 }
 
-// publish is the failover loop; only >= 0 restricts it to that path.
-func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, prepare Prepare, only int) (Result, error) {
+// publish is the failover loop.
+func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.Publishing, opts Options) (Result, error) {
+	prepare, only := opts.Prepare, opts.Path
 	if p.closed() {
 		return Result{}, ErrClosed
 	}
@@ -276,6 +304,14 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 		changed := p.Changed()
 		idx := p.pick(tried, only)
 		if idx < 0 {
+			if refused := p.refused(only); refused != nil {
+				// Every broker refuses in a way that waiting will not
+				// heal: say so now, not at the deadline.
+				if o == (outcomes{}) {
+					return Result{Attempts: attempts}, refused
+				}
+				return Result{Attempts: attempts}, p.failedAt(refused, o, only)
+			}
 			var backoff *time.Timer
 			var wait <-chan time.Time
 			switch {
@@ -288,7 +324,7 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 					// Near the deadline: one more try halfway there, so
 					// the last attempt is not still out when it passes.
 					if delay = time.Until(deadline) / 2; delay < minRetryDelay {
-						return Result{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o)
+						return Result{Attempts: attempts}, p.failedAt(context.DeadlineExceeded, o, only)
 					}
 				}
 				backoff = time.NewTimer(delay)
@@ -309,7 +345,7 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 				}
 			case <-changed:
 			case <-ctx.Done():
-				err = p.failed(ctx, o)
+				err = p.failed(ctx, o, only)
 			case <-p.closing:
 				err = ErrClosed
 			}
@@ -349,11 +385,14 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 			o.lastErr = a.err
 		case a.written:
 			o.uncertain = a.err
+			if opts.AtMostOnce {
+				return Result{Attempts: attempts}, fmt.Errorf("%w: %w: %w", ErrUnavailable, ErrMaybeDelivered, a.err)
+			}
 		default:
 			o.lastErr = a.err
 		}
 		if ctx.Err() != nil {
-			return Result{Attempts: attempts}, p.failed(ctx, o)
+			return Result{Attempts: attempts}, p.failed(ctx, o, only)
 		}
 		p.logger.Debug("Publish moves on", watermill.LogFields{"broker": pp.broker, "err": a.err})
 		tried[idx] = a.gen
@@ -362,11 +401,11 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 
 // failed is the error of a publish whose deadline passed: uncertain if any
 // attempt may have delivered it, else why nothing was delivered.
-func (p *Publisher) failed(ctx context.Context, o outcomes) error {
-	return p.failedAt(context.Cause(ctx), o)
+func (p *Publisher) failed(ctx context.Context, o outcomes, only int) error {
+	return p.failedAt(context.Cause(ctx), o, only)
 }
 
-func (p *Publisher) failedAt(cause error, o outcomes) error {
+func (p *Publisher) failedAt(cause error, o outcomes, only int) error {
 	switch {
 	case o.uncertain != nil && o.nacked != nil:
 		return fmt.Errorf("%w: %w: %w (%w; refused before: %w)", ErrUnavailable, ErrMaybeDelivered, cause, o.uncertain, o.nacked)
@@ -378,6 +417,10 @@ func (p *Publisher) failedAt(cause error, o outcomes) error {
 		return ErrNoRoute
 	case o.lastErr != nil:
 		return fmt.Errorf("%w: %w (last failure: %w)", ErrUnavailable, cause, o.lastErr)
+	}
+	if down := p.downCauses(only); len(down) > 0 {
+		// Nothing was tried: why each broker is down is the answer.
+		return fmt.Errorf("%w: %w ("+strings.Repeat("; %w", len(down))[2:]+")", append([]any{ErrUnavailable, cause}, down...)...)
 	}
 	return fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }

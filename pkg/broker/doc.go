@@ -27,6 +27,26 @@
 // clients cut off at once do not return at once. amqp091-go's own
 // connection recovery is not used.
 //
+// # Deadlines and refusals
+//
+// A connect attempt never holds anyone: Endpoint.DialContext ends with its
+// context (the socket is closed under a TCP connect, a TLS handshake or an
+// AMQP handshake that stalls, since amqp091-go's handshake takes no
+// context), and Path.Close cuts short a dial or a set-up under way, so
+// DialTimeout (socket_timeout) bounds an attempt but not a caller.
+//
+// Some refusals no retry heals: the login (403), the vhost (530), a TLS
+// certificate that fails verification, a topology that does not match the
+// broker's (406 at set-up). They come back as a *RefusedError (ErrRefused),
+// naming the broker and the cause, and a Path's State says when its last
+// attempt was one; the publishing engine fails a publish at once when every
+// broker refuses so. The Path itself keeps trying (an operator may fix the
+// broker) and logs such a refusal at error level once per change of cause.
+// RabbitMQ says why it refuses a login (connection.close 403) only to a
+// client that lists the capability authentication_failure_close, and closes
+// the socket silently 3 s later otherwise; amqp091-go has no way to list
+// it, so the login frame is amended on its way out (authfailure.go).
+//
 // # Writes that cannot hold a caller
 //
 // A socket write blocks for as long as the broker does not read, and

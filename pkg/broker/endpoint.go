@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -23,8 +24,9 @@ type Endpoint struct {
 	// Heartbeat is the AMQP heartbeat interval; a link silent for three
 	// intervals is declared dead. 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
-	// DialTimeout bounds the TCP connect and the AMQP handshake
-	// (py-servicebus socket_timeout). 0 means DefaultDialTimeout.
+	// DialTimeout bounds the TCP connect, the TLS and the AMQP handshake
+	// (py-servicebus socket_timeout); DialContext's context, or the Close
+	// of a Path, ends them sooner. 0 means DefaultDialTimeout.
 	DialTimeout time.Duration
 	// OnInsecureConnect, when set, is called at every connect whose TLS
 	// config skips certificate verification, so the caller can warn.
@@ -51,10 +53,25 @@ func (e Endpoint) GoString() string {
 		e.String(), e.TLS != nil, e.Heartbeat, e.DialTimeout)
 }
 
-// Dial opens a connection to the broker. For amqps it does the TLS handshake
-// itself, so that a certificate the broker refuses after the handshake (TLS
-// 1.3 reports that only on the first read) is named in the error.
+// Dial opens a connection to the broker within DialTimeout; it is
+// DialContext without a context.
 func (e Endpoint) Dial() (*amqp.Connection, error) {
+	return e.DialContext(context.Background())
+}
+
+// DialContext opens a connection to the broker: TCP, TLS and the AMQP
+// handshake, all within DialTimeout and ctx's deadline, whichever comes
+// first. When ctx ends before the connection is open, its socket is closed
+// at once, so that no step (a broker that accepts TCP and never speaks, a
+// TLS handshake that stalls) holds the caller; the error then wraps
+// context.Cause(ctx).
+//
+// For amqps it does the TLS handshake itself, so that a certificate the
+// broker refuses after the handshake (TLS 1.3 reports that only on the
+// first read) is named in the error. A refusal that retrying cannot heal
+// (a wrong user or password, a vhost that does not exist, a certificate
+// that fails verification) is a *RefusedError, matching ErrRefused.
+func (e Endpoint) DialContext(ctx context.Context) (*amqp.Connection, error) {
 	hb := e.Heartbeat
 	if hb <= 0 {
 		hb = DefaultHeartbeat
@@ -62,6 +79,14 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 	timeout := e.DialTimeout
 	if timeout <= 0 {
 		timeout = DefaultDialTimeout
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.Cause(ctx))
+	}
+	deadline := time.Now().Add(timeout)
+	ctxBound := false // the socket deadline is ctx's
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline, ctxBound = d, true
 	}
 	u, err := amqp.ParseURI(e.URL)
 	if err != nil {
@@ -81,7 +106,11 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 		}
 		u.Scheme = "amqp" // TLS is done by our dialer below; the port stays
 	}
-	var tc *tlsConn
+	var (
+		tc    *tlsConn
+		raw   net.Conn
+		abort = func() bool { return true } // stops the close on ctx's end
+	)
 	cfg := amqp.Config{
 		Heartbeat: hb,
 		Locale:    "en_US",
@@ -90,38 +119,60 @@ func (e Endpoint) Dial() (*amqp.Connection, error) {
 			"product":         "servicebus",
 			"connection_name": "servicebus",
 			"platform":        "Go",
-			"capabilities":    amqp.Table{"connection.blocked": true},
 		},
 		Dial: func(network, addr string) (net.Conn, error) {
-			tcp, err := net.DialTimeout(network, addr, timeout)
+			dialer := net.Dialer{Deadline: deadline}
+			tcp, err := dialer.DialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
 			// Writes never hold a caller on a stalled socket (stallconn.go);
 			// under TLS too, so it sits below the TLS layer.
-			raw := newStallConn(tcp)
-			// The handshakes must finish within the timeout too; amqp091
-			// clears the deadline once the AMQP connection is open.
-			if err := raw.SetDeadline(time.Now().Add(timeout)); err != nil {
-				raw.Close()
+			sc := newStallConn(tcp)
+			raw = sc
+			// amqp091-go's handshake takes no context: closing the socket
+			// is what ends it when ctx does.
+			abort = context.AfterFunc(ctx, func() { _ = sc.Close() })
+			// The handshakes must finish by the deadline too; amqp091
+			// clears it once the AMQP connection is open.
+			if err := sc.SetDeadline(deadline); err != nil {
 				return nil, err
 			}
 			if tlsConf == nil {
-				return raw, nil
+				return newAuthCapConn(sc), nil
 			}
-			client := tls.Client(raw, tlsConf)
-			if err := client.Handshake(); err != nil {
-				raw.Close()
+			client := tls.Client(sc, tlsConf)
+			if err := client.HandshakeContext(ctx); err != nil {
 				return nil, fmt.Errorf("TLS handshake: %w", err)
 			}
 			tc = &tlsConn{Conn: client}
-			return tc, nil
+			return newAuthCapConn(tc), nil
 		},
 	}
 	conn, err := amqp.DialConfig(u.String(), cfg)
+	if !abort() && err == nil {
+		// ctx ended as the handshake finished: its socket is closed.
+		_ = conn.CloseDeadline(time.Now())
+		err = context.Cause(ctx)
+	}
 	if err != nil {
+		if raw != nil {
+			// amqp091-go leaves the socket of a failed handshake open.
+			_ = raw.Close()
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.Cause(ctx))
+		}
+		if ctxBound && !time.Now().Before(deadline) {
+			// The socket's deadline, which is ctx's, fired a moment
+			// before ctx's own timer.
+			return nil, fmt.Errorf("broker: connect %s: %w", e.String(), context.DeadlineExceeded)
+		}
 		if tc != nil {
 			err = tc.explain(err)
+		}
+		if r, ok := refusal(e.String(), err, false); ok {
+			return nil, r
 		}
 		return nil, fmt.Errorf("broker: connect %s: %w", e.String(), err)
 	}

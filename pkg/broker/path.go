@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"time"
@@ -46,16 +47,42 @@ type Path struct {
 	cfg    PathConfig
 	logger watermill.LoggerAdapter
 
-	mu      sync.Mutex
-	conn    *amqp.Connection // nil while down
-	blocked bool             // the broker blocked publishers (resource alarm)
-	changed chan struct{}    // closed and replaced at every state change
-	lastErr error
+	mu       sync.Mutex
+	conn     *amqp.Connection // nil while down
+	blocked  bool             // the broker blocked publishers (resource alarm)
+	changed  chan struct{}    // closed and replaced at every state change
+	lastErr  error
+	refused  *RefusedError // the last attempt's refusal that cannot heal; nil once one did otherwise
+	connects int           // connects that OnUp accepted
+	failures int           // failed attempts since the last such connect
+
+	loggedCause string // the failure last logged at error level
 
 	kill    chan killRequest
 	closing chan struct{}
+	ctx     context.Context // ends at Close: aborts a dial or a set-up under way
+	abort   context.CancelFunc
 	done    chan struct{}
 	once    sync.Once
+}
+
+// PathState is a snapshot of a Path.
+type PathState struct {
+	// Healthy: connected, set up, and not blocked by a resource alarm.
+	Healthy bool
+	// Blocked: the broker blocks publishers on the connection.
+	Blocked bool
+	// Connects counts the connections OnUp accepted since NewPath.
+	Connects int
+	// Failures counts the attempts (dial or set-up) that failed since the
+	// last connect OnUp accepted, or since NewPath.
+	Failures int
+	// Err is the reason of the last failure, nil if there was none.
+	Err error
+	// Refused is set when the last attempt ended in a refusal that
+	// retrying cannot heal (see ErrRefused), and cleared by any other
+	// outcome.
+	Refused *RefusedError
 }
 
 // NewPath starts keeping a connection to cfg.Endpoint; it returns at once.
@@ -79,12 +106,15 @@ func NewPath(cfg PathConfig, logger watermill.LoggerAdapter) *Path {
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
+	ctx, abort := context.WithCancelCause(context.Background())
 	p := &Path{
 		cfg:     cfg,
 		logger:  logger.With(watermill.LogFields{"broker": cfg.Endpoint.String()}),
 		changed: make(chan struct{}),
 		kill:    make(chan killRequest, 8),
 		closing: make(chan struct{}),
+		ctx:     ctx,
+		abort:   func() { abort(ErrClosed) },
 		done:    make(chan struct{}),
 	}
 	go p.run()
@@ -125,6 +155,20 @@ func (p *Path) Err() error {
 	return p.lastErr
 }
 
+// State is a snapshot of the path's state.
+func (p *Path) State() PathState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PathState{
+		Healthy:  p.conn != nil && !p.blocked,
+		Blocked:  p.blocked,
+		Connects: p.connects,
+		Failures: p.failures,
+		Err:      p.lastErr,
+		Refused:  p.refused,
+	}
+}
+
 // Changed returns a channel that is closed at the path's next state change
 // (up, down, blocked, unblocked, closed).
 func (p *Path) Changed() <-chan struct{} {
@@ -162,9 +206,15 @@ func (p *Path) KillConn(conn *amqp.Connection, reason error) {
 }
 
 // Close stops the path and closes its connection. It is idempotent and
-// returns once the background loop has ended and OnDown has run.
+// returns once the background loop has ended and OnDown has run. A dial or
+// a set-up under way is cut short (its socket closed), so Close does not
+// wait for a broker that does not answer; a connection that is up is closed
+// with the broker's close-ok, within 1 s.
 func (p *Path) Close() error {
-	p.once.Do(func() { close(p.closing) })
+	p.once.Do(func() {
+		close(p.closing)
+		p.abort()
+	})
 	<-p.done
 	return nil
 }
@@ -180,6 +230,45 @@ func (p *Path) setState(conn *amqp.Connection, blocked bool, err error) {
 	p.mu.Unlock()
 }
 
+// attemptFailed records a failed dial or set-up, and whether it was a
+// refusal that cannot heal.
+func (p *Path) attemptFailed(err error, refused *RefusedError) {
+	p.mu.Lock()
+	p.failures++
+	p.refused = refused
+	p.mu.Unlock()
+	p.setState(nil, false, err)
+}
+
+// connected records a connect that OnUp accepted.
+func (p *Path) connected(conn *amqp.Connection) {
+	p.mu.Lock()
+	p.connects++
+	p.failures = 0
+	p.refused = nil
+	p.mu.Unlock()
+	p.setState(conn, false, nil)
+}
+
+// logFailure logs a failed attempt: at error level when its cause differs
+// from the last one logged so (a refusal, a set-up that fails), so that a
+// broker refusing every few seconds is one line, not one per attempt; at
+// info level when it is only unreachable (it may be starting up).
+func (p *Path) logFailure(msg string, err error, loud bool, fields watermill.LogFields) {
+	cause := err.Error()
+	if !loud {
+		p.loggedCause = ""
+		p.logger.Info(msg, fields.Add(watermill.LogFields{"err": err}))
+		return
+	}
+	if cause == p.loggedCause {
+		p.logger.Debug(msg+" (again)", fields.Add(watermill.LogFields{"err": err}))
+		return
+	}
+	p.loggedCause = cause
+	p.logger.Error(msg, err, fields)
+}
+
 func (p *Path) run() {
 	defer close(p.done)
 	defer p.setState(nil, false, ErrClosed)
@@ -192,38 +281,31 @@ func (p *Path) run() {
 			return
 		default:
 		}
-		conn, err := p.cfg.Endpoint.Dial()
+		conn, err := p.cfg.Endpoint.DialContext(p.ctx)
 		if err != nil {
-			p.setState(nil, false, err)
-			p.logger.Info("Broker not reachable", watermill.LogFields{"err": err, "attempt": attempt})
+			if p.ctx.Err() != nil {
+				return
+			}
+			refused, ok := refusal(p.cfg.Endpoint.String(), err, false)
+			if ok {
+				err = refused
+			}
+			p.attemptFailed(err, refused)
+			msg := "Broker not reachable"
+			if ok {
+				msg = "Broker refused the connection"
+			}
+			p.logFailure(msg, err, ok, watermill.LogFields{"attempt": attempt})
 			continue
 		}
 		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
 		blockings := conn.NotifyBlocked(make(chan amqp.Blocking, 4))
-		if p.cfg.OnUp != nil {
-			// A broker that accepts the connection and then goes silent
-			// would hold OnUp until the heartbeats give up.
-			stuck := time.AfterFunc(p.cfg.SetupTimeout, func() { _ = conn.CloseDeadline(time.Now()) })
-			err := p.cfg.OnUp(conn)
-			upDone := err == nil
-			if !stuck.Stop() && err == nil {
-				err = fmt.Errorf("set-up took longer than %s", p.cfg.SetupTimeout)
-			}
-			if err != nil {
-				err = fmt.Errorf("broker: set up %s: %w", p.cfg.Endpoint.String(), err)
-				p.logger.Error("Broker set-up failed", err, nil)
-				_ = conn.CloseDeadline(time.Now().Add(time.Second))
-				p.setState(nil, false, err)
-				if upDone && p.cfg.OnDown != nil {
-					// OnUp finished as the timer closed the connection
-					// under it: what it set up must be undone.
-					p.cfg.OnDown(err)
-				}
-				continue
-			}
+		if !p.setUp(conn) {
+			continue
 		}
 		p.logger.Info("Broker connected", nil)
-		p.setState(conn, false, nil)
+		p.loggedCause = ""
+		p.connected(conn)
 		attempt = 0
 		reason := p.watch(conn, closed, blockings)
 		p.setState(nil, false, reason)
@@ -245,6 +327,48 @@ func (p *Path) run() {
 			return
 		}
 	}
+}
+
+// setUp runs OnUp on a new connection within SetupTimeout, cut short by
+// Close; false when it failed (the connection is closed then, and OnDown
+// has run if OnUp finished as the set-up was given up).
+func (p *Path) setUp(conn *amqp.Connection) bool {
+	if p.cfg.OnUp == nil {
+		return true
+	}
+	// A broker that accepts the connection and then goes silent would hold
+	// OnUp until the heartbeats give up; Close must not wait for it either.
+	stuck := time.AfterFunc(p.cfg.SetupTimeout, func() { _ = conn.CloseDeadline(time.Now()) })
+	stopAbort := context.AfterFunc(p.ctx, func() { _ = conn.CloseDeadline(time.Now()) })
+	err := p.cfg.OnUp(conn)
+	upDone := err == nil
+	aborted := !stopAbort()
+	if !stuck.Stop() && err == nil {
+		err = fmt.Errorf("set-up took longer than %s", p.cfg.SetupTimeout)
+	}
+	if aborted && err == nil {
+		err = ErrClosed
+	}
+	if err == nil {
+		return true
+	}
+	err = fmt.Errorf("broker: set up %s: %w", p.cfg.Endpoint.String(), err)
+	_ = conn.CloseDeadline(time.Now().Add(time.Second))
+	var refused *RefusedError
+	if p.ctx.Err() == nil {
+		var ok bool
+		if refused, ok = refusal(p.cfg.Endpoint.String(), err, true); ok {
+			err = refused
+		}
+		p.logFailure("Broker set-up failed", err, true, nil)
+	}
+	p.attemptFailed(err, refused)
+	if upDone && p.cfg.OnDown != nil {
+		// OnUp finished as the timer or Close closed the connection under
+		// it: what it set up must be undone.
+		p.cfg.OnDown(err)
+	}
+	return false
 }
 
 // watch blocks until the connection is lost, the probe fails, Kill or Close.

@@ -82,3 +82,27 @@ func TestPathRunsOnDownWhenOnUpFinishesAfterItsTimeout(t *testing.T) {
 		t.Fatalf("OnDown ran %d times after a set-up that finished too late, want once", got)
 	}
 }
+
+// State counts the failed attempts since the last connect, and the
+// connects: what a command needs to tell a broker that never answered.
+func TestPathStateCountsFailuresUntilAConnect(t *testing.T) {
+	closed := broker.NewPath(broker.PathConfig{
+		Endpoint: broker.Endpoint{URL: "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t)) + "/"},
+		Backoff:  broker.Backoff{Initial: 5 * time.Millisecond, Max: 10 * time.Millisecond},
+	}, nil)
+	defer closed.Close()
+	testkit.Eventually(t, 5*time.Second, "3 failures", func() bool { return closed.State().Failures >= 3 })
+	if st := closed.State(); st.Connects != 0 || st.Healthy || st.Err == nil || st.Refused != nil {
+		t.Fatalf("closed port: %+v", st)
+	}
+
+	url := brokertest.RequireBroker(t)
+	up := broker.NewPath(broker.PathConfig{Endpoint: broker.Endpoint{URL: url}}, nil)
+	defer up.Close()
+	testkit.Eventually(t, 5*time.Second, "connected", up.Healthy)
+	up.Kill(errors.New("test: kill"))
+	testkit.Eventually(t, 5*time.Second, "connected again", func() bool { return up.State().Connects == 2 && up.Healthy() })
+	if st := up.State(); st.Failures != 0 || st.Refused != nil {
+		t.Fatalf("after two connects: %+v", st)
+	}
+}

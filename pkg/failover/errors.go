@@ -43,6 +43,14 @@ var (
 	// alarm) while a publish waited there; the publish moves on. The message
 	// may still be delivered by that broker once the alarm clears.
 	ErrBlocked = publish.ErrBlocked
+	// ErrRefused means every broker refused in a way that retrying does
+	// not heal: wrong user or password (403), a vhost that does not exist
+	// (530), a TLS certificate that failed verification, a topology that
+	// does not match the broker's (406 at set-up). The publish fails at
+	// once with it, not at its deadline; nothing was delivered. The error
+	// wraps each broker's *broker.RefusedError, which names the cause. It
+	// is broker.ErrRefused.
+	ErrRefused = publish.ErrRefused
 	// ErrTooLarge means a message cannot be published as it is: its
 	// properties and headers do not fit one frame of the broker's
 	// connection, or its body is over MaxMessageSize. It is refused before

@@ -103,9 +103,12 @@ type PublishResult struct {
 //     and the publish moves on.
 //   - no ready path: wait for a path to change state until the deadline
 //     (the ctx's, else PublishTimeout), then ErrUnavailable, with
-//     ErrMaybeDelivered when an attempt went out and was not settled. A
-//     publish never hangs, and no socket write holds it (pkg/broker,
-//     stallconn.go).
+//     ErrMaybeDelivered when an attempt went out and was not settled, and
+//     why each broker is down. A publish never hangs, and neither a socket
+//     write nor a connect attempt holds it (pkg/broker).
+//   - every path down after a refusal no retry heals (login, vhost, TLS
+//     certificate, topology): ErrRefused at once, naming each broker's
+//     cause.
 //
 // Two publishes with the same message id are not in flight on one channel
 // at once (the second waits for the first's confirm): a basic.return names

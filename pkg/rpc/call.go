@@ -10,7 +10,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 )
 
 // CallOption changes one call.
@@ -142,15 +144,13 @@ func (s *Sender) request(ctx context.Context, now time.Time, id string, headers 
 func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publishing, path int) (result, error) {
 	c := &call{id: id, done: make(chan result, 1)}
 	s.calls.add(c)
-	var err error
-	if path < 0 {
-		_, err = s.pub.PublishPrepared(ctx, s.exchange, node, msg, s.prepare(c))
-	} else {
-		_, err = s.pub.PublishOnPath(ctx, path, s.exchange, node, msg, s.prepare(c))
-	}
+	// At most once: a request that went out and whose fate is unknown is
+	// not sent again on another broker, since the service could run twice
+	// (WithResend asks for that).
+	_, err := s.pub.PublishWith(ctx, s.exchange, node, msg, publish.Options{Prepare: s.prepare(c), Path: path, AtMostOnce: true})
 	if err != nil {
 		if s.calls.remove(c) {
-			return result{}, err
+			return result{}, requestError(ctx, err)
 		}
 		// A reply or a failure raced the publish error; take it.
 		r := <-c.done
@@ -170,4 +170,22 @@ func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publis
 		r := <-c.done
 		return r, r.err
 	}
+}
+
+// requestError says what a failed request publish means for its call: a
+// request that may have been delivered is a call whose reply can no longer
+// come (its connection is gone: ErrConnectionLost) or whose deadline passed
+// (ErrTimeout); the others say nothing was delivered.
+func requestError(ctx context.Context, err error) error {
+	if !errors.Is(err, failover.ErrMaybeDelivered) {
+		return err
+	}
+	if ctx.Err() != nil {
+		// As any call that timed out, it may have been delivered.
+		return &timeoutError{detail: "the request was not confirmed by the deadline"}
+	}
+	if errors.Is(err, failover.ErrPathLost) || errors.Is(err, failover.ErrConfirmTimeout) {
+		return fmt.Errorf("%w (the request went out: %w)", ErrConnectionLost, err)
+	}
+	return err
 }

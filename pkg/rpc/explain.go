@@ -14,7 +14,7 @@ import (
 // keeps its deadline within 100 ms). A passive declare takes about a
 // millisecond on a healthy broker; a slower one leaves the timeout
 // unexplained.
-const inspectTimeout = 50 * time.Millisecond
+const inspectTimeout = 80 * time.Millisecond
 
 // queueState is what a passive declare of a node queue on one broker showed.
 type queueState struct {

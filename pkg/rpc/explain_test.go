@@ -82,12 +82,22 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 			node := testkit.UniqueName("sbtest-explain")
 			declareNodeQueue(t, url, node)
 			tc.setup(t, node)
-			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
-			defer cancel()
-			start := time.Now()
-			_, err := s.Call(ctx, node+".math.add", []int{1, 2})
-			took := time.Since(start)
-			t.Log(err)
+			// The look at the queue is best effort, bounded to a few tens
+			// of milliseconds past the deadline: a loaded machine may miss
+			// it once; three calls in a row may not.
+			var err error
+			var took time.Duration
+			for range 3 {
+				ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+				start := time.Now()
+				_, err = s.Call(ctx, node+".math.add", []int{1, 2})
+				took = time.Since(start)
+				cancel()
+				t.Log(err)
+				if strings.Contains(err.Error(), "queue "+node) {
+					break
+				}
+			}
 			if !errors.Is(err, rpc.ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want ErrTimeout and DeadlineExceeded", err)
 			}
@@ -97,8 +107,8 @@ func TestCallTimeoutExplainsWhatTheNodeQueueShows(t *testing.T) {
 			if tc.name == "no consumer" && !strings.Contains(err.Error(), "is its agent running?") {
 				t.Errorf("err = %v, want the question whether the agent runs", err)
 			}
-			// The look at the queue is bounded: about a second at most after the deadline.
-			if took > 5*time.Second {
+			// The look at the queue is bounded (inspectTimeout past the deadline).
+			if took > 500*time.Millisecond+time.Second {
 				t.Errorf("the timed-out call took %s", took)
 			}
 		})

@@ -115,8 +115,13 @@ type BrokerStatus struct {
 	// Blocked: the broker blocks publishers (a memory or disk alarm).
 	Blocked bool
 	// Err is why the last connect or set-up failed, or why the connection
-	// was lost; nil while it never failed.
+	// was lost; nil while it never failed. It matches broker.ErrRefused when
+	// the last attempt was refused in a way retrying does not heal.
 	Err error
+	// Connects counts the connections set up since NewSender; Failures the
+	// connects or set-ups that failed since the last one that worked (or
+	// since NewSender).
+	Connects, Failures int
 }
 
 // Status is the state of every broker, in config order: what a command
@@ -125,12 +130,15 @@ func (s *Sender) Status() []BrokerStatus {
 	out := make([]BrokerStatus, s.pub.Paths())
 	for i := range out {
 		p := s.pub.Path(i)
+		st := p.State()
 		out[i] = BrokerStatus{
 			Endpoint:  s.cfg.Endpoints[i].String(),
 			Connected: p.Conn() != nil,
 			Ready:     s.pub.Ready(i),
-			Blocked:   p.Blocked(),
-			Err:       p.Err(),
+			Blocked:   st.Blocked,
+			Err:       st.Err,
+			Connects:  st.Connects,
+			Failures:  st.Failures,
 		}
 	}
 	return out
