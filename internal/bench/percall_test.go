@@ -18,10 +18,11 @@ import (
 // The per-call path without a broker: the steps of one call of math.add
 // [1,2] that the exported API reaches, in the order pkg/rpc and pkg/router
 // take them (rpc/call.go: Sender.call; router/consume.go: newMessage;
-// router/middleware.go: decode, checkToken; router/service.go: RPC;
-// router/reply.go: resultReply). The router's middleware and the sender's
-// request building are unexported, so their own work (metadata, contexts,
-// header tables) is not here: the bench's allocs/call columns measure it.
+// router/subscribe.go and decode.go: the envelope; token.go: the token;
+// router/service.go: RPC; router/reply.go: resultReply). The router's
+// delivery handling and the sender's request building are unexported, so
+// their own work (metadata, contexts, header tables) is not here: the
+// bench's allocs/call columns measure it.
 //
 // Each step has an allocation budget, checked with testing.AllocsPerRun
 // (a count, not a time: it cannot flake on a busy machine). A change that

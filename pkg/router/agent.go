@@ -15,8 +15,9 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
-// Names of the two watermill handlers (and their topics): deliveries with
-// reply_to go to the RPC handler, the others to the message handler.
+// Names of the two catch-all handlers: they take the calls (HandlerRPC) and
+// messages (HandlerMessage) that no service handler takes: PING, bodies
+// that do not decode, unknown services.
 const (
 	HandlerRPC     = "servicebus.rpc"
 	HandlerMessage = "servicebus.message"
@@ -32,29 +33,34 @@ type Agent struct {
 	logger    watermill.LoggerAdapter
 	services  *services
 	router    *message.Router
-	rpcH      *message.Handler
-	msgH      *message.Handler
+	sub       *subscriber
+	builtin   Builtin
 	marshaler codec.Marshaler
 	stats     counters
 	poison    *poisonTable
 	rejectLog rateLog
 
 	sem          chan struct{} // one token per delivery in flight
-	rpcCh, msgCh chan *message.Message
+	rpcIn, msgIn chan *message.Message
 	baseCtx      context.Context // parent of every message's context; cancelled when a drain times out
-	cancelBase   context.CancelFunc
+	cancelBase   context.CancelCauseFunc
+
+	mwMu         sync.Mutex
+	rpcMW, msgMW []message.HandlerMiddleware // AddRPCMiddleware, AddMessageMiddleware
 
 	mu            sync.Mutex
 	started       bool // Start was called
 	routerStarted bool // router.Run was launched
+	routerRunning bool // router.Run runs the handlers: new ones need RunHandlers
 	stopping      bool
+	feedStopped   bool // stopFeed is closed
 	paths         []*broker.Path
 	conns         []*pathConn // the live connection of each path, nil while down
 	parseLosses   []int       // per path: connections lost in a row to a delivery amqp091-go cannot parse
 	onStart       []func(context.Context) error
 	onExit        []func()
 
-	stopFeed   chan struct{} // closed by Close: hand over nothing more
+	stopFeed   chan struct{} // closed when nothing more is handed over
 	abandon    chan struct{} // closed by Close when in-flight work is left behind
 	aborted    atomic.Bool   // the drain timed out
 	consumeWG  sync.WaitGroup
@@ -66,14 +72,11 @@ type Agent struct {
 }
 
 // NewAgent builds an agent from cfg; it does not connect until Start. A nil
-// logger falls back to cfg.Logger, then to no logging.
+// logger logs nothing.
 func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("router: invalid config: %w", err)
-	}
-	if logger == nil {
-		logger = cfg.Logger
 	}
 	if logger == nil {
 		logger = watermill.NopLogger{}
@@ -83,7 +86,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
-	baseCtx, cancel := context.WithCancel(context.Background())
+	baseCtx, cancel := context.WithCancelCause(context.Background())
 	a := &Agent{
 		cfg:         cfg,
 		logger:      logger,
@@ -91,8 +94,6 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		poison:      newPoisonTable(),
 		router:      r,
 		sem:         make(chan struct{}, cfg.Concurrency),
-		rpcCh:       make(chan *message.Message),
-		msgCh:       make(chan *message.Message),
 		baseCtx:     baseCtx,
 		cancelBase:  cancel,
 		paths:       make([]*broker.Path, len(cfg.Endpoints)),
@@ -102,43 +103,82 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		abandon:     make(chan struct{}),
 		routerDone:  make(chan struct{}),
 	}
-	sub := &subscriber{a: a}
-	a.rpcH = r.AddHandler(HandlerRPC, HandlerRPC, sub, "reply", replyPublisher{a}, a.dispatchRPC)
-	a.msgH = r.AddConsumerHandler(HandlerMessage, HandlerMessage, sub, a.dispatchMessage)
-	// Order of execution: answer|recover, decode, token, deadline, [retry],
-	// user middleware, dispatch.
-	a.rpcH.AddMiddleware(a.answer)
-	a.msgH.AddMiddleware(a.recoverMessage)
-	r.AddMiddleware(a.decode, a.checkToken, a.checkDeadline)
-	if cfg.MessageRetry.MaxRetries > 0 {
-		a.msgH.AddMiddleware(a.retryMiddleware())
+	a.sub = &subscriber{a: a}
+	a.builtin = Builtin{
+		Codec:    cfg.Codec,
+		Tokens:   cfg.Tokens,
+		Caller:   cfg.Caller,
+		Retry:    cfg.MessageRetry,
+		Observer: a.observe,
+		Logger:   logger,
 	}
+	a.rpcIn = a.services.addCatchAll(HandlerRPC)
+	a.msgIn = a.services.addCatchAll(HandlerMessage)
+	a.addMiddleware(r.AddHandler(HandlerRPC, HandlerRPC, a.sub, replyTopic, replyPublisher{a}, a.handleUnroutedRPC), true, nil)
+	a.addMiddleware(r.AddConsumerHandler(HandlerMessage, HandlerMessage, a.sub, a.handleUnroutedMessage), false, nil)
 	return a, nil
 }
 
-// AddRPCService registers an RPC service (py-servicebus add_rpc_service). It
-// panics on an empty category or name, a nil service or a duplicate.
-// Services may be added while the agent runs.
-func (a *Agent) AddRPCService(category, name string, svc RPCService) {
-	a.services.addRPC(category, name, svc)
+// addMiddleware gives a handler of the agent its middleware: the built-in
+// ones, then the agent's (AddRPCMiddleware, AddMessageMiddleware), then
+// the service's own. Handler-level only: servicebus adds no router-wide
+// middleware, so handlers of other subscribers run untouched.
+func (a *Agent) addMiddleware(h *message.Handler, rpc bool, own []message.HandlerMiddleware) {
+	h.AddMiddleware(growStack)
+	if rpc {
+		h.AddMiddleware(a.builtin.RPC()...)
+	} else {
+		h.AddMiddleware(a.builtin.Message()...)
+	}
+	h.AddMiddleware(a.agentMiddleware(rpc))
+	h.AddMiddleware(own...)
 }
 
-// AddMessageService registers a message service; same rules as AddRPCService.
-func (a *Agent) AddMessageService(category, name string, svc MessageService) {
-	a.services.addMessage(category, name, svc)
+// agentMiddleware applies the agent's middleware of one kind as they are
+// when the handler starts, so that they reach every service handler,
+// whenever it was added, at the same place in its chain.
+func (a *Agent) agentMiddleware(rpc bool) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		a.mwMu.Lock()
+		mws := a.msgMW
+		if rpc {
+			mws = a.rpcMW
+		}
+		mws = append([]message.HandlerMiddleware(nil), mws...)
+		a.mwMu.Unlock()
+		for i := len(mws) - 1; i >= 0; i-- {
+			h = mws[i](h)
+		}
+		return h
+	}
 }
 
-// AddMiddleware adds watermill middleware to RPCs and messages alike; it
-// runs after the deadline check, around the service. Add it before Start.
-func (a *Agent) AddMiddleware(m ...message.HandlerMiddleware) { a.router.AddMiddleware(m...) }
+// AddMiddleware adds Watermill middleware to every service of the agent,
+// RPC and message alike, also those added later; it runs after the
+// built-in middleware, around each service (and its own middleware). Add
+// it before Start.
+func (a *Agent) AddMiddleware(m ...message.HandlerMiddleware) {
+	a.mwMu.Lock()
+	defer a.mwMu.Unlock()
+	a.rpcMW = append(a.rpcMW, m...)
+	a.msgMW = append(a.msgMW, m...)
+}
 
-// AddRPCMiddleware adds middleware for RPCs only. Add it before Start.
-func (a *Agent) AddRPCMiddleware(m ...message.HandlerMiddleware) { a.rpcH.AddMiddleware(m...) }
+// AddRPCMiddleware adds middleware to every RPC service. Add it before Start.
+func (a *Agent) AddRPCMiddleware(m ...message.HandlerMiddleware) {
+	a.mwMu.Lock()
+	defer a.mwMu.Unlock()
+	a.rpcMW = append(a.rpcMW, m...)
+}
 
-// AddMessageMiddleware adds middleware for messages only (watermill's
+// AddMessageMiddleware adds middleware to every message service (Watermill's
 // Timeout, CircuitBreaker, Throttle, a Retry of your own). It runs inside
 // the built-in retry. Add it before Start.
-func (a *Agent) AddMessageMiddleware(m ...message.HandlerMiddleware) { a.msgH.AddMiddleware(m...) }
+func (a *Agent) AddMessageMiddleware(m ...message.HandlerMiddleware) {
+	a.mwMu.Lock()
+	defer a.mwMu.Unlock()
+	a.msgMW = append(a.msgMW, m...)
+}
 
 // OnStart adds a hook that Start runs before consuming; an error stops Start.
 func (a *Agent) OnStart(fn func(ctx context.Context) error) {
@@ -155,9 +195,26 @@ func (a *Agent) OnExit(fn func()) {
 	a.onExit = append(a.onExit, fn)
 }
 
-// Router is the watermill router the services run on, for plugins and
-// decorators; add to it before Start.
+// Router is the Watermill router the services run on, one handler each
+// (RPCHandlerName, MessageHandlerName) beside the catch-alls HandlerRPC and
+// HandlerMessage. Add handlers of your own to it, with any subscriber, and
+// router-level middleware, plugins and decorators (Watermill's metrics),
+// before Start; a handler of your own added while the agent runs starts
+// with its RunHandlers. Router-level middleware reaches the agent's
+// handlers too: it runs around the built-in middleware of the handlers
+// added after it, inside that of those added before (Watermill runs
+// middleware in the order they were added).
 func (a *Agent) Router() *message.Router { return a.router }
+
+// runHandlers starts the handlers added while the router runs; a.mu is held.
+func (a *Agent) runHandlers() {
+	if !a.routerRunning || a.stopping {
+		return
+	}
+	if err := a.router.RunHandlers(context.Background()); err != nil {
+		a.logger.Error("Could not start a service's handler", err, nil)
+	}
+}
 
 // Start runs the OnStart hooks, starts the router and begins consuming on
 // every broker; it returns without waiting for the brokers (see Consuming).
@@ -202,6 +259,10 @@ func (a *Agent) Start(ctx context.Context) error {
 	if a.stopping {
 		return ErrClosed
 	}
+	// A service added while Run started the handlers may have been missed
+	// by it; RunHandlers starts only those not running yet.
+	a.routerRunning = true
+	a.runHandlers()
 	for i, ep := range a.cfg.Endpoints {
 		a.paths[i] = broker.NewPath(broker.PathConfig{
 			Endpoint:      ep,
@@ -250,10 +311,21 @@ func (a *Agent) path(i int) *broker.Path {
 	return a.paths[i]
 }
 
+// stopFeeding makes the consume loops hand over nothing more and end.
+func (a *Agent) stopFeeding() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.feedStopped {
+		a.feedStopped = true
+		close(a.stopFeed)
+	}
+}
+
 // Close stops consuming on every broker (basic.cancel), waits up to
 // DrainTimeout for the work in flight, then closes the router and the
-// connections. Work still running after that has its context cancelled and
-// its delivery given back to the broker. Close is idempotent.
+// connections. Work still running after that has its context cancelled
+// (cause ErrDrainTimeout) and its delivery given back to the broker. Close
+// is idempotent.
 func (a *Agent) Close() error {
 	a.closeOnce.Do(func() { a.closeErr = a.close() })
 	return a.closeErr
@@ -273,7 +345,7 @@ func (a *Agent) close() error {
 	exits := append([]func(){}, a.onExit...)
 	a.mu.Unlock()
 
-	close(a.stopFeed)
+	a.stopFeeding()
 	// basic.cancel lets the broker give what this agent has not started to
 	// other consumers. It can block on a dead link until the path notices,
 	// so it runs beside the drain; closing the paths ends it.
@@ -291,7 +363,7 @@ func (a *Agent) close() error {
 	if !waitTimeout(&a.inflight, a.cfg.DrainTimeout) {
 		a.logger.Error("Drain timed out, cancelling services", fmt.Errorf("%d deliveries still in flight after %s", len(a.sem), a.cfg.DrainTimeout), nil)
 		a.aborted.Store(true)
-		a.cancelBase()
+		a.cancelBase(ErrDrainTimeout)
 		if !waitTimeout(&a.inflight, abortGrace) {
 			errs = append(errs, fmt.Errorf("router: %d deliveries left unfinished at close", len(a.sem)))
 			close(a.abandon)
@@ -313,7 +385,7 @@ func (a *Agent) close() error {
 		}
 	}
 	cancels.Wait()
-	a.cancelBase()
+	a.cancelBase(nil)
 	return errors.Join(errs...)
 }
 
@@ -331,31 +403,4 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// subscriber is the message.Subscriber the two handlers read: it hands over
-// the deliveries of every path (see consume).
-type subscriber struct {
-	a    *Agent
-	once sync.Once
-}
-
-func (s *subscriber) Subscribe(_ context.Context, topic string) (<-chan *message.Message, error) {
-	switch topic {
-	case HandlerRPC:
-		return s.a.rpcCh, nil
-	case HandlerMessage:
-		return s.a.msgCh, nil
-	}
-	return nil, fmt.Errorf("router: unknown topic %q", topic)
-}
-
-// Close ends the handlers' input; the agent calls it (through the router)
-// only after every consume loop has ended.
-func (s *subscriber) Close() error {
-	s.once.Do(func() {
-		close(s.a.rpcCh)
-		close(s.a.msgCh)
-	})
-	return nil
 }

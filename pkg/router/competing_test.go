@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
@@ -46,11 +47,11 @@ func (l *infoLog) has(sub string) bool {
 func TestSecondAgentOfANodeLogsCompetingConsumers(t *testing.T) {
 	url := brokerURL()
 	dialBroker(t, url)
-	node := uniqueNode("competing")
-	deleteQueues(t, url, node)
+	node := testkit.UniqueName("sbtest-competing")
+	testkit.DeleteQueues(t, url, node)
 	logs := []*infoLog{{}, {}}
 	for _, log := range logs {
-		startAgent(t, node, nil, func(c *router.Config) { c.Logger = log })
+		startLoggedAgent(t, node, log, nil)
 	}
 	want := "2 consumers share " + node + ": competing consumers"
 	if logs[0].has("consumers share") {
@@ -75,16 +76,15 @@ func TestAgentDoesNotCountItsOwnConsumers(t *testing.T) {
 	proxy := brokertest.NewProxy(t, u.Host)
 	proxy.SetMode(brokertest.Reset)
 	pass, _ := u.User.Password()
-	node := uniqueNode("ownpaths")
-	deleteQueues(t, url, node)
+	node := testkit.UniqueName("sbtest-ownpaths")
+	testkit.DeleteQueues(t, url, node)
 	log := &infoLog{}
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
-		c.Logger = log
 		c.Endpoints = []broker.Endpoint{{URL: url}, {URL: proxy.URL(u.User.Username(), pass), DialTimeout: time.Second}}
 		c.Backoff = broker.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond}
 		return c
-	}(), nil)
+	}(), log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,9 +92,9 @@ func TestAgentDoesNotCountItsOwnConsumers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	waitFor(t, 10*time.Second, "first path consuming", func() bool { return a.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "first path consuming", func() bool { return a.Consuming() == 1 })
 	proxy.SetMode(brokertest.Pass)
-	waitFor(t, 10*time.Second, "both paths consuming", func() bool { return a.Consuming() == 2 })
+	testkit.Eventually(t, 10*time.Second, "both paths consuming", func() bool { return a.Consuming() == 2 })
 	if log.has("consumers share") {
 		t.Errorf("an agent alone logged a shared queue: %q", log.lines)
 	}

@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -44,16 +45,14 @@ func slowService(g *gauge, want int32, hold time.Duration) router.RPCService {
 }
 
 func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("overlap")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "overlap")
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 32, 5*time.Second)) })
 	c := newPyClient(t, conn, node)
 
 	replies := make([]<-chan amqp.Delivery, 32)
 	for i := range replies {
-		replies[i] = c.start(pyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+		replies[i] = c.start(testkit.PyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 	}
 	for i, r := range replies {
 		select {
@@ -71,16 +70,14 @@ func TestThirtyTwoSlowCallsOverlap(t *testing.T) {
 }
 
 func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("bound")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "bound")
 	var g gauge
 	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 5, 200*time.Millisecond)) },
 		func(c *router.Config) { c.Concurrency = 4 })
 	c := newPyClient(t, conn, node)
 	var wg sync.WaitGroup
 	for range 12 {
-		r := c.start(pyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+		r := c.start(testkit.PyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
-
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -19,6 +17,11 @@ const (
 	DefaultConcurrency  = 64
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultReplyTimeout = 5 * time.Second
+
+	// Of Config.MessageRetry (RetryConfig).
+	DefaultMessageRetries       = 3
+	DefaultRetryInitialInterval = 100 * time.Millisecond
+	DefaultRetryMaxInterval     = 2 * time.Second
 )
 
 // Config configures an Agent.
@@ -53,41 +56,21 @@ type Config struct {
 	// MessageRetry retries failing message services; RPC services are never
 	// retried (the caller decides).
 	MessageRetry RetryConfig
-	// Logger is used when NewAgent gets a nil logger.
-	Logger watermill.LoggerAdapter
-}
-
-// RetryConfig bounds the retries of a failing message service.
-type RetryConfig struct {
-	// MaxRetries after the first attempt; 0 means 3, negative turns retry off.
-	MaxRetries int
-	// InitialInterval before the first retry (0: 100 ms), doubled up to
-	// MaxInterval (0: 2 s), with ±50 % jitter.
-	InitialInterval time.Duration
-	MaxInterval     time.Duration
 }
 
 func (c *Config) setDefaults() {
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.DrainTimeout == 0 {
-		c.DrainTimeout = DefaultDrainTimeout
-	}
-	if c.ReplyTimeout == 0 {
-		c.ReplyTimeout = DefaultReplyTimeout
-	}
-	if c.Backoff == (broker.Backoff{}) {
-		c.Backoff = broker.DefaultBackoff()
-	}
-	if c.MessageRetry.MaxRetries == 0 {
-		c.MessageRetry.MaxRetries = 3
-	}
-	if c.MessageRetry.InitialInterval == 0 {
-		c.MessageRetry.InitialInterval = 100 * time.Millisecond
-	}
-	if c.MessageRetry.MaxInterval == 0 {
-		c.MessageRetry.MaxInterval = 2 * time.Second
+	orDefault(&c.Concurrency, DefaultConcurrency)
+	orDefault(&c.DrainTimeout, DefaultDrainTimeout)
+	orDefault(&c.ReplyTimeout, DefaultReplyTimeout)
+	orDefault(&c.Backoff, broker.DefaultBackoff())
+	c.MessageRetry.setDefaults()
+}
+
+// orDefault sets *v to def when it is the zero value.
+func orDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
 	}
 }
 

@@ -51,6 +51,7 @@ type delivery struct {
 	// connection before (poison.go); suspectID names it in the table.
 	suspect   bool
 	suspectID uint64
+	decoded   decoded // what route made of the body, for Decode
 }
 
 type deliveryKey struct{}
@@ -100,7 +101,7 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 		}
 		a.mu.Lock()
 		defer a.mu.Unlock()
-		if a.stopping {
+		if a.stopping || a.feedStopped {
 			return nil // Close is under way: connected, but consuming nothing
 		}
 		deliveries, err := ch.Consume(a.cfg.NodeName, pc.tag, false, false, false, false, nil)
@@ -139,8 +140,8 @@ func (a *Agent) onDown(i int) func(error) {
 	}
 }
 
-// consume hands deliveries to the router, at most Concurrency in flight
-// across all paths.
+// consume hands deliveries to their handlers (route), at most Concurrency
+// in flight across all paths.
 func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 	defer a.consumeWG.Done()
 	defer close(pc.done)
@@ -191,10 +192,7 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 			return
 		}
 		msg := a.newMessage(dl)
-		out := a.msgCh
-		if d.ReplyTo != "" {
-			out = a.rpcCh
-		}
+		out := a.route(msg, dl)
 		a.inflight.Add(1)
 		select {
 		case out <- msg:
@@ -219,43 +217,4 @@ func (a *Agent) newMessage(dl *delivery) *message.Message {
 	}
 	msg.SetContext(context.WithValue(a.baseCtx, deliveryKey{}, dl))
 	return msg
-}
-
-// settle acks or rejects a delivery once the router acked or nacked its
-// message: ack after the work, never before.
-func (a *Agent) settle(msg *message.Message, dl *delivery) {
-	defer a.release()
-	var err error
-	select {
-	case <-msg.Acked():
-		if dl.reject.Load() {
-			if err = dl.Reject(false); err == nil {
-				a.stats.rejected.Add(1)
-			}
-			break
-		}
-		if err = dl.Ack(false); err == nil {
-			a.stats.acked.Add(1)
-		}
-	case <-msg.Nacked():
-		requeue := dl.requeue.Load() || a.aborted.Load()
-		err = dl.Nack(false, requeue)
-		if err == nil {
-			if requeue {
-				a.stats.requeued.Add(1)
-			} else {
-				a.stats.rejected.Add(1)
-			}
-		}
-	case <-a.abandon:
-		return // Close gave up on it; the broker requeues it when the channel closes
-	}
-	if err != nil {
-		a.logger.Debug("Could not settle delivery; the broker will redeliver it", watermill.LogFields{"broker": dl.pc.broker, "err": err})
-	}
-}
-
-func (a *Agent) release() {
-	<-a.sem
-	a.inflight.Done()
 }

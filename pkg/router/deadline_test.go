@@ -9,14 +9,13 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("deadline")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "deadline")
 	var runs atomic.Int32
 	var gotDeadline atomic.Value
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -28,7 +27,7 @@ func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
 		})
 	})
 	c := newPyClient(t, conn, node)
-	call := pyCall("1", todayToken(), "x", "y", "null")
+	call := testkit.PyCall("1", todayToken(), "x", "y", "null")
 	past := strconv.FormatInt(time.Now().Add(-time.Second).UnixMilli(), 10)
 
 	for name, pub := range map[string]amqp.Publishing{
@@ -67,9 +66,7 @@ func TestCallPastItsDeadlineIsNotRun(t *testing.T) {
 }
 
 func TestServiceOutOfTimeAnswersDeadlineExceeded(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("outoftime")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "outoftime")
 	startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("x", "slow", func(ctx context.Context, req *router.Request) (any, error) {
 			<-ctx.Done()
@@ -79,7 +76,7 @@ func TestServiceOutOfTimeAnswersDeadlineExceeded(t *testing.T) {
 	c := newPyClient(t, conn, node)
 	deadline := time.Now().Add(200 * time.Millisecond).UnixMilli()
 	select {
-	case d := <-c.start(pyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{Headers: amqp.Table{codec.HeaderDeadline: deadline}}):
+	case d := <-c.start(testkit.PyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{Headers: amqp.Table{codec.HeaderDeadline: deadline}}):
 		if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeDeadlineExceeded) {
 			t.Errorf("reply code %v body %q", got, d.Body)
 		}

@@ -13,40 +13,71 @@
 //	Request.Sender          request.get_sender()       —
 //	Concurrency             —                          prefetch (basic.qos) per broker, and the in-flight bound
 //
+// # Handlers
+//
+// Every service is a Watermill handler of its own on the agent's router
+// (Agent.Router), named RPCHandlerName or MessageHandlerName:
+// "rpc:math.add", "message:util.print". Watermill's per-handler tools see
+// the services: handler middleware (AddRPCService returns the handler and
+// takes middleware for that service alone), router.Handlers(), and
+// components/metrics, whose handler_name label is the handler's name. Two
+// catch-all handlers, HandlerRPC and HandlerMessage, take what no service
+// handler takes: PING, bodies that do not decode, unknown services, and a
+// message to a name that only an RPC service has (which runs it and drops
+// the result). Services may be added while the agent runs: their handlers
+// start at once (RunHandlers).
+//
+// servicebus adds no router-wide middleware: a handler of your own on the
+// agent's router, with any subscriber (a gochannel, a watermill-amqp
+// subscriber), runs untouched next to the services.
+//
 // # Flow of a delivery
 //
 // Each path (one per broker, reconnecting by itself with backoff) declares
 // the topology on every connect (topology.Topology.DeclareNodeQueue), sets the
 // prefetch to Concurrency and consumes the node queue. The consume loop of
-// every path hands deliveries to the Watermill router through one subscriber
-// of our own, after taking a token of a semaphore of Concurrency tokens shared
-// by all paths: at most Concurrency deliveries are in flight per agent. (The
-// watermill-amqp subscriber would hand over one delivery at a time.) The
-// router runs each message's handler in a goroutine of its own, so
-// deliveries run concurrently. Deliveries with reply_to go to the RPC handler
-// (HandlerRPC), the others to the message handler (HandlerMessage).
+// every path takes a token of a semaphore of Concurrency tokens shared by
+// all paths (at most Concurrency deliveries are in flight per agent), makes
+// the delivery a Watermill message (codec.Marshaler: the AMQP properties as
+// metadata), parses its body and hands it to the handler of its service
+// through the agent's subscriber: a delivery with reply_to to the RPC
+// handler, one without to the message handler. (The watermill-amqp
+// subscriber would hand over one delivery at a time.) The router runs each
+// message in a goroutine of its own, so deliveries run concurrently.
 //
 // Each message keeps a reference to its delivery and path: once the router
 // acks or nacks the message, the delivery is acked or rejected on the channel
-// it came on, and an RPC's reply goes out on the broker the call came from.
+// it came on (ack.go), and an RPC's reply goes out on the broker the call
+// came from.
 //
 // # Middleware
 //
-// In order of execution:
+// The built-in middleware are exported, one type a file, each with a
+// Middleware method of Watermill's HandlerMiddleware type. They work on a
+// plain *message.Message (payload and codec.Marshaler metadata), so they
+// compose on any Watermill router; Builtin lists them in the agent's order.
+// On every handler of the agent, in order of execution:
 //
-//	answer (RPC) / recover (message)   a panic becomes an error (CodePanic), logged with its stack;
-//	                                   for RPCs every error becomes an error reply
-//	decode                             PING with reply_to -> PONG; codec.DecodeEvent with Config.Codec
-//	token                              Config.Tokens.Validate with the delivery's headers
-//	deadline                           x-sb-deadline, else AMQP timestamp+expiration (+1 s, the
-//	                                   timestamp has whole seconds): passed -> not run; the
-//	                                   deadline becomes the service context's deadline
-//	retry (message only)               watermill middleware.Retry, Config.MessageRetry (default 3
-//	                                   retries, 100 ms doubling to 2 s, ±50 % jitter); permanent
-//	                                   errors (IsPermanent) are not retried. RPCs are not retried.
-//	user middleware                    AddMiddleware, AddRPCMiddleware, AddMessageMiddleware:
-//	                                   watermill's Timeout, CircuitBreaker, Throttle, ... work here
-//	dispatch                           the service by category and name
+//	Answer (RPC)        a panic or an error below becomes an error reply: every call is answered
+//	Recover (message)   a panic becomes a permanent error: rejected, not redelivered to panic again
+//	Decode              PING with reply_to -> PONG; the envelope -> *Request in the context
+//	                    (in an agent: the subscriber's parse, taken as it is); undecodable -> bad_request
+//	Token               Config.Tokens (a token.Validator) over the envelope and the metadata
+//	Deadline            x-sb-deadline, else AMQP timestamp+expiration (+1 s, the timestamp has
+//	                    whole seconds): passed -> not run; else the context's deadline
+//	Retry (message)     Watermill's middleware.Retry with Config.MessageRetry (default 3 retries,
+//	                    100 ms doubling to 2 s, ±50 % jitter); permanent errors (IsPermanent) are
+//	                    not retried. RPCs are not retried.
+//	the agent's         AddMiddleware, AddRPCMiddleware, AddMessageMiddleware: every service's
+//	the service's own   AddRPCService(..., m...), or the returned handler's AddMiddleware
+//	service             HandleRPC / HandleMessage: the service, its result as the reply
+//
+// Router-level middleware that you add to Agent.Router() (Watermill's
+// metrics do) runs on the agent's handlers too, where Watermill puts it:
+// outside the built-in middleware of handlers added after it, inside those
+// added before. Every built-in middleware tells an Observer what it did
+// (Outcome); the agent's counts (Stats), logs (rate-limited) and marks bad
+// input to be rejected after its answer.
 //
 // # Acks and replies
 //
@@ -93,7 +124,7 @@
 // Metadata (broker, redelivered, reply_to, correlation id, deadline, every
 // header as text) and Sender, the agent's Caller (Config.Caller, an
 // *rpc.Sender in the root package's wiring) for calls to other services.
-// Middleware finds the request with RequestFromContext. OnStart and OnExit
+// Middleware after Decode finds the request with RequestFromContext. OnStart and OnExit
 // add hooks run by Start (before consuming) and Close (after the drain).
 //
 // # Counters

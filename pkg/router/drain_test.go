@@ -2,19 +2,19 @@ package router_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("drain")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "drain")
 	started := make(chan struct{}, 1)
 	release := make(chan struct{})
 	var exited bool
@@ -27,13 +27,13 @@ func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
 		a.OnExit(func() { exited = true })
 	})
 	c := newPyClient(t, conn, node)
-	reply := c.start(pyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+	reply := c.start(testkit.PyCall("1", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 	<-started
 
 	closed := make(chan error, 1)
 	go func() { closed <- a.Close() }()
 	// The consumer is cancelled at once: a call published now stays queued.
-	waitFor(t, 5*time.Second, "consumer cancelled", func() bool {
+	testkit.Eventually(t, 5*time.Second, "consumer cancelled", func() bool {
 		ch, err := conn.Channel()
 		if err != nil {
 			t.Fatal(err)
@@ -42,7 +42,7 @@ func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
 		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
 		return err == nil && q.Consumers == 0
 	})
-	later := c.start(pyCall("2", todayToken(), "x", "slow", "null"), amqp.Publishing{})
+	later := c.start(testkit.PyCall("2", todayToken(), "x", "slow", "null"), amqp.Publishing{})
 	select {
 	case err := <-closed:
 		t.Fatalf("Close returned before the call in flight finished: %v", err)
@@ -103,9 +103,7 @@ func TestCloseWithoutStartAndStartAfterClose(t *testing.T) {
 }
 
 func TestRunServesUntilTheContextEnds(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("run")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "run")
 	a, err := router.NewAgent(testConfig(node), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -116,11 +114,11 @@ func TestRunServesUntilTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	waitFor(t, 10*time.Second, "consuming", func() bool { return a.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "consuming", func() bool { return a.Consuming() == 1 })
 	if !startedHook {
 		t.Error("OnStart hook did not run")
 	}
-	r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[2, 3]"), 5*time.Second))
+	r := response(t, newPyClient(t, conn, node).call(testkit.PyCall("1", todayToken(), "math", "add", "[2, 3]"), 5*time.Second))
 	if r.Message != "5" {
 		t.Errorf("reply %q", r.Message)
 	}
@@ -138,9 +136,7 @@ func TestRunServesUntilTheContextEnds(t *testing.T) {
 // Closing under load loses nothing: every message was either run and acked
 // or is still in the queue.
 func TestCloseUnderLoadLosesNothing(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("load")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "load")
 	const total = 300
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -152,9 +148,9 @@ func TestCloseUnderLoadLosesNothing(t *testing.T) {
 	}, func(c *router.Config) { c.Concurrency = 8 })
 	c := newPyClient(t, conn, node)
 	for range total {
-		c.send(pyCall("1", todayToken(), "x", "y", "null"))
+		c.send(testkit.PyCall("1", todayToken(), "x", "y", "null"))
 	}
-	waitFor(t, 10*time.Second, "some messages done", func() bool { return runs.Load() >= 20 })
+	testkit.Eventually(t, 10*time.Second, "some messages done", func() bool { return runs.Load() >= 20 })
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +158,45 @@ func TestCloseUnderLoadLosesNothing(t *testing.T) {
 	if int(st.Acked) != int(runs.Load()) || st.Rejected != 0 {
 		t.Errorf("runs %d, stats %+v", runs.Load(), st)
 	}
-	waitFor(t, 5*time.Second, "every message run or back in the queue", func() bool {
+	testkit.Eventually(t, 5*time.Second, "every message run or back in the queue", func() bool {
 		return queueDepth(t, conn, node)+int(runs.Load()) == total
 	})
+}
+
+// A call that outlives the drain is not answered by the agent that gives
+// up on it (its context is cancelled with ErrDrainTimeout): it goes back to
+// the broker, and the next agent of the node answers it.
+func TestCallCutShortByCloseIsGivenBackUnanswered(t *testing.T) {
+	conn, node := freshNode(t, "givenback")
+	started := make(chan struct{}, 1)
+	var cause atomic.Value
+	first := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "y", func(ctx context.Context, req *router.Request) (any, error) {
+			started <- struct{}{}
+			<-ctx.Done()
+			cause.Store(context.Cause(ctx))
+			return nil, ctx.Err()
+		})
+	}, func(c *router.Config) { c.DrainTimeout = 100 * time.Millisecond })
+	c := newPyClient(t, conn, node)
+	reply := c.start(testkit.PyCall("1", todayToken(), "x", "y", "null"), amqp.Publishing{})
+	<-started
+	_ = first.Close()
+	if st := first.Stats(); st.Replies != 0 || st.Requeued != 1 || st.ServiceErrors != 0 {
+		t.Fatalf("first agent: %+v", st)
+	}
+	if got, _ := cause.Load().(error); !errors.Is(got, router.ErrDrainTimeout) {
+		t.Errorf("the service's context ended with %v, want ErrDrainTimeout", got)
+	}
+	startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("x", "y", func(context.Context, *router.Request) (any, error) { return "second", nil })
+	})
+	select {
+	case d := <-reply:
+		if got := response(t, d).Message; got != `"second"` {
+			t.Errorf("the call was answered %q, want the second agent's answer", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call given back was never answered")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -15,6 +16,17 @@ var ErrClosed = fmt.Errorf("router: agent closed: %w", broker.ErrClosed)
 
 // ErrStarted is returned by Start on an agent that already runs.
 var ErrStarted = errors.New("router: agent already started")
+
+// ErrDrainTimeout is the cause (context.Cause) of the context of work that
+// Close cancelled because it outlasted DrainTimeout. Answer does not answer
+// such work and Recover does not count it as failed: the agent gives the
+// delivery back to the broker, so another agent (or this one, restarted)
+// runs it.
+var ErrDrainTimeout = errors.New("router: drain timed out; work given back to the broker")
+
+// errNoRequest is what a middleware that needs the request returns when
+// Decode did not run before it.
+var errNoRequest = Permanent(errors.New("router: no request in the message context: Decode must run before"))
 
 // Error is a failure with a code that an RPC caller receives: the reply body
 // carries Message (the text a py-servicebus caller reads), the headers
@@ -44,6 +56,23 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// PanicError is the cause of the *Error (codec.CodePanic) that Answer and
+// Recover make of a panic: the value the service panicked with and the
+// stack where it did.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func newPanicError(v any) *PanicError { return &PanicError{Value: v, Stack: debug.Stack()} }
+
+func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
+
+// asError is the *Error a caller gets: code panic, the panic's text.
+func (p *PanicError) asError() *Error {
+	return &Error{Code: codec.CodePanic, Message: p.Error(), Err: p}
+}
 
 // permanent reports whether retrying cannot help: a bad request, a bad token,
 // an unknown service or a passed deadline fail the same way every time.

@@ -6,14 +6,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
@@ -27,58 +29,47 @@ func TestMain(m *testing.M) {
 
 const secret = "secret token"
 
+// brokerURL is the test broker (SERVICEBUS_TEST_URL, else the local one).
 func brokerURL() string {
 	if u := os.Getenv("SERVICEBUS_TEST_URL"); u != "" {
 		return u
 	}
-	return "amqp://guest:guest@127.0.0.1:5672/"
+	return brokertest.DefaultURL
 }
 
-// dialBroker connects to the test broker; without one the test fails under
-// CI=true and is skipped elsewhere.
+// dialBroker connects to the broker at url; without one the test fails
+// under CI=true and is skipped elsewhere (brokertest.RequireBroker).
 func dialBroker(t *testing.T, url string) *amqp.Connection {
 	t.Helper()
+	if url == brokerURL() {
+		brokertest.RequireBroker(t)
+	}
 	conn, err := amqp.Dial(url)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no RabbitMQ at %s (CI=true): %v", url, err)
-		}
-		t.Skipf("no RabbitMQ at %s: %v", url, err)
+		t.Fatalf("dial %s: %v", url, err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return conn
 }
 
-// vectors are the messages py-servicebus itself produced.
-type vectors struct {
-	CallMessages []struct {
-		Category string          `json:"category"`
-		Service  string          `json:"service"`
-		Params   json.RawMessage `json:"params"`
-		XML      string          `json:"xml"`
-	} `json:"call_messages"`
-}
-
-func loadVectors(t *testing.T) vectors {
+// freshNode connects to the test broker and names a node no other test
+// uses, whose queue is deleted when the test ends.
+func freshNode(t *testing.T, prefix string) (*amqp.Connection, string) {
 	t.Helper()
-	b, err := os.ReadFile("../codec/testdata/py-servicebus-2.x-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return v
+	conn := dialBroker(t, brokerURL())
+	node := testkit.UniqueName("sbtest-" + prefix)
+	testkit.DeleteQueues(t, brokerURL(), node)
+	return conn, node
 }
 
-// vectorXML is the py-servicebus call of category.service with today's token
-// in place of the one the vector was made with.
+// vectorXML is the py-servicebus call of category.service with params, as
+// py-servicebus itself wrote it, with today's token in place of the one the
+// vector was made with.
 func vectorXML(t *testing.T, category, service string, params string) []byte {
 	t.Helper()
-	for _, m := range loadVectors(t).CallMessages {
+	for _, m := range testkit.LoadVectors(t).CallMessages {
 		if m.Category == category && m.Service == service && compactJSON(t, m.Params) == compactJSON(t, json.RawMessage(params)) {
-			return []byte(withToken(m.XML, token.DailyToken(secret, time.Now(), time.Local)))
+			return []byte(testkit.WithToken(m.XML, todayToken()))
 		}
 	}
 	t.Fatalf("no vector for %s.%s %s", category, service, params)
@@ -94,42 +85,7 @@ func compactJSON(t *testing.T, raw json.RawMessage) string {
 	return string(b)
 }
 
-func withToken(xml, token string) string {
-	start := strings.Index(xml, "<token>") + len("<token>")
-	end := strings.Index(xml, "</token>")
-	return xml[:start] + token + xml[end:]
-}
-
-// pyCall is a call envelope laid out as py-servicebus writes it.
-func pyCall(id, token, category, service, params string) []byte {
-	return []byte(fmt.Sprintf("<?xml version=\"1.0\"?>\n<event version=\"1\">\n    <id>%s</id>\n    <token>%s</token>\n    <catgory>%s</catgory>\n    <service>%s</service>\n    <params><![CDATA[%s]]></params>\n</event>\n",
-		id, token, category, service, params))
-}
-
 func todayToken() string { return token.DailyToken(secret, time.Now(), time.Local) }
-
-func uniqueNode(prefix string) string {
-	return fmt.Sprintf("sbtest-%s-%08x", prefix, rand.Uint32())
-}
-
-// deleteQueues removes a test node's queues (and dead-letter queue) at the end.
-func deleteQueues(t *testing.T, url string, names ...string) {
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for _, n := range names {
-			ch, err := conn.Channel()
-			if err != nil {
-				return
-			}
-			_, _ = ch.QueueDelete(n, false, false, false)
-			_ = ch.Close()
-		}
-	})
-}
 
 type agentOpt func(*router.Config)
 
@@ -147,11 +103,17 @@ func testConfig(node string) router.Config {
 // until it consumes.
 func startAgent(t *testing.T, node string, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
 	t.Helper()
+	return startLoggedAgent(t, node, nil, setup, opts...)
+}
+
+// startLoggedAgent is startAgent with a logger.
+func startLoggedAgent(t *testing.T, node string, logger watermill.LoggerAdapter, setup func(*router.Agent), opts ...agentOpt) *router.Agent {
+	t.Helper()
 	cfg := testConfig(node)
 	for _, o := range opts {
 		o(&cfg)
 	}
-	a, err := router.NewAgent(cfg, nil)
+	a, err := router.NewAgent(cfg, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,19 +124,8 @@ func startAgent(t *testing.T, node string, setup func(*router.Agent), opts ...ag
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	waitFor(t, 10*time.Second, "agent consuming on all brokers", func() bool { return a.Consuming() == len(cfg.Endpoints) })
+	testkit.Eventually(t, 10*time.Second, "agent consuming on all brokers", func() bool { return a.Consuming() == len(cfg.Endpoints) })
 	return a
-}
-
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // pyClient publishes as a py-servicebus sender does: to the exchange, routing

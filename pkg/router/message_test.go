@@ -9,6 +9,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -28,9 +29,7 @@ func queueDepth(t *testing.T, conn *amqp.Connection, queue string) int {
 }
 
 func TestMessageServiceRunsAndIsAckedAfterItReturned(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("msg")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msg")
 	started := make(chan *router.Request, 1)
 	release := make(chan struct{})
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -56,7 +55,7 @@ func TestMessageServiceRunsAndIsAckedAfterItReturned(t *testing.T) {
 		t.Fatalf("while running: %+v", st)
 	}
 	close(release)
-	waitFor(t, 5*time.Second, "message acked", func() bool { return a.Stats().Acked == 1 })
+	testkit.Eventually(t, 5*time.Second, "message acked", func() bool { return a.Stats().Acked == 1 })
 	if n := queueDepth(t, conn, node); n != 0 {
 		t.Errorf("queue holds %d messages after the ack", n)
 	}
@@ -65,9 +64,7 @@ func TestMessageServiceRunsAndIsAckedAfterItReturned(t *testing.T) {
 // An agent that stops while a message service runs must not lose the
 // message: it was not acked, so the broker delivers it again.
 func TestMessageInterruptedByShutdownIsRedelivered(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("redeliver")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "redeliver")
 	started := make(chan struct{}, 1)
 	first := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("util", "print", func(ctx context.Context, req *router.Request) error {
@@ -102,9 +99,7 @@ func TestMessageInterruptedByShutdownIsRedelivered(t *testing.T) {
 }
 
 func TestFailingMessageIsRetriedThenRejected(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("retry")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "retry")
 	var flaky, poison atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "flaky", func(ctx context.Context, req *router.Request) error {
@@ -121,9 +116,9 @@ func TestFailingMessageIsRetriedThenRejected(t *testing.T) {
 		c.MessageRetry = router.RetryConfig{MaxRetries: 2, InitialInterval: time.Millisecond, MaxInterval: 5 * time.Millisecond}
 	})
 	c := newPyClient(t, conn, node)
-	c.send(pyCall("1", todayToken(), "x", "flaky", "null"))
-	c.send(pyCall("2", todayToken(), "x", "poison", "null"))
-	waitFor(t, 5*time.Second, "one acked, one rejected", func() bool {
+	c.send(testkit.PyCall("1", todayToken(), "x", "flaky", "null"))
+	c.send(testkit.PyCall("2", todayToken(), "x", "poison", "null"))
+	testkit.Eventually(t, 5*time.Second, "one acked, one rejected", func() bool {
 		s := a.Stats()
 		return s.Acked == 1 && s.Rejected == 1
 	})
@@ -136,9 +131,7 @@ func TestFailingMessageIsRetriedThenRejected(t *testing.T) {
 }
 
 func TestMessageToAnRPCServiceRunsIt(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("msgrpc")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msgrpc")
 	ran := make(chan struct{}, 1)
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", func(ctx context.Context, req *router.Request) (any, error) {
@@ -152,7 +145,7 @@ func TestMessageToAnRPCServiceRunsIt(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("RPC service not run for a message")
 	}
-	waitFor(t, 5*time.Second, "acked", func() bool { return a.Stats().Acked == 1 })
+	testkit.Eventually(t, 5*time.Second, "acked", func() bool { return a.Stats().Acked == 1 })
 }
 
 var errNope = errors.New("nope")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
@@ -18,8 +19,8 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 	connA := dialBroker(t, shared)
 	nodeB := brokertest.StartNode(t, brokertest.NodeOptions{})
 
-	node := uniqueNode("twobrokers")
-	deleteQueues(t, shared, node)
+	node := testkit.UniqueName("sbtest-twobrokers")
+	testkit.DeleteQueues(t, shared, node)
 	var mu sync.Mutex
 	seen := map[string]int{}
 	a := startAgent(t, node, func(a *router.Agent) {
@@ -36,7 +37,7 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 
 	callOn := func(c *pyClient, id string) {
 		t.Helper()
-		if r := response(t, c.call(pyCall(id, todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		if r := response(t, c.call(testkit.PyCall(id, todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
 			t.Fatalf("call %s: reply %q", id, r.Message)
 		}
 	}
@@ -51,20 +52,18 @@ func TestAgentConsumesEveryBrokerAndSurvivesOneDown(t *testing.T) {
 	mu.Unlock()
 
 	nodeB.Kill(t)
-	waitFor(t, 10*time.Second, "agent notices broker B is gone", func() bool { return a.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "agent notices broker B is gone", func() bool { return a.Consuming() == 1 })
 	callOn(clientA, "a2")
 
 	nodeB.Start(t)
-	waitFor(t, 30*time.Second, "agent consumes broker B again", func() bool { return a.Consuming() == 2 })
+	testkit.Eventually(t, 30*time.Second, "agent consumes broker B again", func() bool { return a.Consuming() == 2 })
 	callOn(newPyClient(t, dialBroker(t, nodeB.URL()), node), "b2")
 	callOn(clientA, "a3")
 }
 
 // A broker that is down at start stops nothing on the others.
 func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("onedown")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "onedown")
 	a, err := router.NewAgent(func() router.Config {
 		c := testConfig(node)
 		c.Endpoints = []broker.Endpoint{{URL: "amqp://guest:guest@127.0.0.1:1/", DialTimeout: 200 * time.Millisecond}, {URL: brokerURL()}}
@@ -78,8 +77,8 @@ func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Close() })
-	waitFor(t, 10*time.Second, "consuming the reachable broker", func() bool { return a.Consuming() == 1 })
-	if r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+	testkit.Eventually(t, 10*time.Second, "consuming the reachable broker", func() bool { return a.Consuming() == 1 })
+	if r := response(t, newPyClient(t, conn, node).call(testkit.PyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
 		t.Fatalf("reply %q", r.Message)
 	}
 }

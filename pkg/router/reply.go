@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -48,18 +49,22 @@ func (replyPublisher) Close() error { return nil }
 
 func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 	pub := amqp.Publishing{CorrelationId: dl.CorrelationId, Body: m.Payload}
-	if len(m.Metadata) > 0 {
-		pub.Headers = make(amqp.Table, len(m.Metadata))
-		for k, v := range m.Metadata {
-			pub.Headers[k] = v
+	for k, v := range m.Metadata {
+		// As codec.Marshaler: "amqp." keys are properties, never headers.
+		if strings.HasPrefix(k, "amqp.") {
+			continue
 		}
+		if pub.Headers == nil {
+			pub.Headers = make(amqp.Table, len(m.Metadata))
+		}
+		pub.Headers[k] = v
 	}
 	pc := dl.pc
 	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
 		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
-		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: errorReply(m, "", e).Payload,
+		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: codec.EncodeResponse(&codec.Response{Message: clip(e.Message, MaxReplyText)}),
 			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReplyTimeout)
@@ -99,6 +104,18 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 	return nil
 }
 
+// newReply is a reply message to msg: its context is msg's (so
+// RequestFromContext finds the request), and it carries msg's correlation
+// id (codec.MetaCorrelationID) for a publisher with codec.Marshaler.
+func newReply(msg *message.Message, body []byte) *message.Message {
+	reply := message.NewMessage(watermill.NewUUID(), body)
+	if id := msg.Metadata[codec.MetaCorrelationID]; id != "" {
+		reply.Metadata[codec.MetaCorrelationID] = id
+	}
+	reply.SetContext(msg.Context())
+	return reply
+}
+
 // resultReply is the reply message of a service's result: the response
 // envelope with the result as JSON.
 func resultReply(msg *message.Message, id string, result any) (*message.Message, error) {
@@ -115,26 +132,23 @@ func resultReply(msg *message.Message, id string, result any) (*message.Message,
 			return nil, fmt.Errorf("result is not JSON: %w", err)
 		}
 	}
-	reply := message.NewMessage(watermill.NewUUID(), codec.EncodeResponse(&codec.Response{ID: id, Message: string(text)}))
-	reply.SetContext(msg.Context())
-	return reply, nil
+	return newReply(msg, codec.EncodeResponse(&codec.Response{ID: id, Message: string(text)})), nil
 }
 
 // errorReply is the reply message of a failure: the text a py-servicebus
 // caller expects in the body, code and text in headers for our sender.
 // Texts and the echoed id are bounded (MaxReplyText): they may come from
 // the request.
-func errorReply(msg *message.Message, id string, e *Error) *message.Message {
+func errorReply(msg *message.Message, e *Error) *message.Message {
+	id := ""
+	if req, ok := RequestFromContext(msg.Context()); ok {
+		id = req.ID
+	}
 	text := clip(e.Message, MaxReplyText)
-	reply := message.NewMessage(watermill.NewUUID(), codec.EncodeResponse(&codec.Response{ID: clip(id, MaxReplyText), Message: text}))
+	reply := newReply(msg, codec.EncodeResponse(&codec.Response{ID: clip(id, MaxReplyText), Message: text}))
 	reply.Metadata.Set(codec.HeaderErrorCode, clip(string(e.Code), MaxReplyText))
 	reply.Metadata.Set(codec.HeaderErrorMessage, text)
-	reply.SetContext(msg.Context())
 	return reply
 }
 
-func pongReply(msg *message.Message) *message.Message {
-	reply := message.NewMessage(watermill.NewUUID(), codec.PongBody)
-	reply.SetContext(msg.Context())
-	return reply
-}
+func pongReply(msg *message.Message) *message.Message { return newReply(msg, codec.PongBody) }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
@@ -32,9 +34,10 @@ type Request struct {
 	event  codec.Event // as decoded, for the token validator
 }
 
-// Metadata is what the delivery said beyond the envelope.
+// Metadata is what the delivery said beyond the envelope: Decode reads it
+// from the message's codec.Marshaler metadata, an agent adds the broker.
 type Metadata struct {
-	Broker        string // the broker the request came from, without credentials
+	Broker        string // the broker the request came from, without credentials ("" outside an agent)
 	Redelivered   bool   // the broker delivered it before (an earlier attempt may have run)
 	ReplyTo       string // "" for a message
 	CorrelationID string
@@ -68,9 +71,23 @@ func (r *Request) Sender() Caller { return r.caller }
 
 type requestKey struct{}
 
-// RequestFromContext returns the request a service or a middleware placed
-// after the decode step runs for.
+// RequestFromContext returns the request that Decode put in a message's
+// context, for the middleware and the service after it. (In an agent it is
+// there from the start, parsed by the subscriber.) A reply message's
+// context is its request's, so a publisher finds ReplyTo and
+// CorrelationID there too.
 func RequestFromContext(ctx context.Context) (*Request, bool) {
+	if dl, ok := ctx.Value(deliveryKey{}).(*delivery); ok && dl.decoded.req != nil {
+		return dl.decoded.req, true
+	}
 	r, ok := ctx.Value(requestKey{}).(*Request)
 	return r, ok
+}
+
+// requestOf is the request Decode put in msg's context, or errNoRequest.
+func requestOf(msg *message.Message) (*Request, error) {
+	if r, ok := RequestFromContext(msg.Context()); ok {
+		return r, nil
+	}
+	return nil, errNoRequest
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
@@ -29,9 +30,7 @@ func add(ctx context.Context, req *router.Request) (any, error) {
 }
 
 func TestRPCAnswersPyServicebusCallsWithListAndObjectParams(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("rpc")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "rpc")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) })
 	c := newPyClient(t, conn, node)
 
@@ -48,13 +47,11 @@ func TestRPCAnswersPyServicebusCallsWithListAndObjectParams(t *testing.T) {
 			t.Errorf("params %s: success carries an error header: %v", tc.params, d.Headers)
 		}
 	}
-	waitFor(t, 5*time.Second, "both calls acked", func() bool { return a.Stats().Acked == 2 })
+	testkit.Eventually(t, 5*time.Second, "both calls acked", func() bool { return a.Stats().Acked == 2 })
 }
 
 func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("rpcerr")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "rpcerr")
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", add)
 		a.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
@@ -70,11 +67,11 @@ func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
 		name, body, text string
 		code             codec.ErrorCode
 	}{
-		{"unknown service", string(pyCall("7", todayToken(), "math", "mul", "[1, 2]")), "Cannot Find RPC Service: math.mul", codec.CodeUnknownService},
-		{"wrong token", string(pyCall("8", "0000000000000000000000000000000000000000", "math", "add", "[1, 2]")), "Token not valid!", codec.CodeBadToken},
-		{"service error", string(pyCall("9", todayToken(), "math", "fail", "[]")), "division by zero", codec.CodeServiceError},
-		{"typed error", string(pyCall("10", todayToken(), "math", "typed", "[]")), "try later", codec.CodeUnavailable},
-		{"params of the wrong shape", string(pyCall("11", todayToken(), "math", "add", `"x"`)), "", codec.CodeBadRequest},
+		{"unknown service", string(testkit.PyCall("7", todayToken(), "math", "mul", "[1, 2]")), "Cannot Find RPC Service: math.mul", codec.CodeUnknownService},
+		{"wrong token", string(testkit.PyCall("8", "0000000000000000000000000000000000000000", "math", "add", "[1, 2]")), "Token not valid!", codec.CodeBadToken},
+		{"service error", string(testkit.PyCall("9", todayToken(), "math", "fail", "[]")), "division by zero", codec.CodeServiceError},
+		{"typed error", string(testkit.PyCall("10", todayToken(), "math", "typed", "[]")), "try later", codec.CodeUnavailable},
+		{"params of the wrong shape", string(testkit.PyCall("11", todayToken(), "math", "add", `"x"`)), "", codec.CodeBadRequest},
 	} {
 		d := c.call([]byte(tc.body), 5*time.Second)
 		r := response(t, d)
@@ -88,7 +85,7 @@ func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
 			t.Errorf("%s: %s = %v, want the body text %q", tc.name, codec.HeaderErrorMessage, got, r.Message)
 		}
 	}
-	waitFor(t, 5*time.Second, "5 replies counted, 4 calls acked, the bad token rejected", func() bool {
+	testkit.Eventually(t, 5*time.Second, "5 replies counted, 4 calls acked, the bad token rejected", func() bool {
 		s := a.Stats()
 		return s.Replies == 5 && s.Acked == 4 && s.Rejected == 1
 	})
@@ -99,9 +96,7 @@ func TestRPCErrorsCarryPyServicebusTextsAndErrorHeaders(t *testing.T) {
 }
 
 func TestPingIsAnsweredWithPong(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("ping")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "ping")
 	a := startAgent(t, node, nil)
 	c := newPyClient(t, conn, node)
 	d := c.call(codec.PingBody, 5*time.Second)
@@ -114,19 +109,17 @@ func TestPingIsAnsweredWithPong(t *testing.T) {
 }
 
 func TestPanicIsAnsweredAndTheAgentKeepsServing(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("panic")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "panic")
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("math", "add", add)
 		a.AddRPCService("math", "boom", func(context.Context, *router.Request) (any, error) { panic("boom") })
 	})
 	c := newPyClient(t, conn, node)
-	d := c.call(pyCall("1", todayToken(), "math", "boom", "null"), 5*time.Second)
+	d := c.call(testkit.PyCall("1", todayToken(), "math", "boom", "null"), 5*time.Second)
 	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodePanic) {
 		t.Errorf("panic reply code %v, body %q", got, d.Body)
 	}
-	r := response(t, c.call(pyCall("2", todayToken(), "math", "add", "[40, 2]"), 5*time.Second))
+	r := response(t, c.call(testkit.PyCall("2", todayToken(), "math", "add", "[40, 2]"), 5*time.Second))
 	if r.Message != "42" {
 		t.Errorf("after the panic: %q", r.Message)
 	}
@@ -136,13 +129,11 @@ func TestPanicIsAnsweredAndTheAgentKeepsServing(t *testing.T) {
 }
 
 func TestBadInputIsAnsweredRejectedAndCounted(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("bad")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "bad")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) })
 	c := newPyClient(t, conn, node)
 
-	big := pyCall("1", todayToken(), "math", "add", "["+strings.Repeat("1,", 1<<20)+"1]") // 2 MiB
+	big := testkit.PyCall("1", todayToken(), "math", "add", "["+strings.Repeat("1,", 1<<20)+"1]") // 2 MiB
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -159,12 +150,12 @@ func TestBadInputIsAnsweredRejectedAndCounted(t *testing.T) {
 	// The same garbage as messages: nobody to answer, rejected.
 	c.send([]byte("not xml"))
 	c.send(big)
-	waitFor(t, 5*time.Second, "bad calls and messages rejected", func() bool { return a.Stats().Rejected == 5 })
+	testkit.Eventually(t, 5*time.Second, "bad calls and messages rejected", func() bool { return a.Stats().Rejected == 5 })
 	s := a.Stats()
 	if s.Malformed != 3 || s.TooLarge != 2 {
 		t.Errorf("stats %+v: want 3 malformed, 2 too large", s)
 	}
-	r := response(t, c.call(pyCall("2", todayToken(), "math", "add", "[1, 1]"), 5*time.Second))
+	r := response(t, c.call(testkit.PyCall("2", todayToken(), "math", "add", "[1, 1]"), 5*time.Second))
 	if r.Message != "2" {
 		t.Errorf("after bad input: %q", r.Message)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
@@ -18,8 +19,8 @@ import (
 // Request.Sender (an *rpc.Sender is a router.Caller).
 func TestAgentServesOurSender(t *testing.T) {
 	dialBroker(t, brokerURL())
-	node := uniqueNode("oursender")
-	deleteQueues(t, brokerURL(), node)
+	node := testkit.UniqueName("sbtest-oursender")
+	testkit.DeleteQueues(t, brokerURL(), node)
 	sender, err := rpc.NewSender(rpc.Config{
 		Endpoints:     []broker.Endpoint{{URL: brokerURL()}},
 		Signer:        token.NewDailyTokens(secret, nil),

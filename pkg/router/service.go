@@ -3,7 +3,10 @@ package router
 import (
 	"context"
 	"fmt"
-	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
 // RPCService answers a call; its result is sent back as JSON. A returned
@@ -37,69 +40,43 @@ func Message[P any](fn func(ctx context.Context, params P) error) MessageService
 	}
 }
 
-type serviceKey struct{ category, name string }
+// RPCHandlerName and MessageHandlerName are the names of a service's
+// Watermill handler on the agent's router ("rpc:math.add"), which
+// Watermill's metrics use as the handler_name label.
+func RPCHandlerName(category, name string) string { return "rpc:" + category + "." + name }
 
-// services is the table of a node's services; safe to change while running.
-type services struct {
-	mu  sync.RWMutex
-	rpc map[serviceKey]RPCService
-	msg map[serviceKey]MessageService
-}
+// MessageHandlerName: see RPCHandlerName.
+func MessageHandlerName(category, name string) string { return "message:" + category + "." + name }
 
-func newServices() *services {
-	return &services{rpc: map[serviceKey]RPCService{}, msg: map[serviceKey]MessageService{}}
-}
-
-func checkName(kind, category, name string, nilService bool) {
-	if category == "" || name == "" {
-		panic(fmt.Sprintf("router: %s service needs a category and a name (got %q, %q)", kind, category, name))
+// HandleRPC is the handler function of an RPC service: it runs svc with the
+// request that Decode put in the message's context and returns the reply,
+// the response envelope with the result as JSON.
+func HandleRPC(svc RPCService) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		req, err := requestOf(msg)
+		if err != nil {
+			return nil, err
+		}
+		result, err := svc(msg.Context(), req)
+		if err != nil {
+			return nil, err
+		}
+		reply, err := resultReply(msg, req.ID, result)
+		if err != nil {
+			return nil, &Error{Code: codec.CodeServiceError, Message: fmt.Sprintf("%s: %v", req.Target(), err), Err: err}
+		}
+		return []*message.Message{reply}, nil
 	}
-	if nilService {
-		panic(fmt.Sprintf("router: %s service %s.%s is nil", kind, category, name))
-	}
 }
 
-func (s *services) addRPC(category, name string, svc RPCService) {
-	checkName("RPC", category, name, svc == nil)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := serviceKey{category, name}
-	if _, ok := s.rpc[k]; ok {
-		panic(fmt.Sprintf("router: RPC service %s.%s added twice", category, name))
-	}
-	s.rpc[k] = svc
-}
-
-func (s *services) addMessage(category, name string, svc MessageService) {
-	checkName("message", category, name, svc == nil)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := serviceKey{category, name}
-	if _, ok := s.msg[k]; ok {
-		panic(fmt.Sprintf("router: message service %s.%s added twice", category, name))
-	}
-	s.msg[k] = svc
-}
-
-func (s *services) rpcService(category, name string) RPCService {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return s.rpc[serviceKey{category, name}]
-}
-
-// messageService finds the message service, else an RPC service of the same
-// name whose result is dropped: a py-servicebus sender may send to either.
-func (s *services) messageService(category, name string) MessageService {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if svc := s.msg[serviceKey{category, name}]; svc != nil {
-		return svc
-	}
-	if svc := s.rpc[serviceKey{category, name}]; svc != nil {
-		return func(ctx context.Context, req *Request) error {
-			_, err := svc(ctx, req)
+// HandleMessage is the handler function of a message service: it runs svc
+// with the request that Decode put in the message's context.
+func HandleMessage(svc MessageService) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) error {
+		req, err := requestOf(msg)
+		if err != nil {
 			return err
 		}
+		return svc(msg.Context(), req)
 	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
@@ -26,9 +27,7 @@ func (f *fakeCaller) Call(ctx context.Context, target string, params any) (*rpc.
 func (f *fakeCaller) Send(ctx context.Context, target string, params any) error { return nil }
 
 func TestServicesCallOthersThroughTheRequestsSender(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("sender")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "sender")
 	caller := &fakeCaller{}
 	startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("x", "proxy", func(ctx context.Context, req *router.Request) (any, error) {
@@ -43,7 +42,7 @@ func TestServicesCallOthersThroughTheRequestsSender(t *testing.T) {
 			return s, nil
 		})
 	}, func(c *router.Config) { c.Caller = caller })
-	r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "x", "proxy", "null"), 5*time.Second))
+	r := response(t, newPyClient(t, conn, node).call(testkit.PyCall("1", todayToken(), "x", "proxy", "null"), 5*time.Second))
 	if r.Message != `"called OTHER.math.add"` {
 		t.Errorf("reply %q", r.Message)
 	}
@@ -53,9 +52,7 @@ func TestServicesCallOthersThroughTheRequestsSender(t *testing.T) {
 }
 
 func TestTypedAdaptersDecodeParams(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("typed")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "typed")
 	type pair struct{ A, B int }
 	got := make(chan pair, 1)
 	startAgent(t, node, func(a *router.Agent) {
@@ -63,10 +60,10 @@ func TestTypedAdaptersDecodeParams(t *testing.T) {
 		a.AddMessageService("math", "log", router.Message(func(_ context.Context, p pair) error { got <- p; return nil }))
 	})
 	c := newPyClient(t, conn, node)
-	if r := response(t, c.call(pyCall("1", todayToken(), "math", "mul", `{"a": 6, "b": 7}`), 5*time.Second)); r.Message != "42" {
+	if r := response(t, c.call(testkit.PyCall("1", todayToken(), "math", "mul", `{"a": 6, "b": 7}`), 5*time.Second)); r.Message != "42" {
 		t.Errorf("reply %q", r.Message)
 	}
-	c.send(pyCall("2", todayToken(), "math", "log", `{"a": 1, "b": 2}`))
+	c.send(testkit.PyCall("2", todayToken(), "math", "log", `{"a": 1, "b": 2}`))
 	select {
 	case p := <-got:
 		if p != (pair{1, 2}) {
@@ -80,9 +77,7 @@ func TestTypedAdaptersDecodeParams(t *testing.T) {
 // Watermill middleware works on services: Timeout bounds a message
 // service, and user middleware sees the decoded request.
 func TestUserAndWatermillMiddlewareWrapServices(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("mw")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "mw")
 	var seen atomic.Value
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMiddleware(func(h message.HandlerFunc) message.HandlerFunc {
@@ -99,26 +94,24 @@ func TestUserAndWatermillMiddlewareWrapServices(t *testing.T) {
 			return router.Permanent(ctx.Err())
 		})
 	})
-	newPyClient(t, conn, node).send(pyCall("1", todayToken(), "x", "slow", "null"))
-	waitFor(t, 5*time.Second, "timed-out message rejected", func() bool { return a.Stats().Rejected == 1 })
+	newPyClient(t, conn, node).send(testkit.PyCall("1", todayToken(), "x", "slow", "null"))
+	testkit.Eventually(t, 5*time.Second, "timed-out message rejected", func() bool { return a.Stats().Rejected == 1 })
 	if got, _ := seen.Load().(string); got != "x.slow" {
 		t.Errorf("middleware saw %q", got)
 	}
 }
 
 func TestBadMessagesAreRejectedAndCounted(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("badmsg")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "badmsg")
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "y", func(context.Context, *router.Request) error { runs.Add(1); return nil })
 	})
 	c := newPyClient(t, conn, node)
-	c.send(pyCall("1", "bad", "x", "y", "null"))
-	c.send(pyCall("2", todayToken(), "x", "unknown", "null"))
+	c.send(testkit.PyCall("1", "bad", "x", "y", "null"))
+	c.send(testkit.PyCall("2", todayToken(), "x", "unknown", "null"))
 	c.send(codec.PingBody) // PING without reply_to is no ping
-	waitFor(t, 5*time.Second, "three rejected", func() bool { return a.Stats().Rejected == 3 })
+	testkit.Eventually(t, 5*time.Second, "three rejected", func() bool { return a.Stats().Rejected == 3 })
 	s := a.Stats()
 	if s.BadToken != 1 || s.UnknownService != 1 || s.Malformed != 1 || runs.Load() != 0 {
 		t.Errorf("stats %+v runs %d", s, runs.Load())
@@ -160,15 +153,13 @@ func TestFailingStartHookStopsStart(t *testing.T) {
 }
 
 func TestPanickingMessageServiceIsRejectedNotRetried(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("msgpanic")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "msgpanic")
 	var runs atomic.Int32
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "boom", func(context.Context, *router.Request) error { runs.Add(1); panic("boom") })
 	})
-	newPyClient(t, conn, node).send(pyCall("1", todayToken(), "x", "boom", "null"))
-	waitFor(t, 5*time.Second, "rejected", func() bool { return a.Stats().Rejected == 1 })
+	newPyClient(t, conn, node).send(testkit.PyCall("1", todayToken(), "x", "boom", "null"))
+	testkit.Eventually(t, 5*time.Second, "rejected", func() bool { return a.Stats().Rejected == 1 })
 	if s := a.Stats(); s.Panics != 1 || runs.Load() != 1 {
 		t.Errorf("stats %+v runs %d", s, runs.Load())
 	}

@@ -1,6 +1,15 @@
 package router
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/go-servicebus/servicebus/pkg/codec"
+)
 
 // Stats counts what an agent did since it was made. Every field but
 // InFlight and Consuming only grows.
@@ -51,4 +60,92 @@ func (c *counters) snapshot() Stats {
 		Unreadable:       c.unreadable.Load(),
 		Poisoned:         c.poisoned.Load(),
 	}
+}
+
+// observe is the agent's Observer: it counts every outcome (Stats), logs
+// the rejections of bad input (rate-limited, ratelog.go), and marks a call
+// answered for bad input to be rejected after its reply, not acked.
+func (a *Agent) observe(msg *message.Message, o Outcome, err error) {
+	dl := deliveryFrom(msg)
+	rpc := dl != nil && dl.ReplyTo != ""
+	switch o {
+	case OutcomePong:
+		a.stats.pongs.Add(1)
+	case OutcomeMalformed, OutcomeTooLarge:
+		if o == OutcomeTooLarge {
+			a.stats.tooLarge.Add(1)
+		} else {
+			a.stats.malformed.Add(1)
+		}
+		f := watermill.LogFields{"bytes": len(msg.Payload), "rpc": rpc}
+		if dl != nil {
+			// An RPC is answered, and still kept out of the queue like any
+			// bad input: rejected after the reply (dead-lettered with a DLX).
+			dl.reject.Store(true)
+			f["broker"], f["redelivered"] = dl.pc.broker, dl.Redelivered
+		}
+		a.logRejection("undecodable", "Undecodable delivery", errors.New(clipLog(err.Error())), f)
+	case OutcomeBadToken:
+		a.stats.badToken.Add(1)
+		if dl != nil {
+			dl.reject.Store(true)
+		}
+		a.logRejection("token", "Token not valid", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
+	case OutcomeDeadlineExceeded:
+		a.stats.deadline.Add(1)
+		var late time.Duration
+		if req, ok := RequestFromContext(msg.Context()); ok {
+			late = time.Since(req.Meta.Deadline)
+		}
+		a.logRejection("deadline", "Deadline passed, not run", nil, a.fields(msg, watermill.LogFields{"late": late}))
+	case OutcomeUnknownService:
+		a.stats.unknown.Add(1)
+		if rpc {
+			a.logRejection("unknown_service", "Unknown RPC service", nil, a.fields(msg, nil))
+		}
+	case OutcomePanic:
+		a.stats.panics.Add(1)
+		var stack []byte
+		var p *PanicError
+		if errors.As(err, &p) {
+			stack = p.Stack
+		}
+		a.logRejection("panic", "Service panicked", errors.New(clipLog(err.Error())), a.fields(msg, watermill.LogFields{"stack": string(stack)}))
+	case OutcomeFailed:
+		a.observeFailure(msg, rpc, err)
+	}
+}
+
+// observeFailure counts and logs an error that a service (or middleware)
+// returned: for an RPC only service errors (the others were counted where
+// they arose), for a message every rejection.
+func (a *Agent) observeFailure(msg *message.Message, rpc bool, err error) {
+	if rpc {
+		if asError(err).Code == codec.CodeServiceError {
+			a.stats.serviceErrors.Add(1)
+			a.logRejection("service_error", "RPC service failed", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
+		}
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Code == codec.CodeServiceError {
+		a.stats.serviceErrors.Add(1)
+	}
+	a.logRejection("message_rejected", "Message rejected", nil, a.fields(msg, watermill.LogFields{"err": clipLog(err.Error())}))
+}
+
+// fields are the log fields of a message: its broker and kind, and the
+// request's id and service once decoded.
+func (a *Agent) fields(msg *message.Message, extra watermill.LogFields) watermill.LogFields {
+	f := watermill.LogFields{}
+	if dl := deliveryFrom(msg); dl != nil {
+		f["broker"] = dl.pc.broker
+		f["rpc"] = dl.ReplyTo != ""
+	}
+	if req, ok := RequestFromContext(msg.Context()); ok {
+		// From the request: bounded, as all that is logged of it.
+		f["event_id"] = clipLog(req.ID)
+		f["service"] = clipLog(req.Target())
+	}
+	return f.Add(extra)
 }

@@ -5,37 +5,18 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
-func deleteExchanges(t *testing.T, url string, names ...string) {
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(url)
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		for _, n := range names {
-			ch, err := conn.Channel()
-			if err != nil {
-				return
-			}
-			_ = ch.ExchangeDelete(n, false, false)
-			_ = ch.Close()
-		}
-	})
-}
-
 func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
 	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("pydeclared")
+	node := testkit.UniqueName("sbtest-pydeclared")
 	exchange := node + "-ex"
-	deleteQueues(t, brokerURL(), node)
-	deleteExchanges(t, brokerURL(), exchange)
+	testkit.DeleteQueues(t, brokerURL(), node)
+	testkit.DeleteExchanges(t, brokerURL(), exchange)
 	// What py-servicebus 2.x declares for a node.
 	ch, err := conn.Channel()
 	if err != nil {
@@ -65,10 +46,10 @@ func TestCompatTopologyJoinsWhatPyServicebusDeclared(t *testing.T) {
 
 func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("durable")
+	node := testkit.UniqueName("sbtest-durable")
 	topo := topology.Topology{Kind: topology.Durable, Exchange: node + "-ex"}
-	deleteQueues(t, brokerURL(), node, node+".dead")
-	deleteExchanges(t, brokerURL(), topo.ExchangeName(), topo.DeadLetterExchange())
+	testkit.DeleteQueues(t, brokerURL(), node, node+".dead")
+	testkit.DeleteExchanges(t, brokerURL(), topo.ExchangeName(), topo.DeadLetterExchange())
 
 	a := startAgent(t, node, func(a *router.Agent) {
 		a.AddMessageService("x", "poison", func(context.Context, *router.Request) error {
@@ -81,13 +62,13 @@ func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 	if r := response(t, c.call(vectorXML(t, "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
 		t.Fatalf("reply %q", r.Message)
 	}
-	c.send(pyCall("1", todayToken(), "x", "poison", "null"))
+	c.send(testkit.PyCall("1", todayToken(), "x", "poison", "null"))
 	c.send([]byte("not xml"))
 	// A call with a bad token is answered, then dead-lettered as well.
-	if d := c.call(pyCall("2", "bad", "math", "add", "[1, 2]"), 5*time.Second); response(t, d).Message != "Token not valid!" {
+	if d := c.call(testkit.PyCall("2", "bad", "math", "add", "[1, 2]"), 5*time.Second); response(t, d).Message != "Token not valid!" {
 		t.Fatalf("bad token reply %q", d.Body)
 	}
-	waitFor(t, 10*time.Second, "three deliveries dead-lettered", func() bool {
+	testkit.Eventually(t, 10*time.Second, "three deliveries dead-lettered", func() bool {
 		return a.Stats().Rejected == 3 && queueDepth(t, conn, node+".dead") == 3
 	})
 	if n := queueDepth(t, conn, node); n != 0 {
@@ -98,9 +79,7 @@ func TestDurableTopologyDeadLettersAPoisonMessage(t *testing.T) {
 // A node queue deleted under a running agent (the broker cancels the
 // consumer) is declared and consumed again.
 func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
-	conn := dialBroker(t, brokerURL())
-	node := uniqueNode("deleted")
-	deleteQueues(t, brokerURL(), node)
+	conn, node := freshNode(t, "deleted")
 	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) },
 		func(c *router.Config) {
 			c.Backoff = broker.Backoff{Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond}
@@ -112,7 +91,7 @@ func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
 	if _, err := ch.QueueDelete(node, false, false, false); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "queue declared and consumed again", func() bool {
+	testkit.Eventually(t, 10*time.Second, "queue declared and consumed again", func() bool {
 		q, err := ch.QueueDeclarePassive(node, true, false, false, false, nil)
 		if err != nil {
 			if ch, err = conn.Channel(); err != nil {
@@ -122,7 +101,7 @@ func TestDeletedNodeQueueIsDeclaredAndConsumedAgain(t *testing.T) {
 		}
 		return q.Consumers == 1 && a.Consuming() == 1
 	})
-	if r := response(t, newPyClient(t, conn, node).call(pyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+	if r := response(t, newPyClient(t, conn, node).call(testkit.PyCall("1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
 		t.Fatalf("reply %q", r.Message)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
@@ -19,8 +20,8 @@ import (
 func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 	url := brokerURL()
 	conn := dialBroker(t, url)
-	node := uniqueNode("unreadable")
-	deleteQueues(t, url, node)
+	node := testkit.UniqueName("sbtest-unreadable")
+	testkit.DeleteQueues(t, url, node)
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +36,7 @@ func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 	publish := func(id string, headers amqp.Table) {
 		t.Helper()
 		err := ch.PublishWithContext(context.Background(), topology.DefaultExchange, node, false, false, amqp.Publishing{
-			Body: pyCall(id, todayToken(), "util", "record", `"x"`), Headers: headers, DeliveryMode: amqp.Persistent,
+			Body: testkit.PyCall(id, todayToken(), "util", "record", `"x"`), Headers: headers, DeliveryMode: amqp.Persistent,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -57,7 +58,7 @@ func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 		})
 		a.AddRPCService("math", "add", router.RPC(func(_ context.Context, p []int) (int, error) { return p[0] + p[1], nil }))
 	})
-	waitFor(t, 20*time.Second, "both readable messages run", func() bool {
+	testkit.Eventually(t, 20*time.Second, "both readable messages run", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return ran["before"] >= 1 && ran["after"] >= 1
@@ -70,9 +71,9 @@ func TestUnreadableDeliveryIsClearedAndTheRestServed(t *testing.T) {
 		t.Errorf("the unreadable message ran %d times", ran["poison"])
 	}
 	mu.Unlock()
-	waitFor(t, 10*time.Second, "agent consuming again", func() bool { return a.Consuming() == 1 })
+	testkit.Eventually(t, 10*time.Second, "agent consuming again", func() bool { return a.Consuming() == 1 })
 	c := newPyClient(t, conn, node)
-	if r := response(t, c.call(pyCall("after-clear", todayToken(), "math", "add", "[40, 2]"), 10*time.Second)); r.Message != "42" {
+	if r := response(t, c.call(testkit.PyCall("after-clear", todayToken(), "math", "add", "[40, 2]"), 10*time.Second)); r.Message != "42" {
 		t.Fatalf("call after the clear answered %q, want 42", r.Message)
 	}
 }
