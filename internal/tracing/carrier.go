@@ -88,3 +88,18 @@ func (c TextCarrier) Keys() []string {
 	}
 	return out
 }
+
+// lazyTable is a write-only carrier that makes the header table on the
+// first Set: a reply has no headers unless a propagator writes some.
+type lazyTable struct{ t *amqp.Table }
+
+func (c lazyTable) Get(key string) string { return TableCarrier(*c.t).Get(key) }
+
+func (c lazyTable) Set(key, value string) {
+	if *c.t == nil {
+		*c.t = make(amqp.Table, Headers)
+	}
+	(*c.t)[key] = value
+}
+
+func (c lazyTable) Keys() []string { return TableCarrier(*c.t).Keys() }

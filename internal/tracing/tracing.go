@@ -35,15 +35,31 @@ func New(tp trace.TracerProvider, prop propagation.TextMapPropagator) Tracing {
 	return Tracing{tracer: tp.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)), prop: prop}
 }
 
-// Start starts a span of kind under ctx. Its name is op alone: the caller
-// sets the full name and the attributes only when the span records.
-func (t Tracing) Start(ctx context.Context, op string, kind trace.SpanKind, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+// kindOptions are the start options of each span kind, made once: a
+// variadic call through the Tracer interface would allocate them per span.
+var kindOptions = [...][]trace.SpanStartOption{
+	trace.SpanKindServer:   {trace.WithSpanKind(trace.SpanKindServer)},
+	trace.SpanKindClient:   {trace.WithSpanKind(trace.SpanKindClient)},
+	trace.SpanKindProducer: {trace.WithSpanKind(trace.SpanKindProducer)},
+	trace.SpanKindConsumer: {trace.WithSpanKind(trace.SpanKindConsumer)},
+}
+
+// Start starts a span of kind (server, client, producer or consumer) under
+// ctx. Its name is op alone: the caller sets the full name and the
+// attributes only when the span records.
+func (t Tracing) Start(ctx context.Context, op string, kind trace.SpanKind) (context.Context, trace.Span) {
+	return t.tracer.Start(ctx, op, kindOptions[kind]...)
+}
+
+// StartWith is Start with more options (a recording caller's).
+func (t Tracing) StartWith(ctx context.Context, op string, kind trace.SpanKind, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	return t.tracer.Start(ctx, op, append(opts, trace.WithSpanKind(kind))...)
 }
 
-// Inject writes the trace context of ctx into headers, which must not be nil.
-func (t Tracing) Inject(ctx context.Context, headers amqp.Table) {
-	t.prop.Inject(ctx, TableCarrier(headers))
+// Inject writes the trace context of ctx into *headers, making the table
+// only when the propagator writes something.
+func (t Tracing) Inject(ctx context.Context, headers *amqp.Table) {
+	t.prop.Inject(ctx, lazyTable{headers})
 }
 
 // ExtractTable returns ctx with the remote trace context of AMQP headers.

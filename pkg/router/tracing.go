@@ -71,9 +71,6 @@ func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) trace.Span {
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "reply", RoutingKey: clip(dl.ReplyTo, maxLogField),
 			ConversationID: clip(dl.CorrelationId, maxLogField), BodySize: len(pub.Body)}.Attributes()...)
 	}
-	if pub.Headers == nil {
-		pub.Headers = make(amqp.Table, tracing.Headers)
-	}
-	a.tr.Inject(ctx, pub.Headers)
+	a.tr.Inject(ctx, &pub.Headers)
 	return span
 }

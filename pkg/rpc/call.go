@@ -90,7 +90,7 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
 			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
 	}
-	s.tr.Inject(ctx, msg.Headers)
+	s.tr.Inject(ctx, &msg.Headers)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
 		err = s.explainTimeout(t.Node, callError(ctx, t.String(), err))
@@ -114,7 +114,7 @@ func (s *Sender) traceReply(ctx context.Context, t Target, id string, res result
 	if remote := trace.SpanContextFromContext(s.tr.ExtractTable(context.Background(), res.headers)); remote.IsValid() {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: remote}))
 	}
-	_, span := s.tr.Start(ctx, "receive "+t.String(), trace.SpanKindConsumer, opts...)
+	_, span := s.tr.StartWith(ctx, "receive "+t.String(), trace.SpanKindConsumer, opts...)
 	span.SetAttributes(tracing.Message{Op: tracing.OpReceive, OpName: "receive", ConversationID: id, BodySize: len(res.body)}.Attributes()...)
 	span.End()
 }
