@@ -71,15 +71,17 @@ func (c Config) agentConfig(logger watermill.LoggerAdapter) (router.Config, erro
 		return router.Config{}, err
 	}
 	return router.Config{
-		Endpoints:     endpoints,
-		Topology:      c.Topology(),
-		NodeName:      c.NodeName,
-		Concurrency:   c.Concurrency,
-		Tokens:        tokens,
-		Codec:         c.CodecOptions(),
-		DrainTimeout:  c.DrainTimeout,
-		Backoff:       c.Backoff(),
-		ProbeInterval: c.ProbeInterval,
+		Endpoints:      endpoints,
+		Topology:       c.Topology(),
+		NodeName:       c.NodeName,
+		Concurrency:    c.Concurrency,
+		Tokens:         tokens,
+		Codec:          c.CodecOptions(),
+		DrainTimeout:   c.DrainTimeout,
+		Backoff:        c.Backoff(),
+		ProbeInterval:  c.ProbeInterval,
+		TracerProvider: c.TracerProvider,
+		Propagator:     c.Propagator,
 	}, nil
 }
 

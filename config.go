@@ -6,6 +6,9 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
@@ -104,6 +107,16 @@ type Config struct {
 	MaxBodySize int       `yaml:"max_body_size" json:"max_body_size"`
 	ReplyMode   ReplyMode `yaml:"reply_mode" json:"reply_mode"`
 	TLS         TLSConfig `yaml:"tls" json:"tls"`
+
+	// TracerProvider starts the spans of calls, sends, deliveries and
+	// replies (docs/tracing.md); nil means OpenTelemetry's global provider.
+	// Set in code only: no YAML key, no environment variable.
+	TracerProvider trace.TracerProvider `yaml:"-" json:"-"`
+	// Propagator carries the trace context in AMQP headers; nil means
+	// OpenTelemetry's global propagator, which carries nothing until the
+	// program sets one (otel.SetTextMapPropagator(propagation.TraceContext{})).
+	// Set in code only.
+	Propagator propagation.TextMapPropagator `yaml:"-" json:"-"`
 }
 
 // Defaults of the keys. The py-servicebus keys have py-servicebus's values.

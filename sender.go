@@ -63,9 +63,11 @@ func (c Config) senderConfig(logger watermill.LoggerAdapter) (rpc.Config, error)
 		ReplyMode:   c.ReplyMode,
 		// The sender comes back to the first broker once it is healthy
 		// (docs/design.md, "Guarantees").
-		PreferPrimary: true,
-		Backoff:       c.Backoff(),
-		ProbeInterval: c.ProbeInterval,
-		Codec:         c.CodecOptions(),
+		PreferPrimary:  true,
+		Backoff:        c.Backoff(),
+		ProbeInterval:  c.ProbeInterval,
+		Codec:          c.CodecOptions(),
+		TracerProvider: c.TracerProvider,
+		Propagator:     c.Propagator,
 	}, nil
 }

@@ -33,6 +33,9 @@ type Options struct {
 	Profiles      Profiles
 	Suffix        string    // of queue names; random when empty
 	Progress      io.Writer // a line per run; nil for none
+	// Tracing turns OpenTelemetry tracing on in both processes: an SDK
+	// provider sampling every span, exported nowhere, and W3C propagation.
+	Tracing bool
 }
 
 func (o *Options) validate() error {
@@ -111,6 +114,7 @@ type runner struct {
 	queues       *queues
 	server       *serverProcess // nil when no mode has a server side
 	stopProfiles func() error
+	stopTracing  func() error // nil unless Options.Tracing
 }
 
 func newRunner(opt Options, withServer bool) (r *runner, err error) {
@@ -130,12 +134,20 @@ func newRunner(opt Options, withServer bool) (r *runner, err error) {
 		return r, err
 	}
 	r.stopProfiles = stop
+	if opt.Tracing {
+		r.stopTracing = tracingOn()
+	}
 	if r.queues, err = dialQueues(opt.URL, r.topo); err != nil {
 		return r, err
 	}
 	if withServer {
 		if r.server, err = startServerProcess(opt.ServerCommand(), opt.Profiles); err != nil {
 			return r, err
+		}
+		if opt.Tracing {
+			if _, err = r.server.do(request{Op: opTracing}); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
@@ -150,6 +162,9 @@ func (r *runner) close() error {
 		r.queues.close()
 	}
 	errs = append(errs, r.stopProfiles())
+	if r.stopTracing != nil {
+		errs = append(errs, r.stopTracing())
+	}
 	return errors.Join(errs...)
 }
 

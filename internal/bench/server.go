@@ -36,6 +36,7 @@ const (
 	opStart   = "start"   // start a server side; answered once it consumes
 	opStop    = "stop"    // close a server side
 	opUsage   = "usage"   // read the process's usage
+	// opTracing (tracing.go): turn tracing on
 )
 
 // response answers one request.
@@ -53,11 +54,12 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 	enc := json.NewEncoder(out)
 	servers := map[string]func(){}
 	stopProfiles := func() error { return nil }
+	stopTracing := func() error { return nil }
 	defer func() {
 		for _, stop := range servers {
 			stop()
 		}
-		err = errors.Join(err, stopProfiles())
+		err = errors.Join(err, stopProfiles(), stopTracing())
 	}()
 	topo := topology.Topology{}
 	for {
@@ -95,6 +97,8 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 				stop()
 				delete(servers, req.Queue)
 			}
+		case opTracing:
+			stopTracing = tracingOn()
 		case opUsage:
 			if req.GC {
 				debug.FreeOSMemory()

@@ -17,6 +17,8 @@ import (
 func (a *Agent) settle(msg *message.Message, dl *delivery) {
 	defer a.release()
 	var err error
+	spanErr := errNotAcked
+	defer func() { dl.endSpan(spanErr) }()
 	select {
 	case <-msg.Acked():
 		if dl.reject.Load() {
@@ -25,6 +27,7 @@ func (a *Agent) settle(msg *message.Message, dl *delivery) {
 			}
 			break
 		}
+		spanErr = nil
 		if err = dl.Ack(false); err == nil {
 			a.stats.acked.Add(1)
 		}

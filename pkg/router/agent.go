@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
@@ -39,6 +40,7 @@ type Agent struct {
 	stats     counters
 	poison    *poisonTable
 	rejectLog rateLog
+	tr        tracing.Tracing
 
 	sem          chan struct{} // one token per delivery in flight
 	rpcIn, msgIn chan *message.Message
@@ -92,6 +94,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		logger:      logger,
 		services:    newServices(),
 		poison:      newPoisonTable(),
+		tr:          tracing.New(cfg.TracerProvider, cfg.Propagator),
 		router:      r,
 		sem:         make(chan struct{}, cfg.Concurrency),
 		baseCtx:     baseCtx,

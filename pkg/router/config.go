@@ -6,6 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -56,6 +59,13 @@ type Config struct {
 	// MessageRetry retries failing message services; RPC services are never
 	// retried (the caller decides).
 	MessageRetry RetryConfig
+	// TracerProvider starts the span of each delivery and reply; nil means
+	// OpenTelemetry's global provider (otel.GetTracerProvider).
+	TracerProvider trace.TracerProvider
+	// Propagator reads the trace context from each delivery's headers and
+	// writes it into replies; nil means the global propagator
+	// (otel.GetTextMapPropagator), which propagates nothing until one is set.
+	Propagator propagation.TextMapPropagator
 }
 
 func (c *Config) setDefaults() {

@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // errConsumerGone is the reason a path is reconnected when the broker
@@ -51,7 +52,8 @@ type delivery struct {
 	// connection before (poison.go); suspectID names it in the table.
 	suspect   bool
 	suspectID uint64
-	decoded   decoded // what route made of the body, for Decode
+	decoded   decoded    // what route made of the body, for Decode
+	span      trace.Span // the process span (tracing.go); nil for a PING
 }
 
 type deliveryKey struct{}
@@ -193,16 +195,19 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 		}
 		msg := a.newMessage(dl)
 		out := a.route(msg, dl)
+		a.startSpan(msg, dl)
 		a.inflight.Add(1)
 		select {
 		case out <- msg:
 			a.stats.received.Add(1)
 			go a.settle(msg, dl)
 		case <-pc.down:
+			dl.endSpan(errNotAcked)
 			a.release()
 			return
 		case <-a.stopFeed:
 			_ = d.Nack(false, true)
+			dl.endSpan(errNotAcked)
 			a.release()
 			return
 		}

@@ -50,6 +50,13 @@
 // it came on (ack.go), and an RPC's reply goes out on the broker the call
 // came from.
 //
+// With OpenTelemetry (Config.TracerProvider and Propagator, else the global
+// ones), each delivery but a PING gets a process span, a child of the trace
+// context in its headers, that lasts until it is settled; the message's
+// context (the service's ctx) carries it, so calls through Request.Sender
+// are its children, and the reply's span writes its context into the
+// reply's headers (tracing.go; docs/tracing.md).
+//
 // # Middleware
 //
 // The built-in middleware are exported, one type a file, each with a

@@ -9,8 +9,10 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/failover"
 )
@@ -71,20 +73,50 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 		return nil, ErrClosed
 	}
 	now := time.Now()
-	ev, headers, err := s.signed("call", t, params, now, 1)
+	ev, headers, err := s.signed("call", t, params, now, 1+tracing.Headers)
 	if err != nil {
 		return nil, err
 	}
+	ctx, span := s.tr.Start(ctx, "call", trace.SpanKindClient)
+	defer span.End()
 	msg, err := s.request(ctx, now, ev.ID, headers)
 	if err != nil {
+		tracing.Fail(span, err)
 		return nil, err
 	}
 	msg.Body = codec.EncodeEvent(&ev)
+	if span.IsRecording() {
+		span.SetName("call " + t.String())
+		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+	}
+	s.tr.Inject(ctx, &msg.Headers)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
-		return nil, s.explainTimeout(t.Node, callError(ctx, t.String(), err))
+		err = s.explainTimeout(t.Node, callError(ctx, t.String(), err))
+		tracing.Fail(span, err)
+		return nil, err
 	}
-	return s.decodeReply(res)
+	s.traceReply(ctx, t, ev.ID, res)
+	reply, err := s.decodeReply(res)
+	tracing.Fail(span, err)
+	return reply, err
+}
+
+// traceReply records the arrival of a call's reply as a receive span under
+// the call's, linked to the agent's reply span whose context came back in
+// the reply's headers.
+func (s *Sender) traceReply(ctx context.Context, t Target, id string, res result) {
+	if !trace.SpanFromContext(ctx).IsRecording() {
+		return
+	}
+	opts := []trace.SpanStartOption{trace.WithTimestamp(res.at)}
+	if remote := trace.SpanContextFromContext(s.tr.ExtractTable(context.Background(), res.headers)); remote.IsValid() {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: remote}))
+	}
+	_, span := s.tr.StartWith(ctx, "receive "+t.String(), trace.SpanKindConsumer, opts...)
+	span.SetAttributes(tracing.Message{Op: tracing.OpReceive, OpName: "receive", ConversationID: id, BodySize: len(res.body)}.Attributes()...)
+	span.End()
 }
 
 // encode checks target and encodes params as JSON, before anything of a

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -23,6 +24,7 @@ type call struct {
 type result struct {
 	body    []byte
 	headers amqp.Table
+	at      time.Time // when the reply arrived
 	err     error
 }
 

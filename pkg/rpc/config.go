@@ -7,6 +7,9 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -58,6 +61,13 @@ type Config struct {
 	ProbeInterval time.Duration
 	// Codec limits the decoding of replies.
 	Codec codec.Options
+	// TracerProvider starts the spans of calls and sends; nil means
+	// OpenTelemetry's global provider (otel.GetTracerProvider).
+	TracerProvider trace.TracerProvider
+	// Propagator writes the trace context into each request's headers and
+	// reads it from replies; nil means the global propagator
+	// (otel.GetTextMapPropagator), which propagates nothing until one is set.
+	Propagator propagation.TextMapPropagator
 }
 
 func (c *Config) setDefaults() {

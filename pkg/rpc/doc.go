@@ -62,6 +62,14 @@
 // exclusive queue of its own, so a PONG without correlation id (a
 // py-servicebus agent does not copy it) answers only the ping it belongs to.
 //
+// # Tracing
+//
+// Call and Send start OpenTelemetry spans (client, producer) with
+// Config.TracerProvider and write the trace context into the request's
+// headers with Config.Propagator (nil: the global ones, which do nothing
+// until the program sets them); a reply's arrival is a receive span linked
+// to the agent's reply span. See docs/tracing.md.
+//
 // # Where it is
 //
 // sender.go (Sender, NewSender, Close, Status), call.go (Call, CallWith),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -127,7 +128,7 @@ func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deli
 			}
 			continue
 		}
-		c.done <- result{body: d.Body, headers: d.Headers}
+		c.done <- result{body: d.Body, headers: d.Headers, at: time.Now()}
 	}
 	// The consumer ended while the connection lives (queue deleted, consumer
 	// cancelled): start the path over so a fresh reply queue exists.

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
+	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/codec"
 )
 
@@ -23,7 +25,7 @@ func (s *Sender) Send(ctx context.Context, target string, params any) error {
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
 	now := time.Now()
-	ev, headers, err := s.signed("message", t, raw, now, 0)
+	ev, headers, err := s.signed("message", t, raw, now, tracing.Headers)
 	if err != nil {
 		return err
 	}
@@ -34,8 +36,18 @@ func (s *Sender) Send(ctx context.Context, target string, params any) error {
 		Timestamp:    now,
 		Body:         codec.EncodeEvent(&ev),
 	}
+	ctx, span := s.tr.Start(ctx, "send", trace.SpanKindProducer)
+	defer span.End()
+	if span.IsRecording() {
+		span.SetName("send " + t.String())
+		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+	}
+	s.tr.Inject(ctx, &msg.Headers)
 	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {
-		return callError(ctx, target, err)
+		err = callError(ctx, target, err)
+		tracing.Fail(span, err)
+		return err
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/tracing"
 )
 
 // Sender calls and sends to NODE.CATEGORY.NAME over one connection per
@@ -22,6 +23,7 @@ type Sender struct {
 	exchange string
 	paths    []*replyPath
 	calls    *callTable
+	tr       tracing.Tracing
 
 	idPrefix string
 	seq      atomic.Uint64
@@ -52,6 +54,7 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 		logger:   logger,
 		exchange: cfg.Topology.ExchangeName(),
 		calls:    newCallTable(),
+		tr:       tracing.New(cfg.TracerProvider, cfg.Propagator),
 		idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		closing:  make(chan struct{}),
 	}
