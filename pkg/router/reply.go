@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // replyPublisher is the RPC handler's watermill publisher: it sends each
@@ -60,12 +61,14 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		pub.Headers[k] = v
 	}
 	pc := dl.pc
+	a.signReply(m, &pub)
 	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
 		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
 		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: codec.EncodeResponse(&codec.Response{Message: clip(e.Message, MaxReplyText)}),
 			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
+		a.signReply(m, &pub)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReplyTimeout)
 	defer cancel()
@@ -102,6 +105,28 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		a.poison.forgive(dl.suspectID)
 	}
 	return nil
+}
+
+// signReply sets the reply signature header of hmac mode (token.ReplySigner)
+// on pub, a reply to m's request: over the call's id, the correlation id,
+// the body and the error headers, as the sender will read them.
+func (a *Agent) signReply(m *message.Message, pub *amqp.Publishing) {
+	signer, ok := a.cfg.Tokens.(token.ReplySigner)
+	if !ok {
+		return
+	}
+	id := ""
+	if req, ok := RequestFromContext(m.Context()); ok {
+		id = req.ID
+	}
+	if pub.Headers == nil {
+		pub.Headers = make(amqp.Table, 1)
+	}
+	code, _ := pub.Headers[codec.HeaderErrorCode].(string)
+	text, _ := pub.Headers[codec.HeaderErrorMessage].(string)
+	pub.Headers[token.HeaderSignature] = signer.SignReply(&token.Reply{
+		CallID: id, CorrelationID: pub.CorrelationId, Body: pub.Body, ErrorCode: code, ErrorMessage: text,
+	})
 }
 
 // newReply is a reply message to msg: its context is msg's (so

@@ -82,7 +82,11 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 	msg.Body = codec.EncodeEvent(&ev)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
-		return nil, s.explainTimeout(t.Node, callError(ctx, t.String(), err))
+		err = s.explainTimeout(t.Node, callError(ctx, t.String(), err))
+		if res.badReplies > 0 && errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w (replies to it ignored for want of a good signature: %d; does the agent have this sender's secret_token?)", err, res.badReplies)
+		}
+		return nil, err
 	}
 	return s.decodeReply(res)
 }
@@ -165,7 +169,7 @@ func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publis
 		return r, r.err
 	case <-ctx.Done():
 		if s.calls.remove(c) {
-			return result{}, ctx.Err()
+			return result{badReplies: c.badReplies.Load()}, ctx.Err()
 		}
 		r := <-c.done
 		return r, r.err

@@ -3,12 +3,16 @@ package rpc
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // directReplyTo is RabbitMQ's pseudo-queue for direct reply-to.
@@ -69,6 +73,76 @@ func (s *Sender) onUp(idx int, conn *amqp.Connection, pubCh *amqp.Channel) error
 	return nil
 }
 
+// deliver hands reply d, from path idx, to its call, unless it is refused:
+// over max_body_size, or (hmac mode) without a good signature for that call.
+// A refused reply leaves the call waiting for its true reply.
+func (s *Sender) deliver(idx int, d *amqp.Delivery) {
+	id := d.CorrelationId
+	fields := func() watermill.LogFields {
+		return watermill.LogFields{"correlation_id": clipLog(id), "broker": s.cfg.Endpoints[idx].String(), "size": len(d.Body)}
+	}
+	if len(d.Body) > s.maxBodySize() {
+		s.stats.oversizeReplies.Add(1)
+		s.logRejection("oversize", "Reply over max_body_size dropped", fields())
+		d.Body = nil
+		s.releaseMemorySoon()
+		return
+	}
+	if s.verifier != nil {
+		// The call table is keyed by the call's id, which is also its
+		// correlation id: a reply verifies only for the call it names.
+		err := s.verifier.VerifyReply(&token.Reply{
+			CallID: id, CorrelationID: id, Body: d.Body,
+			ErrorCode:    headerText(d.Headers, codec.HeaderErrorCode),
+			ErrorMessage: headerText(d.Headers, codec.HeaderErrorMessage),
+		}, headerText(d.Headers, token.HeaderSignature))
+		if err != nil {
+			s.stats.badReplies.Add(1)
+			s.calls.noteBadReply(id)
+			s.logRejection("signature", "Reply without a good signature ignored", fields().Add(watermill.LogFields{"err": err.Error()}))
+			return
+		}
+	}
+	c, found := s.calls.take(id, idx)
+	if c == nil {
+		if found {
+			s.logRejection("queue", "Reply on an unexpected queue ignored", fields())
+		} else {
+			s.logRejection("unknown", "Reply for an unknown call ignored (late or foreign)", fields())
+		}
+		return
+	}
+	c.done <- result{body: d.Body, headers: d.Headers}
+}
+
+func (s *Sender) maxBodySize() int {
+	if s.cfg.Codec.MaxBodySize > 0 {
+		return s.cfg.Codec.MaxBodySize
+	}
+	return codec.DefaultMaxBodySize
+}
+
+// headerText is a header that must be text; any other type counts as
+// absent, which no good signature covers.
+func headerText(h amqp.Table, key string) string {
+	switch v := h[key].(type) {
+	case string:
+		return v
+	default:
+		return ""
+	}
+}
+
+// clipLog bounds a field logged from a reply: anyone who can publish to the
+// reply queue chooses it.
+func clipLog(s string) string {
+	const limit = 128
+	if len(s) <= limit {
+		return s
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strings.ToValidUTF8(s[:limit], ""), len(s))
+}
+
 // onDown fails every call waiting for a reply on the lost connection.
 func (s *Sender) onDown(idx int, err error) {
 	rp := s.paths[idx]
@@ -79,6 +153,13 @@ func (s *Sender) onDown(idx int, err error) {
 	lost := fmt.Errorf("%w: %s: %w", ErrConnectionLost, s.cfg.Endpoints[idx].String(), err)
 	if s.closed() {
 		lost = ErrClosed
+	}
+	if broker.IsParseFailure(err) {
+		// Poison in the reply queue (or direct reply-to): the path
+		// reconnects after its first backoff step, on a fresh reply queue.
+		s.stats.unreadableReplies.Add(1)
+		s.logRejection("unreadable", "Reply connection lost to a delivery amqp091-go cannot parse; reconnecting on a fresh reply queue",
+			watermill.LogFields{"broker": s.cfg.Endpoints[idx].String(), "err": clipLog(err.Error())})
 	}
 	if n := s.calls.failPath(idx, gen, lost); n > 0 {
 		s.logger.Info("Calls failed: connection lost", watermill.LogFields{"broker": s.cfg.Endpoints[idx].String(), "calls": n})
@@ -117,17 +198,7 @@ func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deli
 	defer s.wg.Done()
 	rp := s.paths[idx]
 	for d := range deliveries {
-		id := d.CorrelationId
-		c, found := s.calls.take(id, idx)
-		if c == nil {
-			if found {
-				s.logger.Info("Reply on an unexpected queue ignored", watermill.LogFields{"correlation_id": id, "broker": s.cfg.Endpoints[idx].String()})
-			} else {
-				s.logger.Info("Reply for an unknown call ignored (late or foreign)", watermill.LogFields{"correlation_id": id, "broker": s.cfg.Endpoints[idx].String()})
-			}
-			continue
-		}
-		c.done <- result{body: d.Body, headers: d.Headers}
+		s.deliver(idx, &d)
 	}
 	// The consumer ended while the connection lives (queue deleted, consumer
 	// cancelled): start the path over so a fresh reply queue exists.

@@ -11,6 +11,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/ratelog"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // Sender calls and sends to NODE.CATEGORY.NAME over one connection per
@@ -25,6 +27,13 @@ type Sender struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+
+	// verifier checks reply signatures when the Signer's scheme signs
+	// replies (hmac mode); nil accepts every reply (daily mode, no tokens).
+	verifier  token.ReplyVerifier
+	stats     senderStats
+	rejectLog ratelog.Limiter
+	releasing atomic.Bool // a release of dropped replies' memory is pending
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -55,6 +64,7 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 		idPrefix: hex.EncodeToString(rnd[:]) + "-",
 		closing:  make(chan struct{}),
 	}
+	s.verifier, _ = cfg.Signer.(token.ReplyVerifier)
 	for range cfg.Endpoints {
 		s.paths = append(s.paths, &replyPath{})
 	}
