@@ -1,10 +1,12 @@
 package rpc
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -39,6 +41,7 @@ func (s *Sender) onUp(idx int, conn *amqp.Connection, pubCh *amqp.Channel) error
 	}
 	var deliveries <-chan amqp.Delivery
 	var replyTo string
+	var own *amqp.Channel // the reply queue's channel; nil in direct mode
 	switch s.cfg.ReplyMode {
 	case ReplyDirect:
 		_ = ch.Close()
@@ -60,6 +63,7 @@ func (s *Sender) onUp(idx int, conn *amqp.Connection, pubCh *amqp.Channel) error
 			return fmt.Errorf("consume reply queue %s: %w", q.Name, err)
 		}
 		replyTo = q.Name
+		own = ch
 	}
 	rp := s.paths[idx]
 	rp.mu.Lock()
@@ -69,15 +73,29 @@ func (s *Sender) onUp(idx int, conn *amqp.Connection, pubCh *amqp.Channel) error
 	rp.replyTo = replyTo
 	rp.mu.Unlock()
 	s.wg.Add(1)
-	go s.consumeReplies(idx, gen, conn, deliveries)
+	go s.consumeReplies(replyConsumer{idx: idx, gen: gen, conn: conn, ch: own, replyTo: replyTo}, deliveries)
 	return nil
 }
 
-// deliver hands reply d, from path idx, to its call, unless it is refused:
-// over max_body_size, or (hmac mode) without a good signature for that call.
-// A refused reply leaves the call waiting for its true reply.
-func (s *Sender) deliver(idx int, d *amqp.Delivery) {
-	id := d.CorrelationId
+// replyConsumer is the reply consumer of one connection.
+type replyConsumer struct {
+	idx     int // path
+	gen     uint64
+	conn    *amqp.Connection
+	ch      *amqp.Channel // the reply queue's channel; nil in direct mode
+	replyTo string
+}
+
+// deliver hands reply d to its call, unless it is refused: over
+// max_body_size, or (hmac mode) without a good signature for that call. A
+// refused reply leaves the call waiting for its true reply.
+func (s *Sender) deliver(rc replyConsumer, d *amqp.Delivery) {
+	idx, id := rc.idx, d.CorrelationId
+	if id == s.flushID {
+		// amqp091-go has moved past the dropped body (flushBody).
+		s.releaseMemorySoon()
+		return
+	}
 	fields := func() watermill.LogFields {
 		return watermill.LogFields{"correlation_id": clipLog(id), "broker": s.cfg.Endpoints[idx].String(), "size": len(d.Body)}
 	}
@@ -85,7 +103,7 @@ func (s *Sender) deliver(idx int, d *amqp.Delivery) {
 		s.stats.oversizeReplies.Add(1)
 		s.logRejection("oversize", "Reply over max_body_size dropped", fields())
 		d.Body = nil
-		s.releaseMemorySoon()
+		s.flushBody(rc)
 		return
 	}
 	if s.verifier != nil {
@@ -113,6 +131,24 @@ func (s *Sender) deliver(idx int, d *amqp.Delivery) {
 		return
 	}
 	c.done <- result{body: d.Body, headers: d.Headers}
+}
+
+// flushBody sends an empty message with the sender's flush id to its own
+// reply queue after a dropped body: amqp091-go keeps the last body it read
+// (in the channel and in its consumer buffer) until the next delivery, so
+// the dropped one could not be freed before the next reply. When the flush
+// comes back, the memory is released (releaseMemorySoon). In direct mode,
+// where the sender cannot address its own reply pseudo-queue, the release
+// is done at once and the last body stays until the next reply.
+func (s *Sender) flushBody(rc replyConsumer) {
+	if rc.ch != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if rc.ch.PublishWithContext(ctx, "", rc.replyTo, false, false, amqp.Publishing{CorrelationId: s.flushID}) == nil {
+			return
+		}
+	}
+	s.releaseMemorySoon()
 }
 
 func (s *Sender) maxBodySize() int {
@@ -194,11 +230,12 @@ func (s *Sender) stillUp(w uint64) bool {
 
 // consumeReplies hands each reply of one connection to the call waiting for
 // it, by correlation id.
-func (s *Sender) consumeReplies(idx int, gen uint64, conn *amqp.Connection, deliveries <-chan amqp.Delivery) {
+func (s *Sender) consumeReplies(rc replyConsumer, deliveries <-chan amqp.Delivery) {
 	defer s.wg.Done()
+	idx, gen, conn := rc.idx, rc.gen, rc.conn
 	rp := s.paths[idx]
 	for d := range deliveries {
-		s.deliver(idx, &d)
+		s.deliver(rc, &d)
 	}
 	// The consumer ended while the connection lives (queue deleted, consumer
 	// cancelled): start the path over so a fresh reply queue exists.

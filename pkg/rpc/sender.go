@@ -27,6 +27,9 @@ type Sender struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+	// flushID is the correlation id of the sender's own flush messages
+	// (flushBody): random, apart from the call ids.
+	flushID string
 
 	// verifier checks reply signatures when the Signer's scheme signs
 	// replies (hmac mode); nil accepts every reply (daily mode, no tokens).
@@ -52,7 +55,7 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	var rnd [8]byte
+	var rnd [16]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, fmt.Errorf("rpc: random id prefix: %w", err)
 	}
@@ -61,7 +64,8 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 		logger:   logger,
 		exchange: cfg.Topology.ExchangeName(),
 		calls:    newCallTable(),
-		idPrefix: hex.EncodeToString(rnd[:]) + "-",
+		idPrefix: hex.EncodeToString(rnd[:8]) + "-",
+		flushID:  "flush-" + hex.EncodeToString(rnd[8:]),
 		closing:  make(chan struct{}),
 	}
 	s.verifier, _ = cfg.Signer.(token.ReplyVerifier)
