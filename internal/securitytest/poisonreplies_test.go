@@ -156,7 +156,8 @@ func TestPoisonedReplyQueuesDoNotStopTheSender(t *testing.T) {
 	if err := call(7, rpc.WithResend(3)); err != nil {
 		t.Fatalf("call after the last poison: %v", err)
 	}
-	if after := time.Since(last); after > time.Second {
+	after := time.Since(last)
+	if after > time.Second {
 		t.Errorf("first call after the last poison succeeded %s after it, want within 1s", after)
 	}
 	wg.Wait()
@@ -167,7 +168,8 @@ func TestPoisonedReplyQueuesDoNotStopTheSender(t *testing.T) {
 	if n := log.Count("cannot parse"); n == 0 || n > poisons {
 		t.Errorf("%d log lines for %d poisons", n, poisons)
 	}
-	t.Logf("%d poisoned reply queues: %d calls succeeded, %d failed as connection lost (no resend)", poisons, ok.Load(), lost.Load())
+	t.Logf("%d poisoned reply queues: %d calls succeeded, %d failed as connection lost (no resend); a call succeeded %s after the last poison",
+		poisons, ok.Load(), lost.Load(), after)
 }
 
 // hugeRepliesEnv makes the test binary publish huge replies (TestMain).
@@ -254,7 +256,7 @@ func TestHugeForgedRepliesAreDroppedAndTheirMemoryReturned(t *testing.T) {
 	done := make(chan outcome, 1)
 	go func() {
 		// 150 MB through amqp091-go takes seconds under -race.
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		r, err := s.Call(ctx, w.node+".math.add", []int{1})
 		done <- outcome{r, err}
@@ -271,7 +273,7 @@ func TestHugeForgedRepliesAreDroppedAndTheirMemoryReturned(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("attacker process: %v: %s", err, out)
 	}
-	testkit.Eventually(t, 60*time.Second, "the huge replies dropped", func() bool { return s.Stats().OversizeReplies == count })
+	testkit.Eventually(t, 3*time.Minute, "the huge replies dropped", func() bool { return s.Stats().OversizeReplies == count })
 	dropped := time.Since(published)
 	var mapped, inuse uint64
 	testkit.Eventually(t, 10*time.Second, "the heap back within 2x", func() bool {

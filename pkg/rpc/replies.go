@@ -109,11 +109,16 @@ func (s *Sender) deliver(rc replyConsumer, d *amqp.Delivery) {
 	if s.verifier != nil {
 		// The call table is keyed by the call's id, which is also its
 		// correlation id: a reply verifies only for the call it names.
+		code, codeOK := headerText(d.Headers, codec.HeaderErrorCode)
+		text, textOK := headerText(d.Headers, codec.HeaderErrorMessage)
+		sig, sigOK := headerText(d.Headers, token.HeaderSignature)
 		err := s.verifier.VerifyReply(&token.Reply{
-			CallID: id, CorrelationID: id, Body: d.Body,
-			ErrorCode:    headerText(d.Headers, codec.HeaderErrorCode),
-			ErrorMessage: headerText(d.Headers, codec.HeaderErrorMessage),
-		}, headerText(d.Headers, token.HeaderSignature))
+			CallID: id, CorrelationID: id, Body: d.Body, ErrorCode: code, ErrorMessage: text,
+		}, sig)
+		if err == nil && !(codeOK && textOK && sigOK) {
+			// decodeReply reads headers of other types too: none is signed.
+			err = fmt.Errorf("%w: a signed header is not text", token.ErrBadReply)
+		}
 		if err != nil {
 			s.stats.badReplies.Add(1)
 			s.calls.noteBadReply(id)
@@ -158,15 +163,15 @@ func (s *Sender) maxBodySize() int {
 	return codec.DefaultMaxBodySize
 }
 
-// headerText is a header that must be text; any other type counts as
-// absent, which no good signature covers.
-func headerText(h amqp.Table, key string) string {
-	switch v := h[key].(type) {
-	case string:
-		return v
-	default:
-		return ""
+// headerText is a header that must be text: "" when absent; false when it
+// is there with another type.
+func headerText(h amqp.Table, key string) (string, bool) {
+	v, there := h[key]
+	if !there {
+		return "", true
 	}
+	text, ok := v.(string)
+	return text, ok
 }
 
 // clipLog bounds a field logged from a reply: anyone who can publish to the

@@ -56,11 +56,11 @@ func (s *Sender) logRejection(kind, msg string, fields watermill.LogFields) {
 const releaseDelay = 250 * time.Millisecond
 
 // releaseMemorySoon gives the memory of dropped oversize replies back to the
-// operating system shortly. amqp091-go assembles a body whole (growing a
-// slice frame by frame) before anyone sees it, so a 50 MB reply costs about
-// 100 MB of heap for a moment; once it is dropped the Go runtime would keep
-// those pages mapped until its next GC cycles, minutes later in an idle
-// sender. At most one release is pending at a time.
+// operating system shortly (debug.FreeOSMemory). amqp091-go assembles a body
+// whole, growing a slice frame by frame, before anyone sees it: a 50 MB
+// reply costs about 100 MB of heap for a moment, and once it is dropped an
+// idle sender's runtime would keep those pages until its next GC cycles,
+// minutes later. At most one release is pending at a time.
 func (s *Sender) releaseMemorySoon() {
 	if !s.releasing.CompareAndSwap(false, true) {
 		return
