@@ -30,6 +30,8 @@ type world struct {
 	endpoints []broker.Endpoint
 	topology  topology.Topology
 	node      string
+	// services, when set, adds services to every agent startAgent starts.
+	services func(*router.Agent)
 }
 
 // newWorld uses the shared test broker (SERVICEBUS_TEST_URL); under CI=true a
@@ -104,6 +106,9 @@ func (w *world) startAgent(tokens token.Validator, log watermill.LoggerAdapter, 
 		w.t.Fatal(err)
 	}
 	addServices(a)
+	if w.services != nil {
+		w.services(a)
+	}
 	if err := a.Start(context.Background()); err != nil {
 		w.t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // replyPublisher is the RPC handler's watermill publisher: it sends each
@@ -66,6 +67,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 	if span != nil {
 		defer span.End()
 	}
+	a.signReply(m, &pub)
 	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
 		a.logger.Error("Reply too large for the broker; answering with an error", err, watermill.LogFields{"broker": pc.broker})
@@ -76,6 +78,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 			tracing.Fail(span, err)
 			a.tr.Inject(trace.ContextWithSpan(context.Background(), span), &pub.Headers)
 		}
+		a.signReply(m, &pub)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReplyTimeout)
 	defer cancel()
@@ -115,6 +118,28 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		a.poison.forgive(dl.suspectID)
 	}
 	return nil
+}
+
+// signReply sets the reply signature header of hmac mode (token.ReplySigner)
+// on pub, a reply to m's request: over the call's id, the correlation id,
+// the body and the error headers, as the sender will read them.
+func (a *Agent) signReply(m *message.Message, pub *amqp.Publishing) {
+	signer, ok := a.cfg.Tokens.(token.ReplySigner)
+	if !ok {
+		return
+	}
+	id := ""
+	if req, ok := RequestFromContext(m.Context()); ok {
+		id = req.ID
+	}
+	if pub.Headers == nil {
+		pub.Headers = make(amqp.Table, 1)
+	}
+	code, _ := pub.Headers[codec.HeaderErrorCode].(string)
+	text, _ := pub.Headers[codec.HeaderErrorMessage].(string)
+	pub.Headers[token.HeaderSignature] = signer.SignReply(&token.Reply{
+		CallID: id, CorrelationID: pub.CorrelationId, Body: pub.Body, ErrorCode: code, ErrorMessage: text,
+	})
 }
 
 // newReply is a reply message to msg: its context is msg's (so

@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 // A delivery whose properties amqp091-go cannot parse (headers nested deeper
@@ -27,18 +28,7 @@ const parseLossLimit = 2
 
 // isParseFailure reports whether a path was lost because amqp091-go could not
 // parse what the broker sent, rather than because the link or broker failed.
-func isParseFailure(reason error) bool {
-	var e *amqp.Error
-	if !errors.As(reason, &e) || e.Server || e.Code != amqp.FrameError {
-		return false
-	}
-	for _, parse := range []*amqp.Error{amqp.ErrSyntax, amqp.ErrFieldType, amqp.ErrFrame} {
-		if strings.Contains(e.Reason, parse.Error()) {
-			return true
-		}
-	}
-	return false
-}
+func isParseFailure(reason error) bool { return broker.IsParseFailure(reason) }
 
 // clearUnreadable runs in onUp before consuming. An error ends this
 // connection; the path then connects again and consumes normally.

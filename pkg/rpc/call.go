@@ -94,6 +94,9 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
 		err = s.explainTimeout(t.Node, callError(ctx, t.String(), err))
+		if res.badReplies > 0 && errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w (replies to it ignored for want of a good signature: %d; does the agent have this sender's secret_token?)", err, res.badReplies)
+		}
 		tracing.Fail(span, err)
 		return nil, err
 	}
@@ -197,7 +200,7 @@ func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publis
 		return r, r.err
 	case <-ctx.Done():
 		if s.calls.remove(c) {
-			return result{}, ctx.Err()
+			return result{badReplies: c.badReplies.Load()}, ctx.Err()
 		}
 		r := <-c.done
 		return r, r.err

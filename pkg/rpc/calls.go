@@ -18,6 +18,9 @@ type call struct {
 	// sent is set once a broker confirmed the request on where.
 	sent atomic.Bool
 	done chan result // buffered 1; written by whoever removed the call from the table
+	// badReplies counts replies to it refused for their signature, to
+	// explain its timeout.
+	badReplies atomic.Uint32
 }
 
 // result is a reply or the reason no reply will come.
@@ -26,6 +29,9 @@ type result struct {
 	headers amqp.Table
 	at      time.Time // when the reply arrived
 	err     error
+	// badReplies: replies refused for their signature while it waited (set
+	// with a timeout).
+	badReplies uint32
 }
 
 func packWhere(path int, gen uint64) uint64 { return uint64(path)<<48 | gen&(1<<48-1) }
@@ -94,6 +100,16 @@ func (t *callTable) take(id string, path int) (c *call, found bool) {
 	}
 	delete(s.m, id)
 	return c, true
+}
+
+// noteBadReply counts a refused reply against the call with id, if any.
+func (t *callTable) noteBadReply(id string) {
+	s := t.shard(id)
+	s.mu.Lock()
+	if c, ok := s.m[id]; ok {
+		c.badReplies.Add(1)
+	}
+	s.mu.Unlock()
 }
 
 // failPath ends every call that was sent on path generation gen with err.

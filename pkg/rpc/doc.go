@@ -45,6 +45,15 @@
 // other reply is a *Reply holding the raw text: JSON from our agents,
 // Python's str() of the result from py-servicebus (`{'a': 1}`, `None`).
 //
+// Refused replies. Whoever can publish to a reply queue chooses what comes
+// back on it. The reply consumer drops a reply over Codec.MaxBodySize unread
+// (the call keeps waiting) and, when the Signer is a token.ReplyVerifier
+// (hmac mode), a reply without a good signature for the call it names; a
+// delivery amqp091-go cannot parse costs the connection, which comes back
+// on a fresh reply queue while the calls waiting on it fail with
+// ErrConnectionLost. Each is counted in Stats and logged at most 10 times a
+// second per kind (docs/security.md).
+//
 // Local failures are sentinels: ErrTimeout (also matches
 // context.DeadlineExceeded), ErrNoRoute (the broker returned the mandatory
 // publish: no queue for that node, reported within milliseconds),
@@ -73,7 +82,8 @@
 // # Where it is
 //
 // sender.go (Sender, NewSender, Close, Status), call.go (Call, CallWith),
-// send.go, ping.go, replies.go (the reply consumer of each connection),
+// send.go, ping.go, replies.go (the reply consumer of each connection,
+// what it refuses), stats.go (Stats, releasing dropped replies' memory),
 // calls.go (the correlation table), reply.go (Reply and how a reply
 // delivery becomes one), explain.go (why a call timed out), errors.go,
 // target.go, config.go. docs/design.md follows a call through them.

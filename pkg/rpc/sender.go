@@ -11,7 +11,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 
 	"github.com/go-servicebus/servicebus/internal/publish"
+	"github.com/go-servicebus/servicebus/internal/ratelog"
 	"github.com/go-servicebus/servicebus/internal/tracing"
+	"github.com/go-servicebus/servicebus/pkg/token"
 )
 
 // Sender calls and sends to NODE.CATEGORY.NAME over one connection per
@@ -27,6 +29,16 @@ type Sender struct {
 
 	idPrefix string
 	seq      atomic.Uint64
+	// flushID is the correlation id of the sender's own flush messages
+	// (flushBody): random, apart from the call ids.
+	flushID string
+
+	// verifier checks reply signatures when the Signer's scheme signs
+	// replies (hmac mode); nil accepts every reply (daily mode, no tokens).
+	verifier  token.ReplyVerifier
+	stats     senderStats
+	rejectLog ratelog.Limiter
+	releasing atomic.Bool // a release of dropped replies' memory is pending
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -45,7 +57,7 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	if logger == nil {
 		logger = watermill.NopLogger{}
 	}
-	var rnd [8]byte
+	var rnd [16]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return nil, fmt.Errorf("rpc: random id prefix: %w", err)
 	}
@@ -55,9 +67,11 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 		exchange: cfg.Topology.ExchangeName(),
 		calls:    newCallTable(),
 		tr:       tracing.New(cfg.TracerProvider, cfg.Propagator),
-		idPrefix: hex.EncodeToString(rnd[:]) + "-",
+		idPrefix: hex.EncodeToString(rnd[:8]) + "-",
+		flushID:  "flush-" + hex.EncodeToString(rnd[8:]),
 		closing:  make(chan struct{}),
 	}
+	s.verifier, _ = cfg.Signer.(token.ReplyVerifier)
 	for range cfg.Endpoints {
 		s.paths = append(s.paths, &replyPath{})
 	}

@@ -80,6 +80,7 @@ func startStandIn(t *testing.T, url, node string, python bool, token string, opt
 				out, ok := a.answer(d)
 				if ok && d.ReplyTo != "" {
 					out.CorrelationId = d.CorrelationId
+					a.signReply(&out)
 					pubMu.Lock()
 					err := pubCh.Publish("", d.ReplyTo, false, false, out)
 					pubMu.Unlock()
@@ -105,6 +106,23 @@ func (a *standIn) runs(service string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.ran[service]
+}
+
+// signReply signs out as an agent of hmac mode does; our senders use the
+// call's id as its correlation id.
+func (a *standIn) signReply(out *amqp.Publishing) {
+	signer, ok := a.validator.(token.ReplySigner)
+	if !ok {
+		return
+	}
+	code, _ := out.Headers[codec.HeaderErrorCode].(string)
+	text, _ := out.Headers[codec.HeaderErrorMessage].(string)
+	if out.Headers == nil {
+		out.Headers = amqp.Table{}
+	}
+	out.Headers[token.HeaderSignature] = signer.SignReply(&token.Reply{
+		CallID: out.CorrelationId, CorrelationID: out.CorrelationId, Body: out.Body, ErrorCode: code, ErrorMessage: text,
+	})
 }
 
 // answer runs the call in d; false means no reply is sent.

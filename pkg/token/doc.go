@@ -19,7 +19,11 @@
 // the event's id, category, service, params and a timestamp, and refuses
 // timestamps outside the clock skew and ids it saw within the replay window;
 // with Compat it also sets the daily token so py-servicebus agents accept
-// its calls. NoTokens signs nothing and accepts everything: a deployment
+// its calls. In hmac mode replies are signed too (ReplySigner,
+// ReplyVerifier): the agent binds the call's id, the correlation id, the
+// body and the error headers, under a domain of their own, and the sender
+// drops a reply that does not verify (with Compat, only unsigned replies
+// pass unchecked: py-servicebus agents cannot sign). NoTokens signs nothing and accepts everything: a deployment
 // must choose it in so many words.
 //
 // A Validator of your own (an auth service, say) plugs in wherever a
