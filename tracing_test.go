@@ -173,3 +173,57 @@ func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[attribute.Key]st
 		}
 	}
 }
+
+// A send and its processing by a message service are one trace: a producer
+// span and a consumer span under it.
+func TestSendAndItsProcessingAreOneTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	cfg := brokerConfig(t)
+	cfg.TracerProvider = tp
+	cfg.Propagator = propagation.TraceContext{}
+
+	agent, err := servicebus.NewAgent(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent.AddMessageService("log", "note", servicebus.Message(func(context.Context, string) error { return nil }))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := agent.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
+	sender, err := servicebus.NewSender(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sender.Close()
+
+	if err := sender.Send(ctx, cfg.NodeName+".log.note", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "2 spans ended", func() bool { return len(rec.Ended()) >= 2 })
+	var send, process sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		switch s.SpanKind() {
+		case trace.SpanKindProducer:
+			send = s
+		case trace.SpanKindConsumer:
+			process = s
+		}
+	}
+	if send == nil || process == nil {
+		t.Fatalf("spans %v, want a producer and a consumer", rec.Ended())
+	}
+	if process.Parent().SpanID() != send.SpanContext().SpanID() || !process.Parent().IsRemote() {
+		t.Errorf("process span %q has parent %s, want the send span %q %s", process.Name(), process.Parent().SpanID(), send.Name(), send.SpanContext().SpanID())
+	}
+	if want := "send " + cfg.NodeName + ".log.note"; send.Name() != want {
+		t.Errorf("send span %q, want %q", send.Name(), want)
+	}
+	checkAttrs(t, process, map[attribute.Key]string{"messaging.system": "rabbitmq", "messaging.operation.type": "process",
+		"messaging.rabbitmq.destination.routing_key": cfg.NodeName})
+}

@@ -54,7 +54,7 @@ func TestOversizedTracestateIsDroppedButTraceparentKept(t *testing.T) {
 		t.Fatalf("span context %+v, want the traceparent's without tracestate", sc)
 	}
 	out := amqp.Table{}
-	w3c().Inject(ctx, &out)
+	w3c().Inject(ctx, out)
 	if out["traceparent"] != validParent {
 		t.Errorf("injected %v, want traceparent %s", out, validParent)
 	}

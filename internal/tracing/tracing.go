@@ -56,9 +56,15 @@ func (t Tracing) StartWith(ctx context.Context, op string, kind trace.SpanKind, 
 	return t.tracer.Start(ctx, op, append(opts, trace.WithSpanKind(kind))...)
 }
 
-// Inject writes the trace context of ctx into *headers, making the table
-// only when the propagator writes something.
-func (t Tracing) Inject(ctx context.Context, headers *amqp.Table) {
+// Inject writes the trace context of ctx into headers, which must not be
+// nil.
+func (t Tracing) Inject(ctx context.Context, headers amqp.Table) {
+	t.prop.Inject(ctx, TableCarrier(headers))
+}
+
+// InjectLazy is Inject into *headers, making the table only when the
+// propagator writes something.
+func (t Tracing) InjectLazy(ctx context.Context, headers *amqp.Table) {
 	t.prop.Inject(ctx, lazyTable{headers})
 }
 

@@ -76,7 +76,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
 		if span != nil {
 			tracing.Fail(span, err)
-			a.tr.Inject(trace.ContextWithSpan(context.Background(), span), &pub.Headers)
+			a.tr.Inject(trace.ContextWithSpan(context.Background(), span), pub.Headers)
 		}
 		a.signReply(m, &pub)
 	}

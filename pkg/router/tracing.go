@@ -58,8 +58,11 @@ var errNotAcked = errors.New("router: delivery not acked")
 // traceReply starts the span of the reply to dl, a child of its process
 // span, and writes its trace context into the reply's headers; a
 // structured error in the reply marks the process span failed.
+//
+// Under a process span without a trace (the no-op default, no traceparent)
+// there is nothing to write, and no reply span either.
 func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) trace.Span {
-	if dl.span == nil {
+	if dl.span == nil || !dl.span.SpanContext().IsValid() {
 		return nil
 	}
 	if code, ok := pub.Headers[codec.HeaderErrorCode].(string); ok && dl.span.IsRecording() {
@@ -71,6 +74,8 @@ func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) trace.Span {
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "reply", RoutingKey: clip(dl.ReplyTo, maxLogField),
 			ConversationID: clip(dl.CorrelationId, maxLogField), BodySize: len(pub.Body)}.Attributes()...)
 	}
-	a.tr.Inject(ctx, &pub.Headers)
+	headers := pub.Headers
+	a.tr.InjectLazy(ctx, &headers)
+	pub.Headers = headers
 	return span
 }

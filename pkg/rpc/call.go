@@ -90,7 +90,7 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
 			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
 	}
-	s.tr.Inject(ctx, &msg.Headers)
+	s.tr.Inject(ctx, msg.Headers)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
 	if err != nil {
 		err = s.explainTimeout(t.Node, callError(ctx, t.String(), err))

@@ -43,7 +43,7 @@ func (s *Sender) Send(ctx context.Context, target string, params any) error {
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
 			ID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
 	}
-	s.tr.Inject(ctx, &msg.Headers)
+	s.tr.Inject(ctx, msg.Headers)
 	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {
 		err = callError(ctx, target, err)
 		tracing.Fail(span, err)
