@@ -273,7 +273,14 @@ func TestHugeForgedRepliesAreDroppedAndTheirMemoryReturned(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("attacker process: %v: %s", err, out)
 	}
-	testkit.Eventually(t, 3*time.Minute, "the huge replies dropped", func() bool { return s.Stats().OversizeReplies == count })
+	testkit.Eventually(t, 3*time.Minute, "the huge replies dropped", func() bool {
+		select {
+		case o := <-done:
+			t.Fatalf("the call ended before its reply: %v %v; sender %+v %+v; log:\n%s", o.r, o.err, s.Stats(), s.Status(), log.All())
+		default:
+		}
+		return s.Stats().OversizeReplies == count
+	})
 	dropped := time.Since(published)
 	var mapped, inuse uint64
 	testkit.Eventually(t, 10*time.Second, "the heap back within 2x", func() bool {

@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/go-servicebus/servicebus/internal/ratelog"
 	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -39,7 +40,7 @@ type Agent struct {
 	marshaler codec.Marshaler
 	stats     counters
 	poison    *poisonTable
-	rejectLog rateLog
+	rejectLog ratelog.Limiter
 	tr        tracing.Tracing
 
 	sem          chan struct{} // one token per delivery in flight

@@ -96,7 +96,10 @@
 // answered, errors included: the body then holds the text a py-servicebus
 // caller knows ("Token not valid!", "Cannot Find RPC Service: CAT.NAME",
 // else the error's text) and the headers x-sb-error-code and
-// x-sb-error-message carry code and text for our own sender. A service picks
+// x-sb-error-message carry code and text for our own sender. When
+// Config.Tokens is a token.ReplySigner (hmac mode) every reply also carries
+// x-sb-sig, its signature over the call's id, the correlation id, the body
+// and those two headers, which our sender checks. A service picks
 // the code by returning an *Error (NewError, Errorf); other errors are
 // CodeServiceError, or CodeDeadlineExceeded when they wrap
 // context.DeadlineExceeded. A call whose deadline had passed is answered with

@@ -63,8 +63,9 @@ func (c *counters) snapshot() Stats {
 }
 
 // observe is the agent's Observer: it counts every outcome (Stats), logs
-// the rejections of bad input (rate-limited, ratelog.go), and marks a call
-// answered for bad input to be rejected after its reply, not acked.
+// the rejections of bad input (rate-limited: ratelog.go, internal/ratelog),
+// and marks a call answered for bad input to be rejected after its reply,
+// not acked.
 func (a *Agent) observe(msg *message.Message, o Outcome, err error) {
 	dl := deliveryFrom(msg)
 	rpc := dl != nil && dl.ReplyTo != ""
