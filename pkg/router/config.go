@@ -56,6 +56,9 @@ type Config struct {
 	// MessageRetry retries failing message services; RPC services are never
 	// retried (the caller decides).
 	MessageRetry RetryConfig
+	// OnProbe, if set, learns every health probe of each broker: its round
+	// trip and error (metrics). It must not block.
+	OnProbe func(broker string, took time.Duration, err error)
 }
 
 func (c *Config) setDefaults() {

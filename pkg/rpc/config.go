@@ -58,6 +58,9 @@ type Config struct {
 	ProbeInterval time.Duration
 	// Codec limits the decoding of replies.
 	Codec codec.Options
+	// Observer learns every call, send, ping, publish attempt and health
+	// probe (metrics: pkg/metrics); nil observes nothing.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
