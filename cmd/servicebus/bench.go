@@ -67,6 +67,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	traceFile := fs.String("trace", "", "write execution traces of the whole run to `FILE` and FILE.server (go tool trace)")
 	mutexProfile := fs.String("mutexprofile", "", "write mutex contention profiles of the whole run to `FILE` and FILE.server")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
+	withMetrics := fs.Bool("metrics", false, "turn the Prometheus metrics of the servicebus agent and sender on (their cost)")
 	soak := fs.Bool("soak", false, "one long run that samples memory and goroutines of both sides (see above)")
 	soakInterval := fs.Duration("soak-interval", 10*time.Second, "calling time between two soak samples")
 	soakWarmup := fs.Duration("soak-warmup", time.Minute, "soak samples before this are shown, not judged")
@@ -93,6 +94,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		URL: *url, N: *n, Rounds: *rounds, Timeout: *timeout,
 		ServerCommand: func() *exec.Cmd { return exec.Command(exe, "bench", benchServerArg) },
 		Profiles:      bench.Profiles{CPU: *cpuprofile, Trace: *traceFile, Mutex: *mutexProfile},
+		Metrics:       *withMetrics,
 	}
 	if !*quiet {
 		opt.Progress = stderr

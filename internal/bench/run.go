@@ -33,6 +33,9 @@ type Options struct {
 	Profiles      Profiles
 	Suffix        string    // of queue names; random when empty
 	Progress      io.Writer // a line per run; nil for none
+	// Metrics turns the Prometheus metrics of the servicebus sides on
+	// (agent and sender, on registries nobody scrapes): their cost.
+	Metrics bool
 }
 
 func (o *Options) validate() error {
@@ -166,12 +169,12 @@ func (r *runner) setup(mode string) ([]*target, error) {
 		targets = append(targets, t)
 		var err error
 		if t.server != "" {
-			err = r.server.start(t.server, r.opt.URL, t.queue)
+			err = r.server.start(t.server, r.opt.URL, t.queue, r.opt.Metrics)
 		} else {
 			err = r.queues.declare(t.queue)
 		}
 		if err == nil {
-			t.caller, err = newCaller(mode, impl, r.opt.URL, r.topo, t.queue)
+			t.caller, err = newCaller(mode, impl, r.opt.URL, r.topo, t.queue, r.opt.Metrics)
 		}
 		if err != nil {
 			return targets, fmt.Errorf("%s %s: %w", mode, impl, err)
