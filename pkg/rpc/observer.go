@@ -45,11 +45,10 @@ type Observer interface {
 
 // OutcomeOf names the outcome of a call, send or ping that returned err.
 func OutcomeOf(err error) string {
-	var remote *RemoteError
 	switch {
 	case err == nil:
 		return OutcomeOK
-	case errors.As(err, &remote):
+	case isRemote(err):
 		return OutcomeRemoteError
 	case errors.Is(err, failover.ErrNoRoute):
 		return OutcomeNoRoute
@@ -57,6 +56,13 @@ func OutcomeOf(err error) string {
 		return OutcomeTimeout
 	}
 	return OutcomeUnavailable
+}
+
+// isRemote is apart from OutcomeOf so that the target of errors.As
+// escapes to the heap only for a failed call, not for every one.
+func isRemote(err error) bool {
+	var remote *RemoteError
+	return errors.As(err, &remote)
 }
 
 // began tells the Observer that a request of kind to t began and returns
