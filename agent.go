@@ -7,6 +7,9 @@ import (
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/go-servicebus/servicebus/pkg/metrics"
 
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
@@ -48,6 +51,13 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("servicebus: invalid config: %w", err)
 	}
+	m, err := cfg.metricsFor()
+	if err != nil {
+		return nil, fmt.Errorf("servicebus: %w", err)
+	}
+	if m != nil {
+		rcfg.OnProbe = m.ProbeFunc(metrics.RoleAgent)
+	}
 	caller := &lazySender{cfg: cfg, logger: logger}
 	rcfg.Caller = caller
 	agent, err := router.NewAgent(rcfg, logger)
@@ -55,6 +65,12 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		return nil, err
 	}
 	agent.OnExit(func() { _ = caller.Close() })
+	if m != nil {
+		m.AddAgent(agent)
+	}
+	if cfg.MetricsAddr != "" {
+		serveMetrics(agent, cfg.MetricsAddr, cfg.Registerer.(prometheus.Gatherer))
+	}
 	return agent, nil
 }
 

@@ -3,9 +3,12 @@ package servicebus
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
@@ -117,6 +120,16 @@ type Config struct {
 	// program sets one (otel.SetTextMapPropagator(propagation.TraceContext{})).
 	// Set in code only.
 	Propagator propagation.TextMapPropagator `yaml:"-" json:"-"`
+	// MetricsAddr (host:port) turns on an agent's HTTP endpoints: /metrics,
+	// /healthz and /readyz. Empty: off.
+	MetricsAddr string `yaml:"metrics_addr" json:"metrics_addr"`
+
+	// Registerer, set in code only, receives the metrics of agents and
+	// senders made from this config (docs/metrics.md). Nil: no metrics,
+	// unless MetricsAddr is set, which makes a registry of its own. With
+	// MetricsAddr it must also be a prometheus.Gatherer (a
+	// *prometheus.Registry is both).
+	Registerer prometheus.Registerer `yaml:"-" json:"-"`
 }
 
 // Defaults of the keys. The py-servicebus keys have py-servicebus's values.
@@ -284,11 +297,32 @@ func (c Config) Validate() error {
 			bad(f.key, "%s is a directory", f.path)
 		}
 	}
+	if c.MetricsAddr != "" {
+		if err := checkListenAddr(c.MetricsAddr); err != nil {
+			bad("metrics_addr", "%q: %v", c.MetricsAddr, err)
+		} else if _, ok := c.Registerer.(prometheus.Gatherer); c.Registerer != nil && !ok {
+			bad("metrics_addr", "the Registerer is no prometheus.Gatherer, so /metrics would have nothing to serve")
+		}
+	}
+
 	// TLS settings without a TLS broker would silently connect in plain text.
 	if !anyTLS && (t.CAFile != "" || t.CertFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
 		bad("tls", "TLS settings are given but no broker uses TLS: set use_ssl: true or give amqps:// hosts")
 	}
 	return errors.Join(errs...)
+}
+
+// checkListenAddr accepts host:port with a port number (0 picks one); the
+// host may be empty (every interface).
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("want host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number 0-65535", port)
+	}
+	return nil
 }
 
 // Topology is the broker topology of the config (topology, exchange_name).

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // withEnviron makes LoadConfig read env instead of the process environment
@@ -242,3 +243,35 @@ func TestLoadConfigWarnsOnStandardErrorByDefault(t *testing.T) {
 		t.Errorf("default warning line %q", got)
 	}
 }
+
+// metrics_addr is checked with the other keys: host:port with a numeric
+// port, and a Registerer /metrics can gather from.
+func TestMetricsAddrIsValidatedWithTheOtherKeys(t *testing.T) {
+	_, err := LoadConfig("", withEnviron([]string{
+		"SERVICEBUS_SECRET_TOKEN=s",
+		"SERVICEBUS_METRICS_ADDR=localhost",
+		"SERVICEBUS_PORT=-1",
+	}))
+	wantAll(t, err,
+		`SERVICEBUS_METRICS_ADDR: metrics_addr: "localhost": want host:port`,
+		`SERVICEBUS_PORT: port: -1 is not a TCP port`,
+	)
+	c := DefaultConfig()
+	c.SecretToken = "s"
+	for addr, want := range map[string]string{
+		":9464": "", "127.0.0.1:0": "", "[::1]:9464": "",
+		"host:http": `port "http" is not a number`, "h:70000": `port "70000" is not a number`,
+	} {
+		c.MetricsAddr = addr
+		err := c.Validate()
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("metrics_addr %q: %v, want %q", addr, err, want)
+		}
+	}
+	c.MetricsAddr = ":9464"
+	c.Registerer = onlyRegisterer{prometheus.NewRegistry()}
+	wantAll(t, c.Validate(), "metrics_addr: the Registerer is no prometheus.Gatherer")
+}
+
+// onlyRegisterer hides the Gatherer of a registry.
+type onlyRegisterer struct{ prometheus.Registerer }

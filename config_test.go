@@ -71,6 +71,7 @@ func TestLoadConfigReadsEveryKey(t *testing.T) {
 		ReplyMode: ReplyDirect,
 		TLS: TLSConfig{CAFile: "ca.pem", CertFile: "client.pem", KeyFile: "client-key.pem",
 			ServerName: "rabbit.example"},
+		MetricsAddr: "127.0.0.1:9464",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("full.yaml\n got %#v\nwant %#v", configPlain(c), configPlain(want))
@@ -209,6 +210,7 @@ func TestApplyEnvEveryKey(t *testing.T) {
 		"SERVICEBUS_TLS_KEY_FILE":             "key",
 		"SERVICEBUS_TLS_SERVER_NAME":          "sn",
 		"SERVICEBUS_TLS_INSECURE_SKIP_VERIFY": "yes",
+		"SERVICEBUS_METRICS_ADDR":             ":9464",
 	}
 	if len(env) != len(ConfigKeys()) {
 		t.Fatalf("test covers %d variables, config has %d keys", len(env), len(ConfigKeys()))
@@ -224,7 +226,8 @@ func TestApplyEnvEveryKey(t *testing.T) {
 		HeartbeatInterval: 4 * time.Second, ProbeInterval: 500 * time.Millisecond,
 		ReconnectMax: 6 * time.Second, Concurrency: 7, CallTimeout: 8 * time.Second,
 		DrainTimeout: 9 * time.Second, MaxBodySize: 10, ReplyMode: ReplyDirect,
-		TLS: TLSConfig{CAFile: "ca", CertFile: "cert", KeyFile: "key", ServerName: "sn", InsecureSkipVerify: true},
+		TLS:         TLSConfig{CAFile: "ca", CertFile: "cert", KeyFile: "key", ServerName: "sn", InsecureSkipVerify: true},
+		MetricsAddr: ":9464",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("\n got %#v\nwant %#v", configPlain(c), configPlain(want))

@@ -40,7 +40,23 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	if err != nil {
 		return nil, fmt.Errorf("servicebus: invalid config: %w", err)
 	}
-	return rpc.NewSender(scfg, logger)
+	// A sender serves no endpoints: metrics_addr alone gives it no metrics.
+	cfg.MetricsAddr = ""
+	m, err := cfg.metricsFor()
+	if err != nil {
+		return nil, fmt.Errorf("servicebus: %w", err)
+	}
+	if m != nil {
+		scfg.Observer = m.SenderObserver()
+	}
+	s, err := rpc.NewSender(scfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.AddSender(s)
+	}
+	return s, nil
 }
 
 func (c Config) senderConfig(logger watermill.LoggerAdapter) (rpc.Config, error) {

@@ -68,6 +68,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	mutexProfile := fs.String("mutexprofile", "", "write mutex contention profiles of the whole run to `FILE` and FILE.server")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	tracing := fs.Bool("tracing", false, "turn OpenTelemetry tracing on in both processes (every span sampled, exported nowhere, W3C propagation): its cost")
+	withMetrics := fs.Bool("metrics", false, "turn the Prometheus metrics of the servicebus agent and sender on (their cost)")
 	soak := fs.Bool("soak", false, "one long run that samples memory and goroutines of both sides (see above)")
 	soakInterval := fs.Duration("soak-interval", 10*time.Second, "calling time between two soak samples")
 	soakWarmup := fs.Duration("soak-warmup", time.Minute, "soak samples before this are shown, not judged")
@@ -95,6 +96,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		ServerCommand: func() *exec.Cmd { return exec.Command(exe, "bench", benchServerArg) },
 		Profiles:      bench.Profiles{CPU: *cpuprofile, Trace: *traceFile, Mutex: *mutexProfile},
 		Tracing:       *tracing,
+		Metrics:       *withMetrics,
 	}
 	if !*quiet {
 		opt.Progress = stderr

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -12,7 +13,10 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/go-servicebus/servicebus/pkg/metrics"
 	"github.com/go-servicebus/servicebus/pkg/udplog"
 )
 
@@ -43,6 +47,7 @@ func runLogd(args []string, stdout, stderr io.Writer) int {
 	utc := fs.Bool("utc", false, "rotate at midnight UTC instead of local midnight")
 	statsEvery := fs.Duration("stats-interval", time.Minute, "how often to report dropped datagrams")
 	verbose := fs.Bool("v", false, "log debug messages")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics, /healthz and /readyz at this TCP `host:port`; empty: off")
 	pos, code := parseArgs(fs, args, stdout, stderr)
 	if code >= 0 {
 		return code
@@ -80,6 +85,11 @@ func runLogd(args []string, stdout, stderr io.Writer) int {
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if *metricsAddr != "" {
+		if _, _, err := net.SplitHostPort(*metricsAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-addr: %q is not host:port", *metricsAddr))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return usageErr(stderr, "logd", err)
 	}
@@ -96,6 +106,16 @@ func runLogd(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "servicebus logd: %v\n", err)
 		return 1
 	}
+	var ms *metrics.Server
+	if *metricsAddr != "" {
+		ms, err = serveLogdMetrics(*metricsAddr, srv, cfg.File)
+		if err != nil {
+			fmt.Fprintf(stderr, "servicebus logd: %v\n", err)
+			_ = srv.Close()
+			return 1
+		}
+		logger.Info("logd: serving metrics", watermill.LogFields{"addr": ms.Addr().String()})
+	}
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
 			if err := srv.Reopen(); err != nil {
@@ -108,11 +128,32 @@ func runLogd(args []string, stdout, stderr io.Writer) int {
 		logger.Info("logd: stopping", watermill.LogFields{"signal": sig.String()})
 		break
 	}
+	if ms != nil {
+		_ = ms.Close()
+	}
 	if err := srv.Close(); err != nil {
 		fmt.Fprintf(stderr, "servicebus logd: %v\n", err)
 		return 1
 	}
 	return 0
+}
+
+// serveLogdMetrics serves the collector's metrics (and Go's and the
+// process's), /healthz and /readyz: ready while it collects.
+func serveLogdMetrics(addr string, srv *udplog.Server, file string) (*metrics.Server, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := metrics.AddUDPLogServer(reg, srv); err != nil {
+		return nil, err
+	}
+	state := struct {
+		Ready  bool   `json:"ready"`
+		Listen string `json:"listen"`
+		File   string `json:"file"`
+	}{true, srv.Addr().String(), file}
+	// The collector serves from NewServer to Close, and this server closes
+	// before it: ready the whole time it answers.
+	return metrics.Serve(addr, metrics.Handler(reg, func() (bool, any) { return true, state }))
 }
 
 // parseSize reads a byte count with an optional K, M or G suffix (powers of 1024).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/udplog"
@@ -142,5 +147,69 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("%q accepted", in)
 		}
+	}
+}
+
+// logd --metrics-addr serves the collector's counters over HTTP, in the
+// Prometheus text format, with /healthz and /readyz.
+func TestLogdServesMetrics(t *testing.T) {
+	dir := t.TempDir()
+	file, pidFile, addr := filepath.Join(dir, "app.log"), filepath.Join(dir, "logd.pid"), freeUDPAddr(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLogdHelperProcess$")
+	cmd.Env = append(os.Environ(), logdHelperEnv+"="+strings.Join([]string{
+		"--listen", addr, "--file", file, "--pidfile", pidFile, "--metrics-addr", httpAddr}, "\n"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	p := startProcess(t, cmd)
+	testkit.Eventually(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
+
+	c, err := udplog.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Send([]byte(`{"level":"info","msg":"counted","pid":11}`))
+	c.Send([]byte(`not json`))
+	base := "http://" + httpAddr
+	var families map[string]*dto.MetricFamily
+	testkit.Eventually(t, 10*time.Second, "one record written and one bad datagram counted", func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		if families, err = p.TextToMetricFamilies(resp.Body); err != nil {
+			t.Fatalf("parse /metrics: %v", err)
+		}
+		written := families["servicebus_udplog_records_written_total"]
+		bytes := families["servicebus_udplog_bytes_written_total"]
+		return written != nil && written.GetMetric()[0].GetCounter().GetValue() == 1 &&
+			bytes != nil && bytes.GetMetric()[0].GetCounter().GetValue() > 0 &&
+			families["servicebus_udplog_datagrams_dropped_total"] != nil
+	})
+	for _, path := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %s", path, resp.Status)
+		}
+	}
+	if err := p.stop(t, syscall.SIGTERM, 30*time.Second); err != nil {
+		t.Fatalf("logd exit: %v\n%s", err, stderr.String())
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("metrics still served after logd stopped")
 	}
 }

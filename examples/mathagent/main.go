@@ -6,7 +6,9 @@
 //
 // Params are a JSON list of numbers ([1, 2] -> 3) or an object {"a": x,
 // "b": y} (-> x+y). The agent runs until SIGINT or SIGTERM, then finishes the
-// calls in flight and exits.
+// calls in flight and exits. With SERVICEBUS_METRICS_ADDR=127.0.0.1:9464 (or
+// metrics_addr in the file) it serves Prometheus metrics at /metrics and its
+// health at /healthz and /readyz (docs/metrics.md).
 package main
 
 import (
@@ -67,6 +69,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return nil
 	})
 	logger.Info("mathagent serving math.add", watermill.LogFields{"config": cfg.String()})
+	if cfg.MetricsAddr != "" {
+		logger.Info("mathagent serving metrics", watermill.LogFields{"url": "http://" + cfg.MetricsAddr + "/metrics"})
+	}
 	return agent.Run(ctx)
 }
 

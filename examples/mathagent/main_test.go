@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
@@ -75,6 +79,13 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 	t.Setenv("SERVICEBUS_VHOST", u.Vhost)
 	t.Setenv("SERVICEBUS_NODE_NAME", node)
 	t.Setenv("SERVICEBUS_SECRET_TOKEN", "secret token")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	t.Setenv("SERVICEBUS_METRICS_ADDR", metricsAddr)
 	testkit.DeleteQueues(t, url, node)
 	ch := testkit.Channel(t, url)
 
@@ -121,6 +132,34 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "the message logged", func() bool {
 		return strings.Contains(logs.String(), "event_id=msg-7") && strings.Contains(logs.String(), "sum=42")
 	})
+
+	// SERVICEBUS_METRICS_ADDR alone turned the endpoints on.
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, m := range families["servicebus_handler_execution_time_seconds"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "handler_name" && l.GetValue() == "rpc:math.add" {
+				calls += int(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	if calls != 2 {
+		t.Errorf("/metrics counts %d calls of rpc:math.add, want 2", calls)
+	}
+	if resp, err := http.Get("http://" + metricsAddr + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	cancel()
 	select {

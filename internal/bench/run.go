@@ -36,6 +36,9 @@ type Options struct {
 	// Tracing turns OpenTelemetry tracing on in both processes: an SDK
 	// provider sampling every span, exported nowhere, and W3C propagation.
 	Tracing bool
+	// Metrics turns the Prometheus metrics of the servicebus sides on
+	// (agent and sender, on registries nobody scrapes): their cost.
+	Metrics bool
 }
 
 func (o *Options) validate() error {
@@ -181,12 +184,12 @@ func (r *runner) setup(mode string) ([]*target, error) {
 		targets = append(targets, t)
 		var err error
 		if t.server != "" {
-			err = r.server.start(t.server, r.opt.URL, t.queue)
+			err = r.server.start(t.server, r.opt.URL, t.queue, r.opt.Metrics)
 		} else {
 			err = r.queues.declare(t.queue)
 		}
 		if err == nil {
-			t.caller, err = newCaller(mode, impl, r.opt.URL, r.topo, t.queue)
+			t.caller, err = newCaller(mode, impl, r.opt.URL, r.topo, t.queue, r.opt.Metrics)
 		}
 		if err != nil {
 			return targets, fmt.Errorf("%s %s: %w", mode, impl, err)

@@ -28,7 +28,8 @@ type request struct {
 	URL      string    `json:"url,omitempty"`    // opStart
 	Queue    string    `json:"queue,omitempty"`  // opStart, opStop: the node queue, which names the side
 	Profiles *Profiles `json:"profiles,omitempty"`
-	GC       bool      `json:"gc,omitempty"` // opUsage: collect garbage and free memory first
+	GC       bool      `json:"gc,omitempty"`      // opUsage: collect garbage and free memory first
+	Metrics  bool      `json:"metrics,omitempty"` // opStart: the agent exports metrics (Options.Metrics)
 }
 
 const (
@@ -86,7 +87,7 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 				resp.Err = fmt.Sprintf("queue %s already served", req.Queue)
 				break
 			}
-			stop, err := startServer(req.Server, req.URL, topo, req.Queue)
+			stop, err := startServer(req.Server, req.URL, topo, req.Queue, req.Metrics)
 			if err != nil {
 				resp.Err = err.Error()
 			} else {
@@ -222,8 +223,8 @@ func (p *serverProcess) exitStatus() string {
 	}
 }
 
-func (p *serverProcess) start(server, url, queue string) error {
-	_, err := p.do(request{Op: opStart, Server: server, URL: url, Queue: queue})
+func (p *serverProcess) start(server, url, queue string, metrics bool) error {
+	_, err := p.do(request{Op: opStart, Server: server, URL: url, Queue: queue, Metrics: metrics})
 	return err
 }
 

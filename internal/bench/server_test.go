@@ -24,7 +24,7 @@ func TestServerProcessAnswersUsageAndWritesItsProfiles(t *testing.T) {
 	if self := readUsage(); u == self {
 		t.Error("the server process answered this process's usage")
 	}
-	if err := p.start("no-such-side", "amqp://127.0.0.1:1/", "q"); !errors.Is(err, ErrServerProcess) {
+	if err := p.start("no-such-side", "amqp://127.0.0.1:1/", "q", false); !errors.Is(err, ErrServerProcess) {
 		t.Errorf("unknown server side: %v, want ErrServerProcess", err)
 	}
 	if err := p.close(); err != nil {

@@ -7,8 +7,11 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/metrics"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 	"github.com/go-servicebus/servicebus/pkg/token"
@@ -38,15 +41,26 @@ const agentStartTimeout = 15 * time.Second
 
 // startAgent starts an agent serving math.add on node, with daily tokens,
 // and returns once it consumes.
-func startAgent(url string, topo topology.Topology, node string) (*router.Agent, error) {
-	agent, err := router.NewAgent(router.Config{
+func startAgent(url string, topo topology.Topology, node string, withMetrics bool) (*router.Agent, error) {
+	cfg := router.Config{
 		Endpoints: []broker.Endpoint{{URL: url}},
 		Topology:  topo,
 		NodeName:  node,
 		Tokens:    benchTokens(),
-	}, nil)
+	}
+	m, err := benchMetrics(withMetrics)
 	if err != nil {
 		return nil, err
+	}
+	if m != nil {
+		cfg.OnProbe = m.ProbeFunc(metrics.RoleAgent)
+	}
+	agent, err := router.NewAgent(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		m.AddAgent(agent)
 	}
 	agent.AddRPCService("math", "add", router.RPC(benchSum))
 	// Profile labels (inherited by every goroutine started inside) split a
@@ -68,20 +82,39 @@ func startAgent(url string, topo topology.Topology, node string) (*router.Agent,
 	return agent, nil
 }
 
+// benchMetrics is a fresh registry's servicebus metrics, nil when off:
+// nobody scrapes them, what is measured is the cost of observing.
+func benchMetrics(on bool) (*metrics.Metrics, error) {
+	if !on {
+		return nil, nil
+	}
+	return metrics.New(prometheus.NewRegistry(), metrics.Options{})
+}
+
 // newSender is a sender with daily tokens, labelled for profiles.
-func newSender(url string, topo topology.Topology) (*rpc.Sender, error) {
+func newSender(url string, topo topology.Topology, withMetrics bool) (*rpc.Sender, error) {
+	cfg := rpc.Config{Endpoints: []broker.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}
+	m, err := benchMetrics(withMetrics)
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		cfg.Observer = m.SenderObserver()
+	}
 	var sender *rpc.Sender
-	var err error
 	pprof.Do(context.Background(), pprof.Labels("side", "sender"), func(context.Context) {
-		sender, err = rpc.NewSender(rpc.Config{Endpoints: []broker.Endpoint{{URL: url}}, Topology: topo, Signer: benchTokens()}, nil)
+		sender, err = rpc.NewSender(cfg, nil)
 	})
+	if err == nil && m != nil {
+		m.AddSender(sender)
+	}
 	return sender, err
 }
 
 // senderCaller calls math.add on node and checks the result (rpc), or
 // sends it to node, whose queue nobody consumes (send).
-func senderCaller(mode, url string, topo topology.Topology, node string) (caller, error) {
-	sender, err := newSender(url, topo)
+func senderCaller(mode, url string, topo topology.Topology, node string, withMetrics bool) (caller, error) {
+	sender, err := newSender(url, topo, withMetrics)
 	if err != nil {
 		return caller{}, err
 	}

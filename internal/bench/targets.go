@@ -102,7 +102,7 @@ func queueNames(suffix string) []string {
 }
 
 // newCaller starts the caller side of impl in mode, calling queue.
-func newCaller(mode, impl, url string, topo topology.Topology, queue string) (caller, error) {
+func newCaller(mode, impl, url string, topo topology.Topology, queue string, metrics bool) (caller, error) {
 	switch {
 	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplMixAgent):
 		request, check := plainRequest, plainCheck
@@ -115,7 +115,7 @@ func newCaller(mode, impl, url string, topo topology.Topology, queue string) (ca
 		}
 		return caller{call: f.call, close: f.close}, nil
 	case impl == ImplServicebus || mode == ModeRPC && impl == ImplMixSender:
-		return senderCaller(mode, url, topo, queue)
+		return senderCaller(mode, url, topo, queue, metrics)
 	case mode == ModeSend && impl == ImplFloor:
 		body, err := signedEnvelope()
 		if err != nil {
@@ -132,7 +132,7 @@ func newCaller(mode, impl, url string, topo topology.Topology, queue string) (ca
 
 // startServer starts a server side in this (the server) process and
 // returns its close.
-func startServer(kind, url string, topo topology.Topology, queue string) (func(), error) {
+func startServer(kind, url string, topo topology.Topology, queue string, metrics bool) (func(), error) {
 	switch kind {
 	case serverFloor, serverFloorConfirms, serverFloorXML:
 		serve := floorSum
@@ -145,7 +145,7 @@ func startServer(kind, url string, topo topology.Topology, queue string) (func()
 		}
 		return s.close, nil
 	case serverAgent:
-		a, err := startAgent(url, topo, queue)
+		a, err := startAgent(url, topo, queue, metrics)
 		if err != nil {
 			return nil, err
 		}

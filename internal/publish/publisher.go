@@ -49,6 +49,9 @@ type Config struct {
 	OnUp func(path int, conn *amqp.Connection, ch *amqp.Channel) error
 	// OnDown runs once the connection OnUp accepted is gone.
 	OnDown func(path int, err error)
+	// Observer learns every attempt's outcome and every health probe
+	// (metrics); nil observes nothing.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {
@@ -129,6 +132,10 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error) {
 	}
 	for i, ep := range cfg.Endpoints {
 		pp := &pathPub{pub: p, idx: i, broker: ep.String()}
+		var onProbe func(time.Duration, error)
+		if obs := cfg.Observer; obs != nil {
+			onProbe = func(took time.Duration, err error) { obs.Probed(pp.broker, took, err) }
+		}
 		pp.path = broker.NewPath(broker.PathConfig{
 			Endpoint:      ep,
 			Backoff:       cfg.Backoff,
@@ -136,6 +143,7 @@ func New(cfg Config, logger watermill.LoggerAdapter) (*Publisher, error) {
 			ProbeTimeout:  cfg.ProbeTimeout,
 			OnUp:          pp.onUp,
 			OnDown:        pp.onDown,
+			OnProbe:       onProbe,
 		}, logger)
 		p.paths = append(p.paths, pp)
 	}
@@ -359,7 +367,14 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 		}
 		attempts++
 		pp := p.paths[idx]
+		var start time.Time
+		if p.cfg.Observer != nil {
+			start = time.Now()
+		}
 		a := pp.publish(ctx, exchange, key, msg, prepare)
+		if p.cfg.Observer != nil && !errors.Is(a.err, errNotReady) && !errors.Is(a.err, ErrClosed) {
+			p.cfg.Observer.Attempted(pp.broker, outcomeOf(a.err), time.Since(start))
+		}
 		if a.err == nil {
 			a.res.Attempts = attempts
 			if !p.cfg.PreferPrimary {

@@ -38,6 +38,9 @@ type PathConfig struct {
 	// OnDown runs once a connection that OnUp accepted is gone, with the
 	// reason, before the next attempt. Work bound to that connection fails here.
 	OnDown func(err error)
+	// OnProbe, if set, learns every health probe's round trip and error
+	// (for metrics); it runs on the path's goroutine and must not block.
+	OnProbe func(took time.Duration, err error)
 }
 
 // Path is one broker connection that re-establishes itself: dial, OnUp,
@@ -400,7 +403,11 @@ func (p *Path) watch(conn *amqp.Connection, closed <-chan *amqp.Error, blockings
 			}
 		case <-tick:
 			var err error
+			start := time.Now()
 			probeCh, err = p.probe(conn, probeCh)
+			if p.cfg.OnProbe != nil && err != ErrClosed {
+				p.cfg.OnProbe(time.Since(start), err)
+			}
 			if err != nil {
 				return err
 			}

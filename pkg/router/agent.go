@@ -268,12 +268,17 @@ func (a *Agent) Start(ctx context.Context) error {
 	a.routerRunning = true
 	a.runHandlers()
 	for i, ep := range a.cfg.Endpoints {
+		var onProbe func(time.Duration, error)
+		if f, name := a.cfg.OnProbe, ep.String(); f != nil {
+			onProbe = func(took time.Duration, err error) { f(name, took, err) }
+		}
 		a.paths[i] = broker.NewPath(broker.PathConfig{
 			Endpoint:      ep,
 			Backoff:       a.cfg.Backoff,
 			ProbeInterval: a.cfg.ProbeInterval,
 			OnUp:          a.onUp(i, ep.String()),
 			OnDown:        a.onDown(i),
+			OnProbe:       onProbe,
 		}, a.logger)
 	}
 	return nil
@@ -299,6 +304,41 @@ func (a *Agent) Consuming() int {
 		}
 	}
 	return n
+}
+
+// BrokerState is the state of one broker as the agent sees it (Brokers).
+type BrokerState struct {
+	Broker string `json:"broker"` // the endpoint, without credentials
+	// Consuming: the node queue is consumed on it now.
+	Consuming bool `json:"consuming"`
+	// Connects counts the connections set up since Start.
+	Connects int `json:"connects"`
+	// Err is why the last connect failed or the connection was lost; empty
+	// while it never failed.
+	Err string `json:"error,omitempty"`
+}
+
+// Brokers is the state of every broker in config order; before Start none
+// is consuming.
+func (a *Agent) Brokers() []BrokerState {
+	a.mu.Lock()
+	out := make([]BrokerState, len(a.cfg.Endpoints))
+	paths := append([]*broker.Path(nil), a.paths...)
+	for i, ep := range a.cfg.Endpoints {
+		out[i] = BrokerState{Broker: ep.String(), Consuming: a.conns[i] != nil}
+	}
+	a.mu.Unlock()
+	for i, p := range paths {
+		if p == nil {
+			continue
+		}
+		st := p.State()
+		out[i].Connects = st.Connects
+		if st.Err != nil {
+			out[i].Err = st.Err.Error()
+		}
+	}
+	return out
 }
 
 // Stats returns the agent's counters.

@@ -66,6 +66,9 @@ type Config struct {
 	// writes it into replies; nil means the global propagator
 	// (otel.GetTextMapPropagator), which propagates nothing until one is set.
 	Propagator propagation.TextMapPropagator
+	// OnProbe, if set, learns every health probe of each broker: its round
+	// trip and error (metrics). It must not block.
+	OnProbe func(broker string, took time.Duration, err error)
 }
 
 func (c *Config) setDefaults() {

@@ -182,8 +182,11 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 			return
 		}
 		dl := &delivery{Delivery: d, pc: pc}
-		if d.Redelivered && !a.admitRedelivery(dl) {
-			continue
+		if d.Redelivered {
+			a.stats.redelivered.Add(1)
+			if !a.admitRedelivery(dl) {
+				continue
+			}
 		}
 		select {
 		case a.sem <- struct{}{}:

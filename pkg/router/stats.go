@@ -30,6 +30,7 @@ type Stats struct {
 	ReplyFailures    uint64 // replies that could not be published
 	Unreadable       uint64 // deliveries no Go client can parse, taken off the queue (see unreadable.go)
 	Poisoned         uint64 // deliveries rejected unrun: publishing their reply closed the connection twice (poison.go)
+	Redelivered      uint64 // deliveries the broker marked redelivered (an earlier attempt may have run)
 	InFlight         int    // deliveries being worked on now
 	Consuming        int    // brokers whose node queue is consumed now
 }
@@ -38,7 +39,7 @@ type counters struct {
 	received, replies, pongs, acked, rejected, requeued atomic.Uint64
 	malformed, tooLarge, badToken, unknown, deadline    atomic.Uint64
 	serviceErrors, panics, replyFailures, unreadable    atomic.Uint64
-	poisoned                                            atomic.Uint64
+	poisoned, redelivered                               atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -59,6 +60,7 @@ func (c *counters) snapshot() Stats {
 		ReplyFailures:    c.replyFailures.Load(),
 		Unreadable:       c.unreadable.Load(),
 		Poisoned:         c.poisoned.Load(),
+		Redelivered:      c.redelivered.Load(),
 	}
 }
 

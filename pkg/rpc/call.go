@@ -51,12 +51,14 @@ func (s *Sender) CallWith(ctx context.Context, target string, params any, opts .
 	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
+	start := s.began(KindCall, t)
 	for attempt := 0; ; attempt++ {
 		reply, err := s.call(ctx, t, raw)
 		if err != nil && errors.Is(err, ErrConnectionLost) && attempt < o.resend && ctx.Err() == nil {
 			s.logger.Info("Call resent after connection loss", nil)
 			continue
 		}
+		s.ended(KindCall, t, err, start)
 		return reply, err
 	}
 }

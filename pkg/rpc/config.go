@@ -68,6 +68,9 @@ type Config struct {
 	// reads it from replies; nil means the global propagator
 	// (otel.GetTextMapPropagator), which propagates nothing until one is set.
 	Propagator propagation.TextMapPropagator
+	// Observer learns every call, send, ping, publish attempt and health
+	// probe (metrics: pkg/metrics); nil observes nothing.
+	Observer Observer
 }
 
 func (c *Config) setDefaults() {

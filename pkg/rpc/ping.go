@@ -74,6 +74,14 @@ func (s *Sender) ping(ctx context.Context, node string, path int) (time.Duration
 	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
+	t := Target{Node: node}
+	began := s.began(KindPing, t)
+	rtt, err := s.pingOnce(ctx, node, path)
+	s.ended(KindPing, t, err, began)
+	return rtt, err
+}
+
+func (s *Sender) pingOnce(ctx context.Context, node string, path int) (time.Duration, error) {
 	start := time.Now()
 	id := s.newID()
 	msg, err := s.request(ctx, start, id, nil)

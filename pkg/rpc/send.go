@@ -24,6 +24,13 @@ func (s *Sender) Send(ctx context.Context, target string, params any) error {
 	}
 	ctx, cancel := s.withDeadline(ctx)
 	defer cancel()
+	start := s.began(KindSend, t)
+	err = s.send(ctx, target, t, raw)
+	s.ended(KindSend, t, err, start)
+	return err
+}
+
+func (s *Sender) send(ctx context.Context, target string, t Target, raw []byte) error {
 	now := time.Now()
 	ev, headers, err := s.signed("message", t, raw, now, tracing.Headers)
 	if err != nil {

@@ -75,6 +75,10 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 	for range cfg.Endpoints {
 		s.paths = append(s.paths, &replyPath{})
 	}
+	var obs publish.Observer
+	if cfg.Observer != nil {
+		obs = cfg.Observer
+	}
 	pub, err := publish.New(publish.Config{
 		Endpoints:      cfg.Endpoints,
 		Backoff:        cfg.Backoff,
@@ -84,6 +88,7 @@ func NewSender(cfg Config, logger watermill.LoggerAdapter) (*Sender, error) {
 		PreferPrimary:  cfg.PreferPrimary,
 		OnUp:           s.onUp,
 		OnDown:         s.onDown,
+		Observer:       obs,
 	}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("rpc: %w", err)

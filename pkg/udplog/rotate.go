@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,8 @@ type rotatingFile struct {
 	size    int64  // bytes in the file, pending excluded
 	day     time.Time
 	next    time.Time // rotation is due at or after this instant
+
+	rotations atomic.Uint64 // read by Stats without the Server's lock
 }
 
 func (w *rotatingFile) open() error {
@@ -119,6 +122,9 @@ func (w *rotatingFile) rotate() error {
 	}
 	w.day = dayStart(w.now(), w.loc)
 	w.next = w.day.AddDate(0, 0, 1)
+	if err == nil {
+		w.rotations.Add(1)
+	}
 	return errors.Join(ferr, err, w.prune())
 }
 

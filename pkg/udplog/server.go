@@ -125,7 +125,7 @@ type Server struct {
 	inbox *inbox
 
 	received, written, tooLarge, notJSON, badPickle, writeErrors, queueDrops atomic.Uint64
-	shed, capped                                                             atomic.Uint64
+	shed, capped, bytes                                                      atomic.Uint64
 
 	shedding chan struct{} // a datagram was shed: tick logs it
 
@@ -284,6 +284,9 @@ func (s *Server) writeDatagram(line, b []byte) []byte {
 	err = s.file.writeLine(line)
 	s.mu.Unlock()
 	s.written.Add(1)
+	if err == nil {
+		s.bytes.Add(uint64(len(line)))
+	}
 	if err != nil {
 		// A full disk fails every line: log the 1st, 2nd, 4th, 8th... failure.
 		if n := s.writeErrors.Add(1); n&(n-1) == 0 {

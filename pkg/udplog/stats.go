@@ -24,6 +24,8 @@ type Stats struct {
 	// Capped counts records written with a value or the line cut to the
 	// work budget (see MaxLineSize); they are in Written too.
 	Capped      uint64
+	Bytes       uint64 // bytes of the lines written, newlines included
+	Rotations   uint64 // times the file was rotated (at midnight or at its size limit)
 	KernelDrops uint64 // datagrams the kernel dropped (receive buffer full), when known
 	ReadBuffer  int    // receive buffer the kernel granted, bytes
 	KernelKnown bool   // KernelDrops is meaningful
@@ -41,6 +43,8 @@ func (s *Server) Stats() Stats {
 		QueueDrops:  s.queueDrops.Load(),
 		Shed:        s.shed.Load(),
 		Capped:      s.capped.Load(),
+		Bytes:       s.bytes.Load(),
+		Rotations:   s.file.rotations.Load(),
 		ReadBuffer:  s.rcvbuf,
 	}
 	st.Bad = st.TooLarge + st.NotJSON + st.BadPickle

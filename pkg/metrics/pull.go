@@ -1,0 +1,164 @@
+package metrics
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/components/metrics"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/router"
+	"github.com/go-servicebus/servicebus/pkg/rpc"
+)
+
+// pullCollector reads, at each scrape, the counters and states that the
+// agents and senders keep anyway.
+type pullCollector struct {
+	mu      sync.Mutex
+	agents  []*router.Agent
+	senders []*rpc.Sender
+}
+
+func newPullCollector() *pullCollector { return &pullCollector{} }
+
+// Rejection reasons of servicebus_agent_rejected_total, each with the
+// router.Stats counter behind it.
+var rejectReasons = [...]struct {
+	reason string
+	count  func(router.Stats) uint64
+}{
+	{"decode", func(s router.Stats) uint64 { return s.Malformed }},
+	{"token", func(s router.Stats) uint64 { return s.BadToken }},
+	{"deadline", func(s router.Stats) uint64 { return s.DeadlineExceeded }},
+	{"unknown_service", func(s router.Stats) uint64 { return s.UnknownService }},
+	{"too_large", func(s router.Stats) uint64 { return s.TooLarge }},
+	{"unreadable", func(s router.Stats) uint64 { return s.Unreadable }},
+}
+
+var (
+	descBrokerUp = prometheus.NewDesc("servicebus_broker_up",
+		"1 while the broker connection is up and set up (an agent consumes on it, a sender can publish on it), else 0.",
+		[]string{"broker", "role"}, nil)
+	descReconnects = prometheus.NewDesc("servicebus_broker_reconnects_total",
+		"Connections to the broker set up again after the first one.", []string{"broker", "role"}, nil)
+	descAgentInflight = prometheus.NewDesc("servicebus_agent_inflight",
+		"Deliveries the agent is working on now.", nil, nil)
+	descAgentConsuming = prometheus.NewDesc("servicebus_agent_consuming_brokers",
+		"Brokers whose node queue the agent consumes now.", nil, nil)
+	descAgentReceived = prometheus.NewDesc("servicebus_agent_received_total",
+		"Deliveries handed to the agent's handlers.", nil, nil)
+	descAgentRejected = prometheus.NewDesc("servicebus_agent_rejected_total",
+		"Deliveries refused before any service ran, by reason (an RPC is still answered with an error).", []string{"reason"}, nil)
+	descAgentRedeliveries = prometheus.NewDesc("servicebus_agent_redeliveries_total",
+		"Deliveries the broker marked redelivered.", nil, nil)
+	descAgentServiceErrors = prometheus.NewDesc("servicebus_agent_service_errors_total",
+		"Services that returned an error (after retries) or panicked.", nil, nil)
+)
+
+func (c *pullCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descBrokerUp, descReconnects, descAgentInflight, descAgentConsuming,
+		descAgentReceived, descAgentRejected, descAgentRedeliveries, descAgentServiceErrors} {
+		ch <- d
+	}
+}
+
+type brokerKey struct{ broker, role string }
+
+func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	agents := append([]*router.Agent(nil), c.agents...)
+	// A sender whose every connection is closed is gone: forget it.
+	senders := c.senders[:0]
+	for _, s := range c.senders {
+		if !senderClosed(s) {
+			senders = append(senders, s)
+		}
+	}
+	clear(c.senders[len(senders):])
+	c.senders = senders
+	senders = append([]*rpc.Sender(nil), senders...)
+	c.mu.Unlock()
+
+	up := map[brokerKey]float64{}
+	reconnects := map[brokerKey]float64{}
+	var order []brokerKey
+	add := func(k brokerKey, isUp bool, connects int) {
+		if _, ok := up[k]; !ok {
+			order = append(order, k)
+			up[k] = 0
+		}
+		if isUp {
+			up[k] = 1
+		}
+		if connects > 1 {
+			reconnects[k] += float64(connects - 1)
+		}
+	}
+	for _, s := range senders {
+		for _, st := range s.Status() {
+			add(brokerKey{st.Endpoint, RoleSender}, st.Ready, st.Connects)
+		}
+	}
+	if len(agents) > 0 {
+		var sum router.Stats
+		for _, a := range agents {
+			for _, b := range a.Brokers() {
+				add(brokerKey{b.Broker, RoleAgent}, b.Consuming, b.Connects)
+			}
+			s := a.Stats()
+			sum.InFlight += s.InFlight
+			sum.Consuming += s.Consuming
+			sum.Received += s.Received
+			sum.Malformed += s.Malformed
+			sum.BadToken += s.BadToken
+			sum.DeadlineExceeded += s.DeadlineExceeded
+			sum.UnknownService += s.UnknownService
+			sum.TooLarge += s.TooLarge
+			sum.Unreadable += s.Unreadable
+			sum.Redelivered += s.Redelivered
+			sum.ServiceErrors += s.ServiceErrors + s.Panics
+		}
+		ch <- prometheus.MustNewConstMetric(descAgentInflight, prometheus.GaugeValue, float64(sum.InFlight))
+		ch <- prometheus.MustNewConstMetric(descAgentConsuming, prometheus.GaugeValue, float64(sum.Consuming))
+		ch <- prometheus.MustNewConstMetric(descAgentReceived, prometheus.CounterValue, float64(sum.Received))
+		for _, r := range rejectReasons {
+			ch <- prometheus.MustNewConstMetric(descAgentRejected, prometheus.CounterValue, float64(r.count(sum)), r.reason)
+		}
+		ch <- prometheus.MustNewConstMetric(descAgentRedeliveries, prometheus.CounterValue, float64(sum.Redelivered))
+		ch <- prometheus.MustNewConstMetric(descAgentServiceErrors, prometheus.CounterValue, float64(sum.ServiceErrors))
+	}
+	for _, k := range order {
+		ch <- prometheus.MustNewConstMetric(descBrokerUp, prometheus.GaugeValue, up[k], k.broker, k.role)
+		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, reconnects[k], k.broker, k.role)
+	}
+}
+
+// senderClosed: every connection of s ended with its Close.
+func senderClosed(s *rpc.Sender) bool {
+	for _, st := range s.Status() {
+		if !errors.Is(st.Err, broker.ErrClosed) {
+			return false
+		}
+	}
+	return true
+}
+
+// AddAgent exports a's counters, the state of its brokers, and
+// Watermill's per-handler metrics of its router (handler_name rpc:CAT.NAME
+// and message:CAT.NAME). Call it before a.Start; probes are measured when
+// router.Config.OnProbe is ProbeFunc(RoleAgent).
+func (m *Metrics) AddAgent(a *router.Agent) {
+	m.pull.mu.Lock()
+	m.pull.agents = append(m.pull.agents, a)
+	m.pull.mu.Unlock()
+	metrics.NewPrometheusMetricsBuilder(m.reg, "servicebus", "").AddPrometheusRouterMetrics(a.Router())
+}
+
+// AddSender exports the state of s's brokers until s is closed; its calls
+// are measured when rpc.Config.Observer is SenderObserver().
+func (m *Metrics) AddSender(s *rpc.Sender) {
+	m.pull.mu.Lock()
+	defer m.pull.mu.Unlock()
+	m.pull.senders = append(m.pull.senders, s)
+}
