@@ -37,7 +37,7 @@ help: ## list the targets
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: PKGS=$(PKGS) TEST_TIMEOUT=$(TEST_TIMEOUT) FUZZTIME=$(FUZZTIME) FAULT_TAGS=$(FAULT_TAGS) CLUSTER_TAGS=$(CLUSTER_TAGS)"
-	@echo "Tests use SERVICEBUS_TEST_URL (default amqp://guest:guest@127.0.0.1:5672/); CI=true makes a missing broker a failure."
+	@echo "Tests use SERVICEBUS_TEST_URL (default amqp://guest:guest@127.0.0.1:5672/); CI set (not false or 0) makes a missing broker a failure."
 
 broker: ## make sure a RabbitMQ answers at SERVICEBUS_TEST_URL (starts or installs one)
 	scripts/rabbitmq.sh ensure
