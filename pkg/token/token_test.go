@@ -314,3 +314,22 @@ func TestHMACRemembersAnIDForTheWholeReplayWindow(t *testing.T) {
 		t.Fatalf("the id again after the replay window: %v", err)
 	}
 }
+
+// The replay ring grows as ids arrive (64, 128, 256 entries): every id
+// accepted before a growth is still refused as a replay after it.
+func TestHMACReplayCacheKeepsEveryIDAcrossGrowth(t *testing.T) {
+	tokens := NewHMACTokens(testSecret, HMACOptions{ReplayCacheSize: 1000})
+	const n = 200
+	for i := range n {
+		ev, h := signed(t, tokens, "grow"+strconv.Itoa(i), t0)
+		if err := tokens.Validate(context.Background(), &ev, h, t0); err != nil {
+			t.Fatalf("id %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		ev, h := signed(t, tokens, "grow"+strconv.Itoa(i), t0)
+		if err := tokens.Validate(context.Background(), &ev, h, t0); !errors.Is(err, ErrBadToken) {
+			t.Fatalf("replay of id %d after the ring grew: %v, want ErrBadToken", i, err)
+		}
+	}
+}
