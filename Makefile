@@ -24,11 +24,19 @@ CLUSTER_TIMEOUT ?= 10m
 # Fuzzing: every FuzzXxx in FUZZ_PKGS runs for FUZZTIME (found with go test -list).
 FUZZTIME  ?= 60s
 FUZZ_PKGS ?= ./...
+# make fuzz-ci: the packages that have a fuzz target, FUZZ_CI_TIME each.
+FUZZ_CI_TIME ?= 10s
+FUZZ_CI_PKGS ?= $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | sed 's|^\./||'))))
+
+# Mutation testing (make mutants): gremlins' one-line mutants of MUTANT_PKGS,
+# each run against its package's tests; by hand, not in CI (hours on 2
+# cores). docs/testing.md says what survived and why.
+MUTANT_PKGS ?= ./pkg/codec/ ./pkg/token/ ./pkg/broker/ ./internal/publish/ ./pkg/failover/ ./pkg/router/ ./pkg/rpc/
 
 BIN ?= bin
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test test-faults test-cluster fuzz lint fmt broker clean
+.PHONY: help build demo test test-faults test-cluster fuzz fuzz-ci mutants lint fmt broker clean
 
 help: ## list the targets
 	@echo "Usage: make TARGET [VAR=value ...]"
@@ -37,7 +45,7 @@ help: ## list the targets
 		awk 'BEGIN {FS = ":.*## "} {printf "  %-12s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: PKGS=$(PKGS) TEST_TIMEOUT=$(TEST_TIMEOUT) FUZZTIME=$(FUZZTIME) FAULT_TAGS=$(FAULT_TAGS) CLUSTER_TAGS=$(CLUSTER_TAGS)"
-	@echo "Tests use SERVICEBUS_TEST_URL (default amqp://guest:guest@127.0.0.1:5672/); CI=true makes a missing broker a failure."
+	@echo "Tests use SERVICEBUS_TEST_URL (default amqp://guest:guest@127.0.0.1:5672/); CI set (not false or 0) makes a missing broker a failure."
 
 broker: ## make sure a RabbitMQ answers at SERVICEBUS_TEST_URL (starts or installs one)
 	scripts/rabbitmq.sh ensure
@@ -62,6 +70,12 @@ test-cluster: ## cluster tests: 3-node RabbitMQ cluster, quorum queues, agents s
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	GO='$(GO)' FUZZTIME='$(FUZZTIME)' scripts/fuzz.sh $(FUZZ_PKGS)
+
+fuzz-ci: ## what CI runs: every fuzz target for FUZZ_CI_TIME (10s) each
+	GO='$(GO)' FUZZTIME='$(FUZZ_CI_TIME)' scripts/fuzz.sh $(FUZZ_CI_PKGS)
+
+mutants: broker ## mutation testing of the core packages with gremlins (by hand, hours; results in .mutants/)
+	GO='$(GO)' scripts/mutants.sh $(MUTANT_PKGS)
 
 lint: ## gofmt must list nothing; go vet; staticcheck when installed
 	@files=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*')); \

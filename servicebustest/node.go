@@ -67,7 +67,7 @@ func StartNode(t testing.TB, url string, register func(*servicebus.Agent), opts 
 // BrokerConfig is Config(opts...) for a node of a random name (NodeName)
 // on the broker at url ("" means BrokerURL()): its host, user, password and
 // vhost. When the test ends the node's queues are deleted from the broker.
-// Without a broker the test is skipped, or fails under CI=true.
+// Without a broker the test is skipped, or fails in CI (CI set, not "false" or "0").
 func BrokerConfig(t testing.TB, url string, opts ...func(*servicebus.Config)) servicebus.Config {
 	t.Helper()
 	if url == "" {

@@ -110,7 +110,7 @@ func (r cliResult) wantCode(t *testing.T, code int) {
 }
 
 // testURL is the broker of the integration tests. Without a broker the test
-// is skipped, or fails under CI=true.
+// is skipped, or fails in CI (CI set, not "false" or "0").
 func testURL(t *testing.T) string {
 	t.Helper()
 	u := os.Getenv("SERVICEBUS_TEST_URL")
@@ -119,10 +119,7 @@ func testURL(t *testing.T) string {
 	}
 	conn, err := amqp.DialConfig(u, amqp.Config{Dial: amqp.DefaultDial(3 * time.Second)})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no broker at SERVICEBUS_TEST_URL (CI=true): %v", err)
-		}
-		t.Skipf("no broker at SERVICEBUS_TEST_URL: %v", err)
+		testkit.Unavailable(t, "no broker at SERVICEBUS_TEST_URL: "+err.Error())
 	}
 	conn.Close()
 	return u

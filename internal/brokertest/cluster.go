@@ -31,8 +31,8 @@ type Cluster struct {
 // StartCluster boots Size nodes at once, joins every node to the first with
 // rabbitmqctl join_cluster, and waits until every node runs as a member.
 // Cleanup ends every node and removes its directories, as StartNode does.
-// Without RabbitMQ installed or the rights to run it, the test fails under
-// CI=true and is skipped otherwise.
+// Without RabbitMQ installed or the rights to run it, the test fails in
+// CI (testkit.InCI) and is skipped otherwise.
 func StartCluster(t testing.TB, opts ClusterOptions) *Cluster {
 	t.Helper()
 	size := opts.Size

@@ -3,7 +3,7 @@
 // # What it offers
 //
 //   - RequireBroker: the shared broker of integration tests
-//     (SERVICEBUS_TEST_URL), skipped when absent unless CI=true.
+//     (SERVICEBUS_TEST_URL), skipped when absent unless CI is set (not "false" or "0").
 //   - StartNode: a throwaway RabbitMQ node of its own on free loopback ports,
 //     with its own data and log directories, that a test can stop, kill with
 //     SIGKILL and start again on the same ports with its data.

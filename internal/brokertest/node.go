@@ -64,7 +64,7 @@ type Node struct {
 // StartNode starts a throwaway node, waits until it accepts AMQP
 // connections, and registers a cleanup that ends it and removes its
 // directories whatever the test's outcome. Without RabbitMQ installed or the
-// rights to run it, the test fails under CI=true and is skipped otherwise.
+// rights to run it, the test fails in CI (CI set, not "false" or "0") and is skipped otherwise.
 func StartNode(t testing.TB, opts NodeOptions) *Node {
 	t.Helper()
 	n, err := startNode(t, requireMachine(t), opts)

@@ -21,7 +21,7 @@ type machine struct {
 }
 
 // requireMachine finds RabbitMQ and the user rabbitmq; without them the test
-// fails under CI=true and is skipped otherwise.
+// fails in CI (CI set, not "false" or "0") and is skipped otherwise.
 func requireMachine(t testing.TB) machine {
 	t.Helper()
 	bin := os.Getenv("SERVICEBUS_RABBITMQ_BIN")

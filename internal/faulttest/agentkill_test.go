@@ -199,6 +199,10 @@ func testAgentKilledMessage(t *testing.T, url string) {
 	if !heldRedelivered {
 		t.Errorf("the message held by the killed agent did not come back flagged as redelivered")
 	}
+	// Published (docs/reliability.md): 0 lost, 0 duplicates.
+	if lost, dup := total-unique, deliveries-unique; lost != 0 || dup != 0 {
+		t.Errorf("%d messages lost, %d delivered twice; published: 0 and 0", lost, dup)
+	}
 }
 
 func testAgentKilledCall(t *testing.T, url string) {

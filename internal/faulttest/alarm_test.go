@@ -20,6 +20,9 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
+// heapGrowthBound: see the hammering in TestSendUnderMemoryAlarmFailsByItsDeadline.
+const heapGrowthBound = 256 << 10
+
 // declareNode declares the exchange and node queue on a broker by hand, so
 // that a Send is routed without an agent.
 func declareNode(t *testing.T, url, node string) {
@@ -180,8 +183,12 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	if late.Load() > 0 {
 		t.Errorf("%d Sends succeeded or overran their deadline under the alarm", late.Load())
 	}
-	if growth > 16<<20 {
-		t.Errorf("heap grew by %d MiB under the alarm", growth>>20)
+	// Published bound (docs/reliability.md): heap growth after the
+	// hammering under 256 KiB. Measured +19–51 KiB; the margin is 5× the
+	// worst for what the runtime and amqp091-go keep between runs. A leak
+	// of one publish buffer per failed Send would be megabytes.
+	if growth > heapGrowthBound {
+		t.Errorf("heap grew by %d KiB under the alarm; published bound %d KiB", growth>>10, heapGrowthBound>>10)
 	}
 
 	// A second broker takes the traffic while A blocks publishers.
@@ -247,12 +254,24 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	if out, err := a.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	// Published: a Send that failed by its deadline under the alarm was
+	// delivered once the alarm cleared.
+	if len(failedSeqs) == 0 {
+		t.Fatal("no Send failed by its deadline under the alarm: the case was not produced")
+	}
 	var deliveredLate []int
-	time.Sleep(time.Second) // let the broker work through what it had buffered
-	for _, seq := range queuedSeqs(t, a.URL(), node) {
-		if failedSeqs[seq] {
-			deliveredLate = append(deliveredLate, seq)
+	for until := time.Now().Add(10 * time.Second); len(deliveredLate) == 0 && time.Now().Before(until); {
+		for _, seq := range queuedSeqs(t, a.URL(), node) {
+			if failedSeqs[seq] {
+				deliveredLate = append(deliveredLate, seq)
+			}
 		}
+		if len(deliveredLate) == 0 {
+			time.Sleep(100 * time.Millisecond) // the next look at the queue
+		}
+	}
+	if len(deliveredLate) == 0 {
+		t.Errorf("no Send that failed under the alarm was delivered within 10 s of it clearing (failed: %v)", sortedKeys(failedSeqs))
 	}
 	lateDelivered := len(deliveredLate) > 0
 	t.Logf("Sends %v (of %d-%d) failed by their deadline under the alarm; delivered after it cleared: %v", sortedKeys(failedSeqs), 4, nextSeq-1, deliveredLate)

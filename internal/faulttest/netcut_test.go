@@ -15,12 +15,21 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
-// noticeGoal: with heartbeat and probe at 1 s, a silent link must be noticed
-// within this.
-const noticeGoal = 5 * time.Second
+// The bounds published in docs/reliability.md for noticing a cut: the
+// measured figure plus a margin for -race on two busy cores. Heartbeat and
+// probe at 1 s: measured 1.51–1.52 s, bound 2.5 s (1 s margin: one more
+// probe period). Probe alone: measured 2.0 s, bound 3 s (the same margin).
+// RST: measured 21 ms, bound 1 s.
+const (
+	noticeBoundHeartbeatAndProbe = 2500 * time.Millisecond
+	noticeBoundProbeAlone        = 3 * time.Second
+	noticeBoundReset             = time.Second
+)
 
 // The link to broker A is cut without RST (the proxy goes silent). The agent
-// and the sender notice within 5 s, calls move to B, and once the link heals
+// and the sender notice within the published bound, a call in flight on A
+// fails retryable and no call started after the notice fails (calls move to
+// B), and once the link heals
 // the agent consumes on A again. Once with heartbeat and probe at 1 s, once
 // with the probe alone (heartbeat 60 s), which proves the health probe, and
 // once with a loud failure (RST) and default settings for comparison.
@@ -31,17 +40,20 @@ func TestNetworkCutIsNoticedAndHealed(t *testing.T) {
 		name             string
 		mode             brokertest.Mode
 		heartbeat, probe time.Duration
+		noticeBound      time.Duration
 	}{
-		{"heartbeat and probe 1s", brokertest.Blackhole, time.Second, time.Second},
-		{"probe 1s alone", brokertest.Blackhole, time.Minute, time.Second},
+		{"heartbeat and probe 1s", brokertest.Blackhole, time.Second, time.Second, noticeBoundHeartbeatAndProbe},
+		{"probe 1s alone", brokertest.Blackhole, time.Minute, time.Second, noticeBoundProbeAlone},
 		// For comparison: a link that fails loudly (RST) is noticed at once.
-		{"reset, defaults", brokertest.Reset, 0, 0},
+		{"reset, defaults", brokertest.Reset, 0, 0, noticeBoundReset},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testNetworkCut(t, tc.name, tc.mode, a, b, tc.heartbeat, tc.probe) })
+		t.Run(tc.name, func(t *testing.T) {
+			testNetworkCut(t, tc.name, tc.mode, a, b, tc.heartbeat, tc.probe, tc.noticeBound)
+		})
 	}
 }
 
-func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *brokertest.Node, heartbeat, probe time.Duration) {
+func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *brokertest.Node, heartbeat, probe, noticeBound time.Duration) {
 	log := newTestLog(t)
 	p := brokertest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", a.Port()))
 	viaProxy, viaB := brokerOf(p.URL("guest", "guest")), brokerOf(b.URL())
@@ -146,13 +158,23 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	}
 	stopCalls()
 
-	failed, failedWhileCut := 0, 0
+	// A call in flight on A when the link went silent fails with the
+	// connection, retryable (ErrConnectionLost: it may have run); every call
+	// started once the cut was noticed goes through B and succeeds.
+	noticedAt := cutAt.Add(max(agentNoticed, senderNoticed))
+	failed, failedWhileCut, failedAfterNotice, notRetryable := 0, 0, 0, 0
 	var maxHang time.Duration
 	for _, c := range calls {
 		if c.err != nil {
 			failed++
 			if c.start.Before(healAt) {
 				failedWhileCut++
+			}
+			if !c.start.Before(noticedAt) {
+				failedAfterNotice++
+			}
+			if !rpc.IsRetryable(c.err) {
+				notRetryable++
 			}
 			if failed <= 5 {
 				t.Logf("call at %s failed after %s: %v", c.start.Sub(cutAt).Round(time.Millisecond), c.end.Sub(c.start).Round(time.Millisecond), c.err)
@@ -168,10 +190,14 @@ func testNetworkCut(t *testing.T, name string, mode brokertest.Mode, a, b *broke
 	t.Logf("FIGURES netcut (%s): sender_path_unhealthy=%s agent_noticed=%s sender_noticed=%s failover_first_call_via_B=%s heal_to_agent_consuming=%s heal_to_sender_ready=%s calls=%d failed=%d", name, pathUnhealthy.Round(time.Millisecond),
 		agentNoticed.Round(time.Millisecond), senderNoticed.Round(time.Millisecond), failedOver.Round(time.Millisecond),
 		agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), len(calls), failed)
-	if agentNoticed > noticeGoal {
-		t.Errorf("agent noticed the cut after %s, want within %s", agentNoticed, noticeGoal)
+	if agentNoticed > noticeBound {
+		t.Errorf("agent noticed the cut after %s, published bound %s", agentNoticed, noticeBound)
 	}
-	if senderNoticed > noticeGoal {
-		t.Errorf("sender noticed the cut after %s, want within %s", senderNoticed, noticeGoal)
+	if senderNoticed > noticeBound {
+		t.Errorf("sender noticed the cut after %s, published bound %s", senderNoticed, noticeBound)
+	}
+	if failedAfterNotice > 0 || notRetryable > 0 {
+		t.Errorf("of %d calls, %d failed (%d while the link was cut): %d started after the cut was noticed, %d not retryable; published: 0 and 0",
+			len(calls), failed, failedWhileCut, failedAfterNotice, notRetryable)
 	}
 }

@@ -16,9 +16,12 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
-// restartGoal is the goal for broker ready -> first call served with
-// the default backoff (100 ms doubling to 2 s).
-const restartGoal = 5 * time.Second
+// restartBound is the published bound (README, docs/reliability.md) for
+// broker ready -> first call served with the default backoff (100 ms
+// doubling to 2 s, ±20 %): the longest wait between two attempts (2.4 s)
+// plus 1.1 s for the connect, the topology and a call under -race on two
+// busy cores. Measured: 0.14–1.8 s.
+const restartBound = 3500 * time.Millisecond
 
 // A broker goes away (clean stop or SIGKILL) and comes back: the agent's
 // path and the sender reconnect by themselves, with the topology declared
@@ -107,18 +110,12 @@ func TestAgentAndSenderComeBackAfterBrokerRestart(t *testing.T) {
 				t.Errorf("exchange not declared again: %v", err)
 			}
 
-			goal := "met"
-			if served > restartGoal {
-				goal = "MISSED"
-			}
 			t.Logf("down noticed after %s; after ready: agent consuming %s, sender ready %s, first call served %s (%d attempts)",
 				noticed.Round(time.Millisecond), agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), served.Round(time.Millisecond), attempts)
-			t.Logf("FIGURES restart-%s: ready_to_agent_consuming=%s ready_to_sender_ready=%s ready_to_first_call_served=%s goal_5s=%s",
-				how, agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), served.Round(time.Millisecond), goal)
-			// The goal is 5 s; a loaded 2-core machine gets some slack
-			// before this counts as a failure.
-			if served > 2*restartGoal {
-				t.Errorf("first call served %s after the broker was ready; goal %s", served, restartGoal)
+			t.Logf("FIGURES restart-%s: ready_to_agent_consuming=%s ready_to_sender_ready=%s ready_to_first_call_served=%s bound=%s",
+				how, agentBack.Round(time.Millisecond), senderBack.Round(time.Millisecond), served.Round(time.Millisecond), restartBound)
+			if served > restartBound {
+				t.Errorf("first call served %s after the broker was ready; published bound %s", served, restartBound)
 			}
 		})
 	}

@@ -34,8 +34,8 @@ type world struct {
 	services func(*router.Agent)
 }
 
-// newWorld uses the shared test broker (SERVICEBUS_TEST_URL); under CI=true a
-// missing broker fails the test.
+// newWorld uses the shared test broker (SERVICEBUS_TEST_URL); in CI
+// (testkit.InCI) a missing broker fails the test.
 func newWorld(t *testing.T, prefix string) *world {
 	t.Helper()
 	url := brokertest.RequireBroker(t)

@@ -352,7 +352,7 @@ func TestTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		shared := newWorld(t, "hmac-2brokers") // fails under CI=true without the shared broker
+		shared := newWorld(t, "hmac-2brokers") // fails in CI without the shared broker
 		w := newWorldAt(t, "hmac-2brokers", eps[0], shared.endpoints[0])
 		shared.node, shared.topology = w.node, w.topology
 		secret := uniq("secret")

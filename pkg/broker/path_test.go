@@ -44,16 +44,24 @@ func TestPathReconnectsAfterKill(t *testing.T) {
 	}
 }
 
+// Reconnect attempts are spaced by the backoff: with 40 ms doubling and no
+// jitter, the fourth failed dial comes no sooner than 40+80+160 ms after the
+// first attempt. Only a lower bound: a busy machine makes it later, never
+// sooner. Without the backoff the refused dials follow each other at once.
 func TestPathRetriesAnUnreachableBrokerWithBackoff(t *testing.T) {
 	port := brokertest.FreePort(t)
+	start := time.Now()
 	p := broker.NewPath(broker.PathConfig{
 		Endpoint: broker.Endpoint{URL: "amqp://guest:guest@127.0.0.1:" + strconv.Itoa(port) + "/", DialTimeout: 200 * time.Millisecond},
-		Backoff:  broker.Backoff{Initial: 10 * time.Millisecond, Max: 20 * time.Millisecond},
+		Backoff:  broker.Backoff{Initial: 40 * time.Millisecond, Max: time.Second, Multiplier: 2, Jitter: 0},
 	}, nil)
 	defer p.Close()
-	testkit.Eventually(t, 2*time.Second, "a dial error", func() bool { return p.Err() != nil })
-	if p.Healthy() {
-		t.Fatal("healthy without a broker")
+	testkit.Eventually(t, 5*time.Second, "4 failed attempts", func() bool { return p.State().Failures >= 4 })
+	if took, least := time.Since(start), (40+80+160)*time.Millisecond; took < least {
+		t.Fatalf("4 attempts within %s: the waits between them add up to at least %s", took, least)
+	}
+	if p.Healthy() || p.Err() == nil {
+		t.Fatal("healthy, or no dial error, without a broker")
 	}
 }
 

@@ -1,6 +1,7 @@
 package failover_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -41,5 +42,22 @@ func TestWatermillPublishUsesTopicAsRoutingKey(t *testing.T) {
 	}
 	if string(d.Body) != "payload" || d.CorrelationId != "c-1" || d.MessageId != "uuid-1" {
 		t.Fatalf("got body %q correlation %q id %q", d.Body, d.CorrelationId, d.MessageId)
+	}
+}
+
+// On the default exchange the topic is the queue: an empty one is refused
+// before anything is published, with an error that says so (the broker
+// would return the message as unroutable).
+func TestWatermillPublishRefusesAnEmptyTopicOnTheDefaultExchange(t *testing.T) {
+	url := brokertest.RequireBroker(t)
+	p, err := failover.NewPublisher(failover.PublisherConfig{Endpoints: []broker.Endpoint{{URL: url}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	testkit.Eventually(t, 10*time.Second, "path 0 ready", func() bool { return p.Ready(0) })
+	err = p.Publish("", message.NewMessage("uuid-2", []byte("payload")))
+	if err == nil || !strings.Contains(err.Error(), "empty topic") {
+		t.Fatalf("Publish with an empty topic on the default exchange: %v, want the empty-topic error", err)
 	}
 }

@@ -246,3 +246,24 @@ func TestWrapperGivesEachPublisherACopyOfTheMessage(t *testing.T) {
 		t.Error("the publisher's message has no deadline: AttemptTimeout not applied")
 	}
 }
+
+// Every publisher in backoff is tried in turn when no other takes the
+// message: the first of them failing again does not end the attempt.
+func TestWrapperTriesEveryPublisherInBackoffInTurn(t *testing.T) {
+	a := newFake(failWith(errors.New("A down")))
+	b := newFake(failWith(errors.New("B down")))
+	c := newFake(nil)
+	w := newWrapper(t, failover.WrapperConfig{Publishers: publishers(a, b, c), Backoff: broker.Backoff{Initial: time.Minute, Max: time.Minute}})
+	if err := w.Publish("n", msg("m1")); err != nil {
+		t.Fatal(err)
+	}
+	// A and B are in their one-minute backoff; C fails, A still fails, B is back.
+	b.set(nil)
+	c.set(failWith(errors.New("C down")))
+	if err := w.Publish("n", msg("m2")); err != nil {
+		t.Fatalf("m2 not published although B takes it: %v", err)
+	}
+	if got := b.taken(); !sameStrings(got, []string{"m2"}) {
+		t.Errorf("B took %v, want m2", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/testkit"
+	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
@@ -92,4 +93,36 @@ func TestConcurrencyBoundsCallsInFlight(t *testing.T) {
 	if m := g.max.Load(); m != 4 {
 		t.Fatalf("%d calls ran at once with Concurrency 4", m)
 	}
+}
+
+// Concurrency caps the deliveries in flight across all brokers, not per
+// broker: each broker's prefetch alone would let 2×Concurrency run. Two
+// endpoints to the same broker give the agent two connections that each
+// take Concurrency deliveries of the node queue.
+func TestConcurrencyCapsCallsInFlightAcrossBrokers(t *testing.T) {
+	conn, node := freshNode(t, "bound2")
+	var g gauge
+	// Each call waits for 8 at once (or 800 ms): with the cap at 4 it never
+	// sees them; without it the broker's 2×4 deliveries all run.
+	a := startAgent(t, node, func(a *router.Agent) { a.AddRPCService("x", "slow", slowService(&g, 8, 800*time.Millisecond)) },
+		func(c *router.Config) {
+			c.Concurrency = 4
+			c.Endpoints = []broker.Endpoint{{URL: brokerURL()}, {URL: brokerURL()}}
+		})
+	c := newPyClient(t, conn, node)
+	var replies []<-chan amqp.Delivery
+	for range 16 {
+		replies = append(replies, c.start(testkit.PyCall("id", todayToken(), "x", "slow", "null"), amqp.Publishing{}))
+	}
+	for i, r := range replies {
+		select {
+		case <-r:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("reply %d missing", i)
+		}
+	}
+	if m := g.max.Load(); m != 4 {
+		t.Fatalf("%d calls ran at once on two brokers with Concurrency 4", m)
+	}
+	testkit.Eventually(t, 5*time.Second, "16 calls acked", func() bool { return a.Stats().Acked == 16 })
 }

@@ -38,7 +38,7 @@ func brokerURL() string {
 }
 
 // dialBroker connects to the broker at url; without one the test fails
-// under CI=true and is skipped elsewhere (brokertest.RequireBroker).
+// in CI (testkit.InCI) and is skipped elsewhere (brokertest.RequireBroker).
 func dialBroker(t *testing.T, url string) *amqp.Connection {
 	t.Helper()
 	if url == brokerURL() {

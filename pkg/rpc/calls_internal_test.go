@@ -42,3 +42,22 @@ func TestPackWhereRoundTrips(t *testing.T) {
 		t.Fatalf("got %d %d", p, g)
 	}
 }
+
+// A reply takes its call out of the table: a second reply with the same
+// correlation id finds nothing, so it cannot fill the call's one-slot
+// channel again (and a third cannot block the reply reader).
+func TestTakeRemovesTheCall(t *testing.T) {
+	tab := newCallTable()
+	c := &call{id: "a-1", done: make(chan result, 1)}
+	c.where.Store(packWhere(0, 1))
+	tab.add(c)
+	if got, found := tab.take("a-1", 0); got != c || !found {
+		t.Fatal("the first reply must take the call")
+	}
+	if got, found := tab.take("a-1", 0); got != nil || found {
+		t.Fatalf("a second reply found the call (found %v, call %v): it was not removed", found, got != nil)
+	}
+	if tab.remove(c) {
+		t.Fatal("the taken call was still in the table")
+	}
+}

@@ -58,7 +58,7 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 	for _, mode := range []rpc.ReplyMode{rpc.ReplyQueue, rpc.ReplyDirect} {
 		t.Run(string(mode), func(t *testing.T) {
 			node := testkit.UniqueName("sbtest-kill")
-			startStandIn(t, url, node, false, "")
+			agent := startStandIn(t, url, node, false, "")
 			s := newSender(t, mode, token.NoTokens, url)
 			if _, err := s.Ping(context.Background(), node); err != nil {
 				t.Fatalf("Ping: %v", err)
@@ -87,15 +87,21 @@ func TestCallsWaitingOnAKilledPathFailFastAndRetryable(t *testing.T) {
 			// The path comes back and serves calls again; a resend-enabled
 			// call survives the next kill.
 			testkit.Eventually(t, 5*time.Second, "the path back", func() bool { return s.Status()[0].Ready })
+			before := agent.runs("sleep")
 			done := make(chan error, 1)
 			go func() {
 				_, err := s.CallWith(context.Background(), node+".util.sleep", 500, rpc.WithResend(1))
 				done <- err
 			}()
-			time.Sleep(100 * time.Millisecond)
+			// Kill only once the agent runs the call: its reply can then only
+			// come through the resend.
+			testkit.Eventually(t, 5*time.Second, "the agent running the call", func() bool { return agent.runs("sleep") == before+1 })
 			rpc.KillPath(s, 0, errors.New("test: kill again"))
 			if err := <-done; err != nil {
 				t.Fatalf("resend-enabled call: %v", err)
+			}
+			if got := agent.runs("sleep") - before; got != 2 {
+				t.Fatalf("the resend-enabled call ran %d times, want 2 (sent, connection lost, resent)", got)
 			}
 		})
 	}

@@ -3,6 +3,7 @@ package rpc_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,17 +59,26 @@ func TestCallToUnknownNodeFailsWithErrNoRouteAtOnce(t *testing.T) {
 	if _, err := s.Call(ctx, node+".math.add", []int{1}); err != nil {
 		t.Fatalf("warm-up Call: %v", err)
 	}
-	start := time.Now()
-	_, err := s.Call(ctx, testkit.UniqueName("sbtest-nobody")+".math.add", []int{1, 2})
-	took := time.Since(start)
-	if !errors.Is(err, rpc.ErrNoRoute) {
-		t.Fatalf("err = %v, want ErrNoRoute", err)
+	// "At once": the broker's basic.return, not the call timeout (10 s).
+	// Measured under -race at load average 8.5 on 2 cores, 200 calls: p50
+	// 1.0 ms, p99 10.7 ms, max 68 ms. Asserted: the median of 5 under
+	// 100 ms (100x the measured p50, so a stalled scheduler does not fail
+	// it) and every one under 1 s (a tenth of the timeout it must not wait).
+	var took []time.Duration
+	for range 5 {
+		start := time.Now()
+		_, err := s.Call(ctx, testkit.UniqueName("sbtest-nobody")+".math.add", []int{1, 2})
+		took = append(took, time.Since(start))
+		if !errors.Is(err, rpc.ErrNoRoute) {
+			t.Fatalf("err = %v, want ErrNoRoute", err)
+		}
+		if rpc.IsRetryable(err) {
+			t.Fatalf("ErrNoRoute must not be retryable")
+		}
 	}
-	if took > 100*time.Millisecond {
-		t.Fatalf("ErrNoRoute took %s, want < 100ms", took)
-	}
-	if rpc.IsRetryable(err) {
-		t.Fatalf("ErrNoRoute must not be retryable")
+	slices.Sort(took)
+	if took[2] > 100*time.Millisecond || took[4] > time.Second {
+		t.Fatalf("ErrNoRoute took %v, want a median under 100ms and none over 1s", took)
 	}
 }
 
@@ -90,7 +100,7 @@ func TestPingAllRightAfterNewSenderWaitsForTheConnection(t *testing.T) {
 func TestCloseFailsWaitingCallsWithErrClosedAndIsIdempotent(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	node := testkit.UniqueName("sbtest-close")
-	startStandIn(t, url, node, false, "")
+	agent := startStandIn(t, url, node, false, "")
 	s := newSender(t, rpc.ReplyQueue, token.NoTokens, url)
 	if _, err := s.Ping(context.Background(), node); err != nil {
 		t.Fatal(err)
@@ -100,7 +110,8 @@ func TestCloseFailsWaitingCallsWithErrClosedAndIsIdempotent(t *testing.T) {
 		_, err := s.Call(context.Background(), node+".util.sleep", 2000)
 		errs <- err
 	}()
-	time.Sleep(100 * time.Millisecond)
+	// The call waits for its reply once the agent runs it.
+	testkit.Eventually(t, 5*time.Second, "the agent running the call", func() bool { return agent.runs("sleep") == 1 })
 	start := time.Now()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

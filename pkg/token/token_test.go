@@ -293,3 +293,43 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	}
 }
+
+// An accepted id is remembered for the whole ReplayWindow, not only the
+// skew: the same id signed again later (a new timestamp, within the window)
+// is refused, and accepted once the window has passed.
+func TestHMACRemembersAnIDForTheWholeReplayWindow(t *testing.T) {
+	tokens := NewHMACTokens(testSecret, HMACOptions{Skew: time.Minute, ReplayWindow: 10 * time.Minute})
+	ev, h := signed(t, tokens, "once", t0)
+	if err := tokens.Validate(context.Background(), &ev, h, t0); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(5 * time.Minute) // past the skew, within the window
+	ev, h = signed(t, tokens, "once", later)
+	if err := tokens.Validate(context.Background(), &ev, h, later); !errors.Is(err, ErrBadToken) {
+		t.Fatalf("the id again %s later, within the replay window: %v, want ErrBadToken", later.Sub(t0), err)
+	}
+	after := t0.Add(11 * time.Minute)
+	ev, h = signed(t, tokens, "once", after)
+	if err := tokens.Validate(context.Background(), &ev, h, after); err != nil {
+		t.Fatalf("the id again after the replay window: %v", err)
+	}
+}
+
+// The replay ring grows as ids arrive (64, 128, 256 entries): every id
+// accepted before a growth is still refused as a replay after it.
+func TestHMACReplayCacheKeepsEveryIDAcrossGrowth(t *testing.T) {
+	tokens := NewHMACTokens(testSecret, HMACOptions{ReplayCacheSize: 1000})
+	const n = 200
+	for i := range n {
+		ev, h := signed(t, tokens, "grow"+strconv.Itoa(i), t0)
+		if err := tokens.Validate(context.Background(), &ev, h, t0); err != nil {
+			t.Fatalf("id %d: %v", i, err)
+		}
+	}
+	for i := range n {
+		ev, h := signed(t, tokens, "grow"+strconv.Itoa(i), t0)
+		if err := tokens.Validate(context.Background(), &ev, h, t0); !errors.Is(err, ErrBadToken) {
+			t.Fatalf("replay of id %d after the ring grew: %v, want ErrBadToken", i, err)
+		}
+	}
+}
