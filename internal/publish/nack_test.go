@@ -24,9 +24,9 @@ import (
 func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	refusing := testkit.UniqueName("sbtest-refuse")
-	declareQueue(t, url, refusing, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
+	declareRefusingQueue(t, url, refusing)
 	durable := testkit.UniqueName("sbtest-disk")
-	ch := declareDurableQueue(t, url, durable)
+	declareDurableQueue(t, url, durable)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
 
@@ -68,10 +68,7 @@ func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 	if nacked.Load() == 0 {
 		t.Fatal("no publish ended ErrNacked: the test did not exercise nacks")
 	}
-	q, err := ch.QueueDeclarePassive(durable, true, false, false, false, nil)
-	if err != nil || q.Messages != n {
-		t.Fatalf("durable queue holds %d messages (%v), want %d", q.Messages, err, n)
-	}
+	wantQueued(t, url, durable, n)
 }
 
 // amqp091-go drops a notification that its listener does not take within

@@ -64,7 +64,7 @@ func TestNoRouteIsNeverReportedForAPublishThatMayBeDelivered(t *testing.T) {
 func TestReturnReachesItsOwnPublishWhenTwoShareAMessageID(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	durable := testkit.UniqueName("sbtest-slow")
-	ch := declareDurableQueue(t, url, durable)
+	declareDurableQueue(t, url, durable)
 	p := newPublisher(t, url)
 	waitReady(t, p, 0)
 	nowhere := testkit.UniqueName("sbtest-nobody")
@@ -91,8 +91,5 @@ func TestReturnReachesItsOwnPublishWhenTwoShareAMessageID(t *testing.T) {
 			t.Fatalf("pair %d: the unroutable publish: %v, want ErrNoRoute", i, errB)
 		}
 	}
-	got, err := ch.QueueDeclarePassive(durable, true, false, false, false, nil)
-	if err != nil || got.Messages != pairs {
-		t.Fatalf("durable queue holds %d (%v), want %d", got.Messages, err, pairs)
-	}
+	wantQueued(t, url, durable, pairs)
 }

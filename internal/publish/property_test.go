@@ -38,7 +38,7 @@ func TestPublishOutcomesFollowTheTable(t *testing.T) {
 	nowhere := testkit.UniqueName("sbtest-prop-none")
 	chT := declareQueue(t, mainURL, transient, nil)
 	chD := declareDurableQueue(t, mainURL, durable)
-	declareQueue(t, mainURL, refusing, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
+	declareRefusingQueue(t, mainURL, refusing)
 
 	proxies := []*brokertest.Proxy{brokertest.ProxyTo(t, mainURL), brokertest.ProxyTo(t, mainURL)}
 	cfg := publish.Config{
