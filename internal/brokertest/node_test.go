@@ -82,11 +82,7 @@ func TestNodeKeepsPersistentMessagesAcrossKillAndRestart(t *testing.T) {
 
 		killed := time.Now()
 		n.Kill(t)
-		select {
-		case <-closed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client did not see the killed node")
-		}
+		testkit.Receive(t, closed, 5*time.Second, "client did not see the killed node")
 		if n.Running() {
 			t.Fatal("node still running after Kill")
 		}
