@@ -68,8 +68,7 @@ func TestReturnReachesItsOwnPublishWhenTwoShareAMessageID(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	durable := testkit.UniqueName("sbtest-slow")
 	declareDurableQueue(t, url, durable)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	nowhere := testkit.UniqueName("sbtest-nobody")
 	const pairs = 30
 	for i := range pairs {
@@ -108,8 +107,7 @@ func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 	declareRefusingQueue(t, url, refusing)
 	durable := testkit.UniqueName("sbtest-disk")
 	declareDurableQueue(t, url, durable)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 
 	const n = 400
 	var refusedOK, nacked, durableFailed atomic.Int32
@@ -157,8 +155,7 @@ func TestNackedPublishIsNeverReportedConfirmedAmongDiskAcks(t *testing.T) {
 // success. A flood of returns must reach every publish.
 func TestEveryReturnOfAFloodReachesItsPublish(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	const n = 3000
 	var ok atomic.Int32
 	var wg sync.WaitGroup

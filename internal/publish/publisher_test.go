@@ -31,6 +31,14 @@ func newPublisher(t *testing.T, urls ...string) *publish.Publisher {
 	return p
 }
 
+// readyPublisher is newPublisher on url alone, once its path is ready.
+func readyPublisher(t *testing.T, url string) *publish.Publisher {
+	t.Helper()
+	p := newPublisher(t, url)
+	waitReady(t, p, 0)
+	return p
+}
+
 // declareQueue declares queue on url with args and deletes it at the end.
 func declareQueue(t *testing.T, url, queue string, args amqp.Table) *amqp.Channel {
 	t.Helper()
@@ -77,8 +85,7 @@ func TestPublishConfirmsManyInFlight(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-pub")
 	declareQueue(t, url, q, nil)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	const n = 2000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -102,8 +109,7 @@ func TestPublishConfirmsManyInFlight(t *testing.T) {
 
 func TestPublishReturnedIsErrNoRouteAtOnce(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	// Same message id in flight twice: both are matched to their return.
 	var wg sync.WaitGroup
 	for range 2 {
@@ -142,8 +148,7 @@ func TestPublishNackedByEveryBrokerIsErrNacked(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-full")
 	declareRefusingQueue(t, url, q)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	// A refusal may be transient (a quorum queue electing its leader): the
 	// publish is tried again after a backoff until its deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
