@@ -254,9 +254,10 @@ check_port() {
 	[[ ${2:-} =~ ^[0-9]+$ ]] && [ "$2" -ge 1 ] && [ "$2" -le 65535 ] || die "$1 must be a TCP port (got '${2:-}')"
 }
 
-# node_vars NAME: sets NODE, NODE_DIR, PID_FILE and NODE_ENV, the variables
-# that make a node of its own.
+# node_vars NAME: checks NAME, then sets NODE, NODE_DIR, PID_FILE and
+# NODE_ENV, the variables that make a node of its own.
 node_vars() {
+	check_name "${1:-}"
 	local name=$1 dir=$NODES_DIR/$1
 	NODE=$name@localhost
 	NODE_DIR=$dir
@@ -287,6 +288,14 @@ node_pid() {
 	local pid
 	pid=$(tr -dc 0-9 <"$PID_FILE")
 	[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# running_pid: node_pid, or false having said that the node is not running.
+running_pid() {
+	node_pid || {
+		say "node $NODE is not running"
+		return 1
+	}
 }
 
 cmd_start() {
@@ -345,13 +354,9 @@ cmd_start() {
 
 cmd_stop() {
 	local name=${1:-}
-	check_name "$name"
 	node_vars "$name"
 	local pid
-	if ! pid=$(node_pid); then
-		say "node $NODE is not running"
-		return 0
-	fi
+	pid=$(running_pid) || return 0
 	if ! ctl "$name" stop "$PID_FILE" >/dev/null 2>&1; then
 		say "rabbitmqctl stop failed; sending SIGTERM to $pid"
 		kill "$pid" 2>/dev/null || true
@@ -365,14 +370,9 @@ cmd_stop() {
 }
 
 cmd_kill() {
-	local name=${1:-}
-	check_name "$name"
-	node_vars "$name"
+	node_vars "${1:-}"
 	local pid
-	if ! pid=$(node_pid); then
-		say "node $NODE is not running"
-		return 0
-	fi
+	pid=$(running_pid) || return 0
 	kill -9 "$pid"
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
 	say "node $NODE killed (pid $pid)"
@@ -380,7 +380,6 @@ cmd_kill() {
 
 cmd_status() {
 	local name=${1:-}
-	check_name "$name"
 	node_vars "$name"
 	local pid
 	if pid=$(node_pid); then
@@ -393,7 +392,6 @@ cmd_status() {
 
 cmd_purge() {
 	local name=${1:-}
-	check_name "$name"
 	node_vars "$name"
 	if node_pid >/dev/null; then
 		cmd_stop "$name" || cmd_kill "$name"

@@ -36,18 +36,14 @@ func runCall(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newQuietLog("call", *conn.verbose, stderr)
 	out.json, out.log = *asJSON, log
-	target, params, err := targetAndParams(pos)
-	if err != nil {
-		return out.usage(err)
-	}
-	s, code := conn.open(log, out)
+	s, target, params, code := conn.openTo(pos, log, out)
 	if code >= 0 {
 		return code
 	}
 	defer s.close()
 	reply, err := s.sender.Call(s.op, target, params)
 	if err != nil {
-		return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
+		return s.fail(out, err)
 	}
 	if *asJSON {
 		var result any = reply.Raw

@@ -8,14 +8,11 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
-	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
 // timedCLI runs the binary and returns what it did and how long it took,
@@ -85,20 +82,7 @@ func TestCLIReportsRefusalsThatCannotHealAtOnce(t *testing.T) {
 	env := brokerEnv(t, url, testSecret)
 	certs := tlstest.Generate(t)
 	tlsBroker := brokertest.NewTLSBroker(t, certs.ServerCertFile, certs.ServerKeyFile)
-	exchange := testkit.UniqueName("cli-compat-exchange")
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (topology.Topology{Exchange: exchange}).DeclareExchange(ch); err != nil {
-		t.Fatal(err)
-	}
-	testkit.DeleteExchanges(t, url, exchange)
+	exchange := testkit.TransientExchange(t, url, "cli-compat-exchange")
 
 	for _, tc := range []struct {
 		name  string

@@ -178,6 +178,8 @@ func TestCallJSONErrorsAreObjectsOnStdout(t *testing.T) {
 	}
 }
 
+// A call with the wrong secret exits 1 (the agent answered), saying so in
+// one line with a hint at the two settings that must match.
 func TestCallWrongSecretHintsAtSecretAndTokenMode(t *testing.T) {
 	url := testURL(t)
 	a := startAgent(t, url)

@@ -45,11 +45,11 @@ func runPing(args []string, stdout, stderr io.Writer) int {
 			// No broker came up in time: say why each is down, rather
 			// than that the deadline passed before sending.
 			err := fmt.Errorf("%w: %w", rpc.ErrUnavailable, context.Cause(s.op))
-			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
+			return s.fail(out, err)
 		}
 		rtt, err := s.sender.Ping(s.op, node)
 		if err != nil {
-			return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
+			return s.fail(out, err)
 		}
 		fmt.Fprintf(stdout, "PONG from %s in %s\n", node, roundRTT(rtt))
 		return exitOK

@@ -23,17 +23,13 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	}
 	log := newQuietLog("send", *conn.verbose, stderr)
 	out := reporter{cmd: "send", stdout: stdout, stderr: stderr, log: log}
-	target, params, err := targetAndParams(pos)
-	if err != nil {
-		return out.usage(err)
-	}
-	s, code := conn.open(log, out)
+	s, target, params, code := conn.openTo(pos, log, out)
 	if code >= 0 {
 		return code
 	}
 	defer s.close()
 	if err := s.sender.Send(s.op, target, params); err != nil {
-		return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
+		return s.fail(out, err)
 	}
 	return exitOK
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -41,6 +42,23 @@ func (c *connFlags) open(log *quietLog, out reporter) (s *session, code int) {
 		stop()
 		_ = sender.Close()
 	}}, -1
+}
+
+// openTo reads the TARGET [PARAMS_JSON] of a call or a send (a bad one is a
+// usage error), then opens the session it goes out on, as open does.
+func (c *connFlags) openTo(pos []string, log *quietLog, out reporter) (s *session, target string, params json.RawMessage, code int) {
+	target, params, err := targetAndParams(pos)
+	if err != nil {
+		return nil, "", nil, out.usage(err)
+	}
+	s, code = c.open(log, out)
+	return s, target, params, code
+}
+
+// fail reports the failed command's err, naming each broker's cause, or the
+// signal that ended it; it returns the exit code.
+func (s *session) fail(out reporter, err error) int {
+	return out.fail(interrupted(s.ctx, withBrokerErrors(err, s.sender)))
 }
 
 // giveUpAttempts is how many times every broker must have failed, none

@@ -115,14 +115,10 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		select {
-		case d := <-replies:
-			r, err := codec.DecodeResponse(d.Body, codec.Options{})
-			if err != nil || r.Message != "3" {
-				t.Errorf("%s: reply %q err %v", params, d.Body, err)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: no reply", params)
+		d := testkit.Receive(t, replies, 5*time.Second, fmt.Sprintf("%s: no reply", params))
+		r, err := codec.DecodeResponse(d.Body, codec.Options{})
+		if err != nil || r.Message != "3" {
+			t.Errorf("%s: reply %q err %v", params, d.Body, err)
 		}
 	}
 	ev := codec.Event{ID: "msg-7", Token: tok, Category: "math", Service: "add", Params: json.RawMessage("[20, 22]")}
@@ -162,12 +158,7 @@ func TestMathAgentServesPyServicebusCalls(t *testing.T) {
 	}
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("agent did not stop")
+	if err := testkit.Receive(t, done, 10*time.Second, "agent did not stop"); err != nil {
+		t.Fatal(err)
 	}
 }

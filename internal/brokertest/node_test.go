@@ -19,6 +19,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 // One node for the whole test: a node start costs seconds.
@@ -80,11 +82,7 @@ func TestNodeKeepsPersistentMessagesAcrossKillAndRestart(t *testing.T) {
 
 		killed := time.Now()
 		n.Kill(t)
-		select {
-		case <-closed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("client did not see the killed node")
-		}
+		testkit.Receive(t, closed, 5*time.Second, "client did not see the killed node")
 		if n.Running() {
 			t.Fatal("node still running after Kill")
 		}
@@ -95,16 +93,7 @@ func TestNodeKeepsPersistentMessagesAcrossKillAndRestart(t *testing.T) {
 		n.Start(t)
 		t.Logf("killed and restarted in %s", time.Since(killed).Round(time.Millisecond))
 
-		conn2, err := amqp.Dial(n.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn2.Close()
-		ch2, err := conn2.Channel()
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, ok, err := ch2.Get(queue, true)
+		msg, ok, err := testkit.Channel(t, n.URL()).Get(queue, true)
 		if err != nil || !ok || string(msg.Body) != "survivor" {
 			t.Fatalf("after restart: ok=%v err=%v body=%q", ok, err, msg.Body)
 		}

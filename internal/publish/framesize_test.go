@@ -17,8 +17,7 @@ func TestPublishOfHeadersOverFrameMaxIsRefusedBeforeItIsWritten(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-big-headers")
 	declareQueue(t, url, q, nil)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	conn := p.Path(0).Conn()
 	_, err := p.PublishAMQP(context.Background(), "", q, amqp.Publishing{Headers: amqp.Table{"x-huge": strings.Repeat("h", 200<<10)}})
 	if !errors.Is(err, broker.ErrTooLarge) {

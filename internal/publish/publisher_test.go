@@ -31,6 +31,14 @@ func newPublisher(t *testing.T, urls ...string) *publish.Publisher {
 	return p
 }
 
+// readyPublisher is newPublisher on url alone, once its path is ready.
+func readyPublisher(t *testing.T, url string) *publish.Publisher {
+	t.Helper()
+	p := newPublisher(t, url)
+	waitReady(t, p, 0)
+	return p
+}
+
 // declareQueue declares queue on url with args and deletes it at the end.
 func declareQueue(t *testing.T, url, queue string, args amqp.Table) *amqp.Channel {
 	t.Helper()
@@ -53,6 +61,21 @@ func declare(t *testing.T, url, queue string, durable bool, args amqp.Table) *am
 	return ch
 }
 
+// declareRefusingQueue is declareQueue for a queue that refuses (nacks)
+// every publish: length limit 0, overflow reject-publish.
+func declareRefusingQueue(t *testing.T, url, queue string) *amqp.Channel {
+	t.Helper()
+	return declare(t, url, queue, false, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
+}
+
+// wantQueued fails the test unless queue on url holds n messages.
+func wantQueued(t *testing.T, url, queue string, n int) {
+	t.Helper()
+	if _, ready, err := testkit.QueueState(url, queue); err != nil || ready != n {
+		t.Fatalf("queue %s holds %d messages (%v), want %d", queue, ready, err, n)
+	}
+}
+
 func waitReady(t *testing.T, p *publish.Publisher, i int) {
 	t.Helper()
 	testkit.Eventually(t, 10*time.Second, "path "+strconv.Itoa(i)+" ready", func() bool { return p.Ready(i) })
@@ -61,9 +84,8 @@ func waitReady(t *testing.T, p *publish.Publisher, i int) {
 func TestPublishConfirmsManyInFlight(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-pub")
-	ch := declareQueue(t, url, q, nil)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	declareQueue(t, url, q, nil)
+	p := readyPublisher(t, url)
 	const n = 2000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -82,16 +104,12 @@ func TestPublishConfirmsManyInFlight(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := ch.QueueDeclarePassive(q, false, false, false, false, nil)
-	if err != nil || got.Messages != n {
-		t.Fatalf("queue holds %d messages (%v), want %d", got.Messages, err, n)
-	}
+	wantQueued(t, url, q, n)
 }
 
 func TestPublishReturnedIsErrNoRouteAtOnce(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	p := readyPublisher(t, url)
 	// Same message id in flight twice: both are matched to their return.
 	var wg sync.WaitGroup
 	for range 2 {
@@ -129,9 +147,8 @@ func TestPublishWithNoBrokerIsErrUnavailableByTheDeadline(t *testing.T) {
 func TestPublishNackedByEveryBrokerIsErrNacked(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-full")
-	declareQueue(t, url, q, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
-	p := newPublisher(t, url)
-	waitReady(t, p, 0)
+	declareRefusingQueue(t, url, q)
+	p := readyPublisher(t, url)
 	// A refusal may be transient (a quorum queue electing its leader): the
 	// publish is tried again after a backoff until its deadline.
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
@@ -159,7 +176,7 @@ func TestPublishFailsOverBetweenBrokers(t *testing.T) {
 	node := brokertest.StartNode(t, brokertest.NodeOptions{})
 	q := testkit.UniqueName("sbtest-fo")
 	// On main the queue refuses everything; on the node it takes messages.
-	declareQueue(t, url, q, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"})
+	declareRefusingQueue(t, url, q)
 	nodeCh := declareQueue(t, node.URL(), q, nil)
 	onlyOnNode := testkit.UniqueName("sbtest-only")
 	declareQueue(t, node.URL(), onlyOnNode, nil)

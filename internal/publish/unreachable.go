@@ -11,12 +11,8 @@ import (
 // *broker.RefusedError, so it matches ErrRefused. nil when any path may
 // yet take the publish.
 func (p *Publisher) refused(only int) error {
-	paths := p.paths
-	if only >= 0 {
-		paths = paths[only : only+1]
-	}
 	var causes []any
-	for _, pp := range paths {
+	for _, pp := range p.pathsOf(only) {
 		st := pp.path.State()
 		if st.Refused == nil || st.Healthy {
 			return nil
@@ -33,12 +29,8 @@ func (p *Publisher) refused(only int) error {
 // one when only >= 0), each naming its broker, for an error that says why
 // no broker took a publish.
 func (p *Publisher) downCauses(only int) []any {
-	paths := p.paths
-	if only >= 0 {
-		paths = paths[only : only+1]
-	}
 	var causes []any
-	for _, pp := range paths {
+	for _, pp := range p.pathsOf(only) {
 		st := pp.path.State()
 		switch {
 		case st.Healthy || st.Blocked:
@@ -49,4 +41,12 @@ func (p *Publisher) downCauses(only int) []any {
 		}
 	}
 	return causes
+}
+
+// pathsOf is every path, or path only alone when only >= 0.
+func (p *Publisher) pathsOf(only int) []*pathPub {
+	if only >= 0 {
+		return p.paths[only : only+1]
+	}
+	return p.paths
 }

@@ -2,6 +2,7 @@ package securitytest
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,18 +71,14 @@ func TestHugeServiceNameIsAnsweredWithoutLosingTheConnection(t *testing.T) {
 		replies = append(replies, c.publish(testkit.PyCall("huge", tok, "math", huge, "[]"), nil, true))
 	}
 	for i, r := range replies {
-		select {
-		case d := <-r:
-			if code := errorCode(d); code != string(codec.CodeUnknownService) {
-				t.Fatalf("reply %d: code %q, want %s", i, code, codec.CodeUnknownService)
-			}
-			msg, _ := d.Headers[codec.HeaderErrorMessage].(string)
-			if len(msg) > router.MaxReplyText || len(replyText(t, d)) > router.MaxReplyText {
-				t.Fatalf("reply %d echoes %d bytes of the name (header) / %d (body), want at most %d",
-					i, len(msg), len(replyText(t, d)), router.MaxReplyText)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("call %d with a huge service name not answered", i)
+		d := testkit.Receive(t, r, 10*time.Second, fmt.Sprintf("call %d with a huge service name not answered", i))
+		if code := errorCode(d); code != string(codec.CodeUnknownService) {
+			t.Fatalf("reply %d: code %q, want %s", i, code, codec.CodeUnknownService)
+		}
+		msg, _ := d.Headers[codec.HeaderErrorMessage].(string)
+		if len(msg) > router.MaxReplyText || len(replyText(t, d)) > router.MaxReplyText {
+			t.Fatalf("reply %d echoes %d bytes of the name (header) / %d (body), want at most %d",
+				i, len(msg), len(replyText(t, d)), router.MaxReplyText)
 		}
 	}
 	close(stop)
@@ -167,13 +164,9 @@ func TestRejectionsOfHugeInputKeepTheLogSmall(t *testing.T) {
 		c.publish(testkit.PyCall("id", "bad-token", "cat", huge, "[]"), nil, false)
 	}
 	for _, r := range replies {
-		select {
-		case d := <-r:
-			if errorCode(d) == string(codec.CodeBadToken) {
-				answered.Add(1)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("bad-token call not answered")
+		d := testkit.Receive(t, r, 15*time.Second, "bad-token call not answered")
+		if errorCode(d) == string(codec.CodeBadToken) {
+			answered.Add(1)
 		}
 	}
 	testkit.Eventually(t, 10*time.Second, "all 20 rejected", func() bool { return a.Stats().BadToken >= 20 })

@@ -3,7 +3,6 @@ package securitytest
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -151,15 +150,11 @@ func (w *world) startSender(signer token.Signer, log watermill.LoggerAdapter, tw
 // test forges, reads replies on a queue of its own, and can capture copies of
 // everything routed to the node.
 type rawClient struct {
-	t      *testing.T
-	w      *world
-	conn   *amqp.Connection
-	ch     *amqp.Channel
-	replyQ string
-
-	mu      sync.Mutex
-	replies map[string]chan amqp.Delivery
-	wg      sync.WaitGroup
+	t       *testing.T
+	w       *world
+	conn    *amqp.Connection
+	ch      *amqp.Channel
+	replies *testkit.ReplyQueue
 }
 
 func (w *world) rawClient() *rawClient {
@@ -175,28 +170,8 @@ func (w *world) rawClient() *rawClient {
 	if err := w.topology.DeclareExchange(ch); err != nil {
 		w.t.Fatal(err)
 	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	c := &rawClient{t: w.t, w: w, conn: conn, ch: ch, replyQ: q.Name, replies: map[string]chan amqp.Delivery{}}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		for d := range deliveries {
-			c.mu.Lock()
-			r := c.replies[d.CorrelationId]
-			c.mu.Unlock()
-			if r != nil {
-				r <- d
-			}
-		}
-	}()
-	w.t.Cleanup(func() { conn.Close(); c.wg.Wait() })
+	c := &rawClient{t: w.t, w: w, conn: conn, ch: ch, replies: testkit.NewReplyQueue(w.t, ch)}
+	w.t.Cleanup(func() { conn.Close(); c.replies.Wait() })
 	return c
 }
 
@@ -205,14 +180,11 @@ func (w *world) rawClient() *rawClient {
 func (c *rawClient) publish(body []byte, headers amqp.Table, rpc bool) <-chan amqp.Delivery {
 	c.t.Helper()
 	pub := amqp.Publishing{Body: body, Headers: headers, Timestamp: time.Now()}
-	var r chan amqp.Delivery
+	var r <-chan amqp.Delivery
 	if rpc {
 		id := uniq("corr")
-		r = make(chan amqp.Delivery, 1)
-		c.mu.Lock()
-		c.replies[id] = r
-		c.mu.Unlock()
-		pub.ReplyTo, pub.CorrelationId = c.replyQ, id
+		r = c.replies.Expect(id)
+		pub.ReplyTo, pub.CorrelationId = c.replies.Name, id
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -142,13 +142,9 @@ func TestSenderIgnoresStrayReplies(t *testing.T) {
 	}
 
 	agent.reply(req.ReplyTo, req.CorrelationId, response(ev.ID, "42"))
-	select {
-	case o := <-done:
-		if o.err != nil || o.r.Raw != "42" {
-			t.Fatalf("call: %v %v; want 42", o.r, o.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the true reply did not end the call")
+	o := testkit.Receive(t, done, 10*time.Second, "the true reply did not end the call")
+	if o.err != nil || o.r.Raw != "42" {
+		t.Fatalf("call: %v %v; want 42", o.r, o.err)
 	}
 }
 
@@ -176,16 +172,12 @@ func TestHostileReplyToWaitingCallIsAnErrorNotACrash(t *testing.T) {
 			}()
 			req := agent.next()
 			agent.reply(req.ReplyTo, req.CorrelationId, tc.body)
-			select {
-			case err := <-done:
-				var re *rpc.RemoteError
-				if err == nil || errors.As(err, &re) {
-					t.Fatalf("call: %v; want a local decode error", err)
-				}
-				t.Logf("call: %v", err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the call did not end")
+			err := testkit.Receive(t, done, 10*time.Second, "the call did not end")
+			var re *rpc.RemoteError
+			if err == nil || errors.As(err, &re) {
+				t.Fatalf("call: %v; want a local decode error", err)
 			}
+			t.Logf("call: %v", err)
 		})
 	}
 }
@@ -215,13 +207,9 @@ func TestPoisonReplyCostsTheSenderOneReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, rpc.ErrConnectionLost) {
-			t.Fatalf("call: %v; want ErrConnectionLost", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the call did not end")
+	err = testkit.Receive(t, done, 15*time.Second, "the call did not end")
+	if !errors.Is(err, rpc.ErrConnectionLost) {
+		t.Fatalf("call: %v; want ErrConnectionLost", err)
 	}
 	go func() {
 		r, err := s.Call(context.Background(), w.node+".math.add", []int{1})

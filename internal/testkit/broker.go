@@ -52,3 +52,17 @@ func QueueState(url, queue string) (consumers, ready int, err error) {
 	}
 	return q.Consumers, q.Messages, nil
 }
+
+// TransientExchange declares a transient direct exchange named prefix and a
+// random suffix, deleted when the test ends. A durable declare of that name
+// is refused with 406 PRECONDITION_FAILED: a topology that does not match
+// the broker's.
+func TransientExchange(t testing.TB, url, prefix string) string {
+	t.Helper()
+	name := UniqueName(prefix)
+	if err := Channel(t, url).ExchangeDeclare(name, amqp.ExchangeDirect, false, false, false, false, nil); err != nil {
+		t.Fatalf("testkit: declare exchange %s: %v", name, err)
+	}
+	DeleteExchanges(t, url, name)
+	return name
+}

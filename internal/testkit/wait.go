@@ -17,3 +17,17 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Receive waits for a value from ch and returns it, failing the test with
+// what when none comes within timeout.
+func Receive[T any](t testing.TB, ch <-chan T, timeout time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(timeout):
+	}
+	t.Fatalf("timed out after %s: %s", timeout, what)
+	var zero T
+	return zero
+}

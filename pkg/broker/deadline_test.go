@@ -215,20 +215,7 @@ func TestPathLogsARefusalOncePerCauseAndKeepsTrying(t *testing.T) {
 // logged once.
 func TestPathTakesA406AtSetUpForARefusal(t *testing.T) {
 	url := brokertest.RequireBroker(t)
-	exchange := testkit.UniqueName("sbtest-mismatch")
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ch.ExchangeDeclare(exchange, "direct", false, false, false, false, nil); err != nil {
-		t.Fatal(err)
-	}
-	testkit.DeleteExchanges(t, url, exchange)
+	exchange := testkit.TransientExchange(t, url, "sbtest-mismatch")
 	log := &errorLog{}
 	p := broker.NewPath(broker.PathConfig{
 		Endpoint: broker.Endpoint{URL: url},

@@ -44,15 +44,8 @@ const (
 func DecodeEvent(body []byte, opt Options) (Event, error) {
 	var ev Event
 	d := decoder{b: body}
-	if err := d.begin(opt); err != nil {
+	if err := d.root(opt, "event"); err != nil {
 		return ev, err
-	}
-	name, err := d.startTag(true)
-	if err != nil {
-		return ev, err
-	}
-	if string(name) != "event" {
-		return ev, d.errAt(ErrMalformed, d.tagStart, "the root element is not <event>")
 	}
 	if !d.hasVersion {
 		return ev, d.errAt(ErrMalformed, d.tagStart, "<event> lacks the version attribute")
@@ -175,15 +168,8 @@ func fieldNames(bits int, strict bool) string {
 func DecodeResponse(body []byte, opt Options) (Response, error) {
 	var r Response
 	d := decoder{b: body}
-	if err := d.begin(opt); err != nil {
+	if err := d.root(opt, "response"); err != nil {
 		return r, err
-	}
-	name, err := d.startTag(false)
-	if err != nil {
-		return r, err
-	}
-	if string(name) != "response" {
-		return r, d.errAt(ErrMalformed, d.tagStart, "the root element is not <response>")
 	}
 	var buf [256]byte
 	scratch := buf[:0]
@@ -235,4 +221,21 @@ func DecodeResponse(body []byte, opt Options) (Response, error) {
 	r.ID = all[id[0]:id[1]]
 	r.Message = all[msg[0]:msg[1]]
 	return r, nil
+}
+
+// root reads the prolog and the start tag of the root element, which must
+// be want; for an <event> it records where the version attribute's value
+// is (startTag).
+func (d *decoder) root(opt Options, want string) error {
+	if err := d.begin(opt); err != nil {
+		return err
+	}
+	name, err := d.startTag(want == "event")
+	if err != nil {
+		return err
+	}
+	if string(name) != want {
+		return d.errAt(ErrMalformed, d.tagStart, "the root element is not <"+want+">")
+	}
+	return nil
 }

@@ -111,12 +111,7 @@ func TestWrapperReturnsWhenTheMessageContextIsDone(t *testing.T) {
 	go func() { done <- w.Publish("n", msgCtx(ctx, "slow"), msg("next")) }()
 	<-entered
 	cancel()
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Publish did not return after its message's context was cancelled")
-	}
+	err := testkit.Receive(t, done, 10*time.Second, "Publish did not return after its message's context was cancelled")
 	if !errors.Is(err, context.Canceled) || !errors.Is(err, failover.ErrNotPublished) {
 		t.Errorf("err = %v, want context.Canceled and ErrNotPublished", err)
 	}

@@ -3,6 +3,7 @@ package router_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -109,13 +110,8 @@ func TestBuiltinMiddlewareComposeOnAPlainRouter(t *testing.T) {
 		if err := pubsub.Publish("calls", msg); err != nil {
 			t.Fatal(err)
 		}
-		var reply *message.Message
-		select {
-		case reply = <-replies:
-			reply.Ack()
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: no reply", tc.name)
-		}
+		reply := testkit.Receive(t, replies, 5*time.Second, fmt.Sprintf("%s: no reply", tc.name))
+		reply.Ack()
 		if got := reply.Metadata.Get(codec.MetaCorrelationID); got != tc.corr {
 			t.Errorf("%s: reply correlation id %q, want %q", tc.name, got, tc.corr)
 		}
@@ -141,13 +137,9 @@ func TestBuiltinMiddlewareComposeOnAPlainRouter(t *testing.T) {
 	if err := pubsub.Publish("messages", message.NewMessage(watermill.NewUUID(), testkit.PyCall("m1", todayToken(), "util", "print", `"x"`))); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case id := <-done:
-		if id != "m1" || attempts.Load() != 3 {
-			t.Errorf("message %q after %d attempts, want m1 after 3", id, attempts.Load())
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("message service never succeeded")
+	id := testkit.Receive(t, done, 5*time.Second, "message service never succeeded")
+	if id != "m1" || attempts.Load() != 3 {
+		t.Errorf("message %q after %d attempts, want m1 after 3", id, attempts.Load())
 	}
 	for oc, want := range map[router.Outcome]int{
 		router.OutcomeBadToken: 1, router.OutcomeMalformed: 1, router.OutcomeDeadlineExceeded: 1,

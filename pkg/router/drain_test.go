@@ -50,13 +50,9 @@ func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
 	}
 
 	close(release)
-	select {
-	case d := <-reply:
-		if got := response(t, d).Message; got != `"done"` {
-			t.Errorf("reply %q", got)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the call in flight was not answered")
+	d := testkit.Receive(t, reply, 5*time.Second, "the call in flight was not answered")
+	if got := response(t, d).Message; got != `"done"` {
+		t.Errorf("reply %q", got)
 	}
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
@@ -123,13 +119,8 @@ func TestRunServesUntilTheContextEnds(t *testing.T) {
 		t.Errorf("reply %q", r.Message)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after its context ended")
+	if err := testkit.Receive(t, done, 10*time.Second, "Run did not return after its context ended"); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -191,12 +182,8 @@ func TestCallCutShortByCloseIsGivenBackUnanswered(t *testing.T) {
 	startAgent(t, node, func(a *router.Agent) {
 		a.AddRPCService("x", "y", func(context.Context, *router.Request) (any, error) { return "second", nil })
 	})
-	select {
-	case d := <-reply:
-		if got := response(t, d).Message; got != `"second"` {
-			t.Errorf("the call was answered %q, want the second agent's answer", got)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the call given back was never answered")
+	d := testkit.Receive(t, reply, 5*time.Second, "the call given back was never answered")
+	if got := response(t, d).Message; got != `"second"` {
+		t.Errorf("the call was answered %q, want the second agent's answer", got)
 	}
 }

@@ -87,13 +87,9 @@ func TestServiceAddedWhileTheAgentRunsIsServed(t *testing.T) {
 		t.Errorf("its middleware saw %q", s)
 	}
 	c.send(testkit.PyCall("3", todayToken(), "util", "print", `"late"`))
-	select {
-	case s := <-got:
-		if s != "late" {
-			t.Errorf("message service got %q", s)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("message service added while running was not run")
+	s := testkit.Receive(t, got, 5*time.Second, "message service added while running was not run")
+	if s != "late" {
+		t.Errorf("message service got %q", s)
 	}
 }
 
@@ -123,19 +119,9 @@ func TestOwnHandlerOnTheAgentsRouterRunsUntouched(t *testing.T) {
 	msg.Metadata.Set("x-sb-deadline", "1")
 	published := make(chan error, 1)
 	go func() { published <- pubsub.Publish("audit", msg) }() // returns once the handler acked it
-	var m *message.Message
-	select {
-	case m = <-got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the handler of another subscriber never ran")
-	}
-	select {
-	case err := <-published:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the message was never acked")
+	m := testkit.Receive(t, got, 5*time.Second, "the handler of another subscriber never ran")
+	if err := testkit.Receive(t, published, 5*time.Second, "the message was never acked"); err != nil {
+		t.Fatal(err)
 	}
 	if string(m.Payload) != "not xml" || m.UUID != "audit-1" || m.Metadata.Get("x-sb-deadline") != "1" {
 		t.Errorf("the handler got %q %q %v", m.UUID, m.Payload, m.Metadata)
@@ -156,13 +142,9 @@ func TestOwnHandlerOnTheAgentsRouterRunsUntouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = pubsub.Publish("late-audit", message.NewMessage("audit-2", nil)) }()
-	select {
-	case id := <-late:
-		if id != "audit-2" {
-			t.Errorf("the late handler got %q", id)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a handler added while the agent runs never ran")
+	id := testkit.Receive(t, late, 5*time.Second, "a handler added while the agent runs never ran")
+	if id != "audit-2" {
+		t.Errorf("the late handler got %q", id)
 	}
 	if s := a.Stats(); s.Received != 1 || s.Malformed != 0 {
 		t.Errorf("agent stats %+v: the gochannel message was counted", s)

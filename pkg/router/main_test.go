@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,10 +134,7 @@ type pyClient struct {
 	ch       *amqp.Channel
 	exchange string
 	node     string
-	replyQ   string
-
-	mu      sync.Mutex
-	replies map[string]chan amqp.Delivery
+	replies  *testkit.ReplyQueue
 }
 
 func newPyClient(t *testing.T, conn *amqp.Connection, node string) *pyClient {
@@ -147,25 +143,7 @@ func newPyClient(t *testing.T, conn *amqp.Connection, node string) *pyClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deliveries, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &pyClient{t: t, ch: ch, exchange: topology.DefaultExchange, node: node, replyQ: q.Name, replies: map[string]chan amqp.Delivery{}}
-	go func() {
-		for d := range deliveries {
-			c.mu.Lock()
-			r := c.replies[d.CorrelationId]
-			c.mu.Unlock()
-			if r != nil {
-				r <- d
-			}
-		}
-	}()
+	c := &pyClient{t: t, ch: ch, exchange: topology.DefaultExchange, node: node, replies: testkit.NewReplyQueue(t, ch)}
 	t.Cleanup(func() { _ = ch.Close() })
 	return c
 }
@@ -187,11 +165,8 @@ func (c *pyClient) call(body []byte, timeout time.Duration) amqp.Delivery {
 func (c *pyClient) start(body []byte, pub amqp.Publishing) <-chan amqp.Delivery {
 	c.t.Helper()
 	id := fmt.Sprintf("%08x", rand.Uint64())
-	r := make(chan amqp.Delivery, 1)
-	c.mu.Lock()
-	c.replies[id] = r
-	c.mu.Unlock()
-	pub.Body, pub.ReplyTo, pub.CorrelationId = body, c.replyQ, id
+	r := c.replies.Expect(id)
+	pub.Body, pub.ReplyTo, pub.CorrelationId = body, c.replies.Name, id
 	if err := c.ch.PublishWithContext(context.Background(), c.exchange, c.node, false, false, pub); err != nil {
 		c.t.Fatal(err)
 	}

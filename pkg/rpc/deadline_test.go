@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/go-servicebus/servicebus/internal/brokertest"
 	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/internal/tlstest"
@@ -95,20 +93,7 @@ func TestRefusalsThatCannotHealAreReportedAtOnce(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	certs := tlstest.Generate(t)
 	tlsBroker := brokertest.NewTLSBroker(t, certs.ServerCertFile, certs.ServerKeyFile)
-	exchange := testkit.UniqueName("sbtest-compat-exchange")
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := (topology.Topology{Exchange: exchange}).DeclareExchange(ch); err != nil {
-		t.Fatal(err)
-	}
-	testkit.DeleteExchanges(t, url, exchange)
+	exchange := testkit.TransientExchange(t, url, "sbtest-compat-exchange")
 
 	for _, tc := range []struct {
 		name  string

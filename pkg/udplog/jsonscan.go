@@ -42,17 +42,7 @@ func (s *jsonScanner) space() {
 
 // object reads {...} at s.i; fn (may be nil) gets each member.
 func (s *jsonScanner) object(fn func(key, val []byte)) bool {
-	if s.depth++; s.depth > maxJSONDepth {
-		return false
-	}
-	s.i++ // '{'
-	s.space()
-	if s.i < len(s.b) && s.b[s.i] == '}' {
-		s.i++
-		s.depth--
-		return true
-	}
-	for {
+	return s.container('}', func() bool {
 		if s.i >= len(s.b) || s.b[s.i] != '"' {
 			return false
 		}
@@ -74,37 +64,30 @@ func (s *jsonScanner) object(fn func(key, val []byte)) bool {
 		if fn != nil {
 			fn(key, s.b[v0:s.i])
 		}
-		s.space()
-		if s.i >= len(s.b) {
-			return false
-		}
-		switch s.b[s.i] {
-		case ',':
-			s.i++
-			s.space()
-		case '}':
-			s.i++
-			s.depth--
-			return true
-		default:
-			return false
-		}
-	}
+		return true
+	})
 }
 
+// array reads [...] at s.i.
 func (s *jsonScanner) array() bool {
+	return s.container(']', s.value)
+}
+
+// container reads the object or array at s.i up to its closing byte end:
+// member reads one member at s.i, the members separated by commas.
+func (s *jsonScanner) container(end byte, member func() bool) bool {
 	if s.depth++; s.depth > maxJSONDepth {
 		return false
 	}
-	s.i++ // '['
+	s.i++ // '{' or '['
 	s.space()
-	if s.i < len(s.b) && s.b[s.i] == ']' {
+	if s.i < len(s.b) && s.b[s.i] == end {
 		s.i++
 		s.depth--
 		return true
 	}
 	for {
-		if !s.value() {
+		if !member() {
 			return false
 		}
 		s.space()
@@ -115,7 +98,7 @@ func (s *jsonScanner) array() bool {
 		case ',':
 			s.i++
 			s.space()
-		case ']':
+		case end:
 			s.i++
 			s.depth--
 			return true

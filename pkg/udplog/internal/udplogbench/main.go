@@ -83,7 +83,7 @@ func main() {
 	}
 	// Double until loss, then bisect between the last good and the first bad rate.
 	good, bad := 0, 0
-	for r := *rate; bad == 0 && r <= 10_000_000; r *= 2 {
+	try := func(r int) {
 		res := run(r, *duration, *senders, udplog.Format(*format), *dir)
 		fmt.Println(res)
 		if res.lossless() {
@@ -92,15 +92,11 @@ func main() {
 			bad = r
 		}
 	}
+	for r := *rate; bad == 0 && r <= 10_000_000; r *= 2 {
+		try(r)
+	}
 	for i := 0; i < 4 && bad > 0 && bad-good > bad/20; i++ {
-		r := (good + bad) / 2
-		res := run(r, *duration, *senders, udplog.Format(*format), *dir)
-		fmt.Println(res)
-		if res.lossless() {
-			good = r
-		} else {
-			bad = r
-		}
+		try((good + bad) / 2)
 	}
 	fmt.Printf("highest zero-loss rate found: %d records/s (sustained for %v each step)\n", good, *duration)
 }
