@@ -33,7 +33,7 @@ child process of the bench (this binary again), the callers (sender, floor clien
 bench. cpu: user+system CPU of each process (getrusage) per call; allocs: heap objects each
 process allocated (runtime.ReadMemStats) per call. Both include each process's runtime (GC) and,
 on the caller side, the bench's own per-call work, the same for every impl. --cpuprofile,
---trace and --mutexprofile write FILE for the callers and FILE.server for the servers.
+--trace, --mutexprofile and --allocprofile write FILE for the callers and FILE.server for the servers.
 
 --soak makes one long run (default: rpc servicebus, 2,000,000 calls, 64 callers) and takes a
 sample after every --soak-interval of calls: the callers pause until the calls in flight are answered, both
@@ -66,6 +66,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	cpuprofile := fs.String("cpuprofile", "", "write CPU profiles of the whole run to `FILE` (callers) and FILE.server")
 	traceFile := fs.String("trace", "", "write execution traces of the whole run to `FILE` and FILE.server (go tool trace)")
 	mutexProfile := fs.String("mutexprofile", "", "write mutex contention profiles of the whole run to `FILE` and FILE.server")
+	allocProfile := fs.String("allocprofile", "", "write allocation profiles (sites, counted from the start) to `FILE` and FILE.server")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
 	tracing := fs.Bool("tracing", false, "turn OpenTelemetry tracing on in both processes (every span sampled, exported nowhere, W3C propagation): its cost")
 	withMetrics := fs.Bool("metrics", false, "turn the Prometheus metrics of the servicebus agent and sender on (their cost)")
@@ -94,7 +95,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	opt := bench.Options{
 		URL: *url, N: *n, Rounds: *rounds, Timeout: *timeout,
 		ServerCommand: func() *exec.Cmd { return exec.Command(exe, "bench", benchServerArg) },
-		Profiles:      bench.Profiles{CPU: *cpuprofile, Trace: *traceFile, Mutex: *mutexProfile},
+		Profiles:      bench.Profiles{CPU: *cpuprofile, Trace: *traceFile, Mutex: *mutexProfile, Alloc: *allocProfile},
 		Tracing:       *tracing,
 		Metrics:       *withMetrics,
 	}

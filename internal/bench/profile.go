@@ -18,6 +18,7 @@ type Profiles struct {
 	CPU   string `json:"cpu,omitempty"`
 	Trace string `json:"trace,omitempty"`
 	Mutex string `json:"mutex,omitempty"` // contention profile
+	Alloc string `json:"alloc,omitempty"` // allocation sites (go tool pprof -sample_index=alloc_objects)
 }
 
 // ServerSuffix ends the names of the server process's profile files.
@@ -30,7 +31,7 @@ func (p Profiles) forServer() Profiles {
 		}
 		return s + ServerSuffix
 	}
-	return Profiles{CPU: add(p.CPU), Trace: add(p.Trace), Mutex: add(p.Mutex)}
+	return Profiles{CPU: add(p.CPU), Trace: add(p.Trace), Mutex: add(p.Mutex), Alloc: add(p.Alloc)}
 }
 
 // start starts the profiles of this process; stop writes and closes them.
@@ -77,6 +78,10 @@ func (p Profiles) start() (stop func() error, err error) {
 				runtime.SetMutexProfileFraction(prevFraction)
 				return err
 			}),
+		// The allocation profile counts from the process's start (warm-up
+		// and set-up included), sampled at runtime.MemProfileRate.
+		record(p.Alloc, "allocation profile", func(io.Writer) error { return nil },
+			func(w io.Writer) error { return pprof.Lookup("allocs").WriteTo(w, 0) }),
 	)
 	if err != nil {
 		return stop, err

@@ -127,7 +127,7 @@ func requireNoQueues(t *testing.T, url, suffix string) {
 }
 
 func TestRunFailsAtOnceOnAProfileItCannotWrite(t *testing.T) {
-	for _, prof := range []Profiles{{CPU: "/no/such/dir/cpu.out"}, {Trace: "/no/such/dir/trace.out"}, {Mutex: "/no/such/dir/mutex.out"}} {
+	for _, prof := range []Profiles{{CPU: "/no/such/dir/cpu.out"}, {Trace: "/no/such/dir/trace.out"}, {Mutex: "/no/such/dir/mutex.out"}, {Alloc: "/no/such/dir/alloc.out"}} {
 		_, err := Run(context.Background(), Options{URL: "amqp://127.0.0.1:1/", Modes: []string{ModeSend}, Impls: []string{ImplFloor},
 			Concurrency: []int{1}, N: 1, Rounds: 1, Timeout: time.Second, Profiles: prof})
 		if !errors.Is(err, os.ErrNotExist) {

@@ -9,7 +9,7 @@ import (
 
 func TestServerProcessAnswersUsageAndWritesItsProfiles(t *testing.T) {
 	dir := t.TempDir()
-	prof := Profiles{CPU: filepath.Join(dir, "cpu"), Mutex: filepath.Join(dir, "mutex")}
+	prof := Profiles{CPU: filepath.Join(dir, "cpu"), Mutex: filepath.Join(dir, "mutex"), Alloc: filepath.Join(dir, "alloc")}
 	p, err := startServerProcess(testServerCommand(), prof)
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func TestServerProcessAnswersUsageAndWritesItsProfiles(t *testing.T) {
 	}
 	// Profiles are written once the process has ended, under the server's
 	// names only.
-	for _, name := range []string{prof.CPU + ServerSuffix, prof.Mutex + ServerSuffix} {
+	for _, name := range []string{prof.CPU + ServerSuffix, prof.Mutex + ServerSuffix, prof.Alloc + ServerSuffix} {
 		if st, err := os.Stat(name); err != nil || st.Size() == 0 {
 			t.Errorf("profile %s: %v", name, err)
 		}
