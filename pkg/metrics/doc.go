@@ -37,6 +37,6 @@
 //	| broker path (sender)    | servicebus_broker_*{role="sender"} |
 //	| publish attempt         | servicebus_publish_*      |
 //	| Sender.Call/Send/Ping   | servicebus_sender_*       |
-//	| Agent                   | servicebus_agent_*, Watermill's servicebus_handler_*, servicebus_subscriber_*, servicebus_publisher_* |
+//	| Agent                   | servicebus_agent_*, Watermill's servicebus_handler_execution_time_seconds |
 //	| udplog collector        | servicebus_udplog_*       |
 package metrics

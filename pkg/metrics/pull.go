@@ -145,14 +145,18 @@ func senderClosed(s *rpc.Sender) bool {
 }
 
 // AddAgent exports a's counters, the state of its brokers, and
-// Watermill's per-handler metrics of its router (handler_name rpc:CAT.NAME
-// and message:CAT.NAME). Call it before a.Start; probes are measured when
-// router.Config.OnProbe is ProbeFunc(RoleAgent).
+// Watermill's per-handler execution time on its router (handler_name
+// rpc:CAT.NAME and message:CAT.NAME). Call it before a.Start; probes are
+// measured when router.Config.OnProbe is ProbeFunc(RoleAgent).
+//
+// Watermill's subscriber and publisher decorators are left out: the
+// subscriber's puts every delivery through one more goroutine and channel,
+// and what they count the agent's own counters count already.
 func (m *Metrics) AddAgent(a *router.Agent) {
 	m.pull.mu.Lock()
 	m.pull.agents = append(m.pull.agents, a)
 	m.pull.mu.Unlock()
-	metrics.NewPrometheusMetricsBuilder(m.reg, "servicebus", "").AddPrometheusRouterMetrics(a.Router())
+	a.Router().AddMiddleware(metrics.NewPrometheusMetricsBuilder(m.reg, "servicebus", "").NewRouterMiddleware().Middleware)
 }
 
 // AddSender exports the state of s's brokers until s is closed; its calls
