@@ -26,7 +26,8 @@ FUZZTIME  ?= 60s
 FUZZ_PKGS ?= ./...
 # make fuzz-ci: the packages that have a fuzz target, FUZZ_CI_TIME each.
 FUZZ_CI_TIME ?= 10s
-FUZZ_CI_PKGS ?= $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' '^func Fuzz' . 2>/dev/null | sed 's|^\./||'))))
+# (hidden directories, such as a module cache in .cache/, are not searched)
+FUZZ_CI_PKGS ?= $(addprefix ./,$(sort $(dir $(shell grep -rl --include='*_test.go' --exclude-dir='.?*' '^func Fuzz' . 2>/dev/null | sed 's|^\./||'))))
 
 # Mutation testing (make mutants): gremlins' one-line mutants of MUTANT_PKGS,
 # each run against its package's tests; by hand, not in CI (hours on 2

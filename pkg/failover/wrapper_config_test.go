@@ -49,3 +49,12 @@ func TestWrapperConfigValidateNamesEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// The edges of the valid ranges are valid: zero timeouts and a zero backoff
+// mean the defaults, and a jitter of 1 (±100 %) is within [0, 1].
+func TestWrapperConfigValidateAcceptsTheEdges(t *testing.T) {
+	cfg := failover.WrapperConfig{Publishers: []message.Publisher{newFake(nil)}, Backoff: broker.Backoff{Jitter: 1}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate of zero timeouts and jitter 1: %v", err)
+	}
+}
