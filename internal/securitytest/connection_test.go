@@ -20,9 +20,24 @@ import (
 // secret is the shared secret of these tests' daily tokens.
 const secret = "connection test secret"
 
+// goodCallBound is how long a good call may wait behind hostile ones: the
+// promise of docs/security.md is 2 s. A good call behind 64 calls with a
+// 140 KB service name took 62 ms without -race and 400 ms with it on an
+// idle machine (the detector slows the agent's scanning of the names about
+// 6x), and up to 3 s with it at load average 15: under -race the bound is
+// four times the promise. make test also runs these tests without -race,
+// where the promise is asserted as published.
+func goodCallBound() time.Duration {
+	if testkit.Race {
+		return 8 * time.Second
+	}
+	return 2 * time.Second
+}
+
 // goodCallsKeepGoing calls math.add every 50 ms until stop and fails the
-// test if one is not answered within 2 s.
+// test if one is not answered within goodCallBound.
 func goodCallsKeepGoing(t *testing.T, c *rawClient, token string, stop <-chan struct{}) *sync.WaitGroup {
+	bound := goodCallBound()
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -39,11 +54,11 @@ func goodCallsKeepGoing(t *testing.T, c *rawClient, token string, stop <-chan st
 				if got := replyText(t, d); got != "3" {
 					t.Errorf("good call %d answered %q", i, got)
 				}
-			case <-time.After(2 * time.Second):
-				t.Errorf("good call %d not answered within 2s", i)
+			case <-time.After(bound):
+				t.Errorf("good call %d not answered within %s", i, bound)
 				return
 			}
-			if took := time.Since(start); took > 2*time.Second {
+			if took := time.Since(start); took > bound {
 				t.Errorf("good call %d answered after %s", i, took)
 			}
 		}
