@@ -24,7 +24,8 @@ CLUSTER_TIMEOUT ?= 10m
 # Timing promises that the race detector slows several fold (the agent
 # scanning 140 KB names): make test runs them a second time without -race,
 # where they are asserted as published (internal/testkit/race.go).
-TIMING_PKGS ?= ./internal/securitytest/
+# Run with the default PKGS only (make test PKGS=... tests just those).
+TIMING_PKGS ?= $(if $(filter ./...,$(PKGS)),./internal/securitytest/)
 TIMING_RUN  ?= TestHugeServiceNameIsAnsweredWithoutLosingTheConnection|TestRequestWhoseReplyClosesTheConnectionTwiceIsRejected
 
 # Fuzzing: every FuzzXxx in FUZZ_PKGS runs for FUZZTIME (found with go test -list).
@@ -67,7 +68,7 @@ build: ## compile every package and the CLI into bin/
 test: broker ## ensure a broker, then go test -race -count=1 every package (and the timing promises without -race)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(GOTEST_FLAGS) $(PKGS)
 	@# promises in time that -race slows several fold: asserted as published without it
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '$(TIMING_RUN)' $(GOTEST_FLAGS) $(TIMING_PKGS)
+	$(if $(TIMING_PKGS),$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '$(TIMING_RUN)' $(GOTEST_FLAGS) $(TIMING_PKGS))
 
 test-faults: broker ## fault tests: throwaway brokers killed and cut off (-tags $(FAULT_TAGS))
 	$(GO) test -race -count=1 -v -timeout $(FAULT_TIMEOUT) -tags '$(FAULT_TAGS)' $(GOTEST_FLAGS) $(FAULT_PKGS)
