@@ -92,7 +92,10 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 		fast := make(chan struct{})
 		first := loadSends + 1
 		firstCall := loadCalls + 1
-		l := startLoad([]*servicebus.Sender{sender}, node, first, firstCall, 45*time.Second, fast)
+		// Paced over 90 s so that it outlasts three restarts (9-12 s each
+		// at best, 14-19 s each on a busy machine: 45 s was too short once);
+		// the rest goes at full speed once the restarts are done (fast).
+		l := startLoad([]*servicebus.Sender{sender}, node, first, firstCall, 90*time.Second, fast)
 		stopCLI := make(chan struct{})
 		cli := startCLISends(cfg, node, 2*cliSeqs, stopCLI)
 		var steps []string
