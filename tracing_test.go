@@ -13,49 +13,33 @@ import (
 
 	servicebus "github.com/go-servicebus/servicebus"
 	"github.com/go-servicebus/servicebus/internal/testkit"
+	"github.com/go-servicebus/servicebus/servicebustest"
 )
 
 // A call to a service that calls another service is one trace: the
 // sender's call, the agent's processing, the nested call made with
 // Request.Sender, its processing, both replies and their receipt.
 func TestOneTraceJoinsCallProcessingNestedCallAndReplies(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
-	cfg := brokerConfig(t)
-	cfg.TracerProvider = tp
-	cfg.Propagator = propagation.TraceContext{}
-
-	agent, err := servicebus.NewAgent(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent.AddRPCService("math", "add", servicebus.RPC(func(_ context.Context, p []int) (int, error) { return p[0] + p[1], nil }))
-	agent.AddRPCService("math", "double_sum", func(ctx context.Context, req *servicebus.Request) (any, error) {
-		reply, err := req.Sender().Call(ctx, cfg.NodeName+".math.add", req.Params)
-		if err != nil {
-			return nil, err
-		}
-		var sum int
-		if err := reply.Decode(&sum); err != nil {
-			return nil, err
-		}
-		return 2 * sum, nil
+	var n *servicebustest.Node
+	n, rec := tracedNode(t, func(agent *servicebus.Agent) {
+		agent.AddRPCService("math", "add", servicebus.RPC(func(_ context.Context, p []int) (int, error) { return p[0] + p[1], nil }))
+		agent.AddRPCService("math", "double_sum", func(ctx context.Context, req *servicebus.Request) (any, error) {
+			reply, err := req.Sender().Call(ctx, n.Target("math.add"), req.Params)
+			if err != nil {
+				return nil, err
+			}
+			var sum int
+			if err := reply.Decode(&sum); err != nil {
+				return nil, err
+			}
+			return 2 * sum, nil
+		})
 	})
+	cfg := n.Config
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := agent.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
-	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
-	sender, err := servicebus.NewSender(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sender.Close()
 
-	if _, err := sender.Call(ctx, cfg.NodeName+".math.double_sum", []int{1, 2}); err != nil {
+	if _, err := n.Call(ctx, "math.double_sum", []int{1, 2}); err != nil {
 		t.Fatal(err)
 	}
 	// The agent ends a process span when it settles the delivery, which
@@ -161,6 +145,19 @@ func TestOneTraceJoinsCallProcessingNestedCallAndReplies(t *testing.T) {
 	}
 }
 
+// tracedNode starts a node (servicebustest.StartNode) whose agent and
+// sender trace into the returned recorder with W3C propagation.
+func tracedNode(t *testing.T, register func(*servicebus.Agent)) (*servicebustest.Node, *tracetest.SpanRecorder) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) }) // after the node's: cleanups run last first
+	n := servicebustest.StartNode(t, "", register, func(c *servicebus.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	return n, rec
+}
+
 func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[attribute.Key]string) {
 	t.Helper()
 	got := map[attribute.Key]string{}
@@ -177,32 +174,14 @@ func checkAttrs(t *testing.T, s sdktrace.ReadOnlySpan, want map[attribute.Key]st
 // A send and its processing by a message service are one trace: a producer
 // span and a consumer span under it.
 func TestSendAndItsProcessingAreOneTrace(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	defer func() { _ = tp.Shutdown(context.Background()) }()
-	cfg := brokerConfig(t)
-	cfg.TracerProvider = tp
-	cfg.Propagator = propagation.TraceContext{}
-
-	agent, err := servicebus.NewAgent(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent.AddMessageService("log", "note", servicebus.Message(func(context.Context, string) error { return nil }))
+	n, rec := tracedNode(t, func(agent *servicebus.Agent) {
+		agent.AddMessageService("log", "note", servicebus.Message(func(context.Context, string) error { return nil }))
+	})
+	cfg := n.Config
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := agent.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer agent.Close()
-	testkit.Eventually(t, 10*time.Second, "agent consuming", func() bool { return agent.Consuming() == 1 })
-	sender, err := servicebus.NewSender(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sender.Close()
 
-	if err := sender.Send(ctx, cfg.NodeName+".log.note", "hello"); err != nil {
+	if err := n.Send(ctx, "log.note", "hello"); err != nil {
 		t.Fatal(err)
 	}
 	testkit.Eventually(t, 10*time.Second, "2 spans ended", func() bool { return len(rec.Ended()) >= 2 })
