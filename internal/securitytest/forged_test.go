@@ -36,7 +36,10 @@ type replySpy struct {
 // forgeriesPerCall is how many forged replies the spy sends for each call.
 const forgeriesPerCall = 5
 
-func (w *world) replySpy() *replySpy {
+// tapNode is a hostile peer's view of the node: a confirm-mode channel of
+// its own and a copy of every request, from a queue it bound to the
+// exchange with the node's routing key (anyone allowed to bind can).
+func (w *world) tapNode() (*amqp.Channel, <-chan amqp.Delivery) {
 	w.t.Helper()
 	raw := w.rawClient()
 	ch, err := raw.conn.Channel()
@@ -57,6 +60,12 @@ func (w *world) replySpy() *replySpy {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	return ch, copies
+}
+
+func (w *world) replySpy() *replySpy {
+	w.t.Helper()
+	ch, copies := w.tapNode()
 	s := &replySpy{t: w.t, ch: ch, copies: copies, ready: map[string]chan struct{}{}}
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -43,25 +43,7 @@ type queuePoisoner struct {
 
 func (w *world) queuePoisoner(limit int) *queuePoisoner {
 	w.t.Helper()
-	raw := w.rawClient()
-	ch, err := raw.conn.Channel()
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := ch.Confirm(false); err != nil {
-		w.t.Fatal(err)
-	}
-	q, err := ch.QueueDeclare("", false, true, true, false, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	if err := ch.QueueBind(q.Name, w.node, w.topology.ExchangeName(), false, nil); err != nil {
-		w.t.Fatal(err)
-	}
-	copies, err := ch.Consume(q.Name, "", true, true, false, false, nil)
-	if err != nil {
-		w.t.Fatal(err)
-	}
+	ch, copies := w.tapNode()
 	p := &queuePoisoner{done: make(chan struct{})}
 	var wg sync.WaitGroup
 	wg.Add(1)
