@@ -48,26 +48,37 @@ func fileHas(path, s string) bool {
 	return err == nil && bytes.Contains(b, []byte(s))
 }
 
-// logd writes records to its file, reopens it on SIGHUP (logrotate moved
-// it), and writes everything and exits 0 on SIGTERM, removing its pid file.
-func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
+// startLogd runs `servicebus logd` as a child process (TestLogdHelperProcess)
+// on a free UDP port, writing to file with a pid file in a temporary
+// directory, with args added, waits for its pid file and dials it. The
+// process is killed and the client closed when the test ends.
+func startLogd(t *testing.T, args ...string) (p *process, c *udplog.Client, stderr *bytes.Buffer, file, pidFile string) {
+	t.Helper()
 	dir := t.TempDir()
-	file, pidFile, addr := filepath.Join(dir, "app.log"), filepath.Join(dir, "logd.pid"), freeUDPAddr(t)
+	addr := freeUDPAddr(t)
+	file, pidFile = filepath.Join(dir, "app.log"), filepath.Join(dir, "logd.pid")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLogdHelperProcess$")
-	cmd.Env = append(os.Environ(), logdHelperEnv+"="+strings.Join([]string{
-		"--listen", addr, "--file", file, "--pidfile", pidFile, "--format", "text"}, "\n"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	p := startProcess(t, cmd)
+	cmd.Env = append(os.Environ(), logdHelperEnv+"="+strings.Join(append([]string{
+		"--listen", addr, "--file", file, "--pidfile", pidFile}, args...), "\n"))
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	p = startProcess(t, cmd)
 	testkit.Eventually(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
-
 	c, err := udplog.Dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return p, c, stderr, file, pidFile
+}
+
+// logd writes records to its file, reopens it on SIGHUP (logrotate moved
+// it), and writes everything and exits 0 on SIGTERM, removing its pid file.
+func TestLogdReopensOnSIGHUPAndStopsOnSIGTERM(t *testing.T) {
+	p, c, stderr, file, pidFile := startLogd(t, "--format", "text")
+	cmd := p.cmd
 	c.Send([]byte(`{"level":"info","msg":"before rotation","pid":11}`))
 	testkit.Eventually(t, 10*time.Second, "first record in the file", func() bool { return fileHas(file, "PID:11]INFO:before rotation") })
 
@@ -153,29 +164,13 @@ func TestParseSize(t *testing.T) {
 // logd --metrics-addr serves the collector's counters over HTTP, in the
 // Prometheus text format, with /healthz and /readyz.
 func TestLogdServesMetrics(t *testing.T) {
-	dir := t.TempDir()
-	file, pidFile, addr := filepath.Join(dir, "app.log"), filepath.Join(dir, "logd.pid"), freeUDPAddr(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	httpAddr := ln.Addr().String()
 	ln.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLogdHelperProcess$")
-	cmd.Env = append(os.Environ(), logdHelperEnv+"="+strings.Join([]string{
-		"--listen", addr, "--file", file, "--pidfile", pidFile, "--metrics-addr", httpAddr}, "\n"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	p := startProcess(t, cmd)
-	testkit.Eventually(t, 20*time.Second, "pid file", func() bool { return fileHas(pidFile, "\n") })
-
-	c, err := udplog.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	p, c, stderr, _, _ := startLogd(t, "--metrics-addr", httpAddr)
 	c.Send([]byte(`{"level":"info","msg":"counted","pid":11}`))
 	c.Send([]byte(`not json`))
 	base := "http://" + httpAddr
