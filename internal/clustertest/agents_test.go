@@ -65,7 +65,7 @@ func TestHelperAgentProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	agent, err := servicebus.NewAgent(cfg, stderrErrors{name: name})
+	agent, err := servicebus.NewAgent(cfg, stderrLog{name: name})
 	if err != nil {
 		fail(err)
 	}
@@ -110,18 +110,27 @@ func TestHelperAgentProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// stderrErrors logs an agent process's error-level records on stderr (the
-// test's), so that a failing cluster test shows what its agents saw.
-type stderrErrors struct {
+// stderrLog writes an agent process's error and info records on stderr
+// (the test's), so that a failing cluster test shows what its agents saw.
+// Info records are connection events (connected, lost, consuming, consumer
+// gone), a few per reconnect, never one per message.
+type stderrLog struct {
 	watermill.NopLogger
-	name string
+	name   string
+	fields watermill.LogFields
 }
 
-func (l stderrErrors) Error(msg string, err error, fields watermill.LogFields) {
-	fmt.Fprintf(os.Stderr, "%s %s: %s: %v %v\n", time.Now().Format("15:04:05.000"), l.name, msg, err, fields)
+func (l stderrLog) Error(msg string, err error, fields watermill.LogFields) {
+	fmt.Fprintf(os.Stderr, "%s %s: ERROR %s: %v %v\n", time.Now().Format("15:04:05.000"), l.name, msg, err, l.fields.Add(fields))
 }
 
-func (l stderrErrors) With(watermill.LogFields) watermill.LoggerAdapter { return l }
+func (l stderrLog) Info(msg string, fields watermill.LogFields) {
+	fmt.Fprintf(os.Stderr, "%s %s: %s %v\n", time.Now().Format("15:04:05.000"), l.name, msg, l.fields.Add(fields))
+}
+
+func (l stderrLog) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return stderrLog{name: l.name, fields: l.fields.Add(fields)}
+}
 
 // loadConfig reads the YAML a user would write over the defaults, without
 // the SERVICEBUS_* environment of whoever runs the tests.

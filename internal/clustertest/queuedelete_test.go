@@ -4,6 +4,7 @@ package clustertest
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 	var served time.Duration
 	var noRoute int
 	var unexpected []error
+	var lastErr error
 	calls := make(chan struct{})
 	go func() {
 		defer close(calls)
@@ -65,6 +67,7 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 				served = time.Since(deletedAt)
 				return
 			}
+			lastErr = err
 			if errors.Is(err, servicebus.ErrNoRoute) {
 				noRoute++
 			} else {
@@ -74,8 +77,15 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 		}
 	}()
 	var first, all time.Duration
+	// The counts seen and when, for a failure's message.
+	var seen []string
+	last := consumers
 	for all == 0 {
 		n := count()
+		if n != last {
+			seen = append(seen, fmt.Sprintf("%d@%s", n, time.Since(deletedAt).Round(time.Millisecond)))
+			last = n
+		}
 		if first == 0 && n > 0 {
 			first = time.Since(deletedAt)
 		}
@@ -84,13 +94,15 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 		}
 		if time.Since(deletedAt) > time.Minute {
 			<-calls
-			t.Fatalf("a minute after the delete: %d consumers, want %d", n, consumers)
+			t.Fatalf("a minute after the delete: %d consumers, want %d (first consumer after %s; a call served after %s; %d calls failed with ErrNoRoute, %d otherwise; last call error: %v; consumers seen: %v)",
+				n, consumers, first, served, noRoute, len(unexpected), lastErr, seen)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	<-calls
 	if served == 0 {
-		t.Fatalf("no call served a minute after the delete")
+		t.Fatalf("no call served a minute after the delete, though all %d consumers were back after %s (%d calls failed with ErrNoRoute, %d otherwise; last call error: %v)",
+			consumers, all, noRoute, len(unexpected), lastErr)
 	}
 	if len(unexpected) > 0 {
 		t.Errorf("%d calls after the delete failed otherwise than with ErrNoRoute: %v", len(unexpected), unexpected)
