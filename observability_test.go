@@ -241,3 +241,77 @@ func TestMetricsCountCallsAndAnErrorOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// A closed agent leaves the scrape: its brokers are no longer reported, and
+// the collector lets it go. Its counts stay in the totals, which never go
+// down when the next agent on the same registry counts on.
+func TestClosedAgentLeavesTheScrapeButNotTheTotals(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	gather := func() map[string]*dto.MetricFamily {
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string]*dto.MetricFamily{}
+		for _, f := range families {
+			byName[f.GetName()] = f
+		}
+		return byName
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	unknownCall := func() *servicebus.Agent {
+		cfg := brokerConfig(t)
+		cfg.Registerer = reg
+		agent, err := servicebus.NewAgent(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := agent.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = agent.Close() })
+		testkit.Eventually(t, 10*time.Second, "the agent consuming", func() bool { return agent.Consuming() > 0 })
+		cfg.Registerer = nil
+		sender, err := servicebus.NewSender(cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sender.Close()
+		var remote *servicebus.RemoteError
+		if _, err := sender.Call(ctx, cfg.NodeName+".math.none", 1); !errors.As(err, &remote) {
+			t.Fatalf("call of an unknown service: %v, want a RemoteError", err)
+		}
+		return agent
+	}
+	rejected := map[string]string{"reason": "unknown_service"}
+	agentUp := map[string]string{"role": "agent"}
+
+	first := unknownCall()
+	if f := gather(); value(f, "servicebus_agent_rejected_total", rejected) != 1 || value(f, "servicebus_broker_up", agentUp) != 1 {
+		t.Fatalf("while the agent runs: rejected %v, broker_up %v; want 1 and 1",
+			value(f, "servicebus_agent_rejected_total", rejected), value(f, "servicebus_broker_up", agentUp))
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f := gather()
+	if got := value(f, "servicebus_broker_up", agentUp); got != -1 {
+		t.Errorf("after Close the agent's broker is still reported: servicebus_broker_up{role=agent} = %v", got)
+	}
+	if got := value(f, "servicebus_agent_rejected_total", rejected); got != 1 {
+		t.Errorf("after Close: rejected %v, want the closed agent's 1 kept", got)
+	}
+	if got := value(f, "servicebus_agent_received_total", nil); got != 1 {
+		t.Errorf("after Close: received %v, want the closed agent's 1 kept", got)
+	}
+
+	unknownCall()
+	f = gather()
+	if got := value(f, "servicebus_agent_rejected_total", rejected); got != 2 {
+		t.Errorf("with a second agent: rejected %v, want 2 (1 each)", got)
+	}
+	if got := value(f, "servicebus_broker_up", agentUp); got != 1 {
+		t.Errorf("with a second agent: servicebus_broker_up{role=agent} = %v, want 1", got)
+	}
+}

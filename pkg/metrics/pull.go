@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/components/metrics"
@@ -18,6 +19,11 @@ type pullCollector struct {
 	mu      sync.Mutex
 	agents  []*router.Agent
 	senders []*rpc.Sender
+	// retired sums the counters of the agents closed so far: an agent is let
+	// go at its Close, and its counts stay in the totals, which never go
+	// down.
+	retired   router.Stats
+	hadAgents bool // an agent was added: the agent metrics are exported
 }
 
 func newPullCollector() *pullCollector { return &pullCollector{} }
@@ -68,6 +74,7 @@ type brokerKey struct{ broker, role string }
 func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	agents := append([]*router.Agent(nil), c.agents...)
+	sum, hadAgents := c.retired, c.hadAgents
 	// A sender whose every connection is closed is gone: forget it.
 	senders := c.senders[:0]
 	for _, s := range c.senders {
@@ -100,24 +107,12 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 			add(brokerKey{st.Endpoint, RoleSender}, st.Ready, st.Connects)
 		}
 	}
-	if len(agents) > 0 {
-		var sum router.Stats
+	if hadAgents {
 		for _, a := range agents {
 			for _, b := range a.Brokers() {
 				add(brokerKey{b.Broker, RoleAgent}, b.Consuming, b.Connects)
 			}
-			s := a.Stats()
-			sum.InFlight += s.InFlight
-			sum.Consuming += s.Consuming
-			sum.Received += s.Received
-			sum.Malformed += s.Malformed
-			sum.BadToken += s.BadToken
-			sum.DeadlineExceeded += s.DeadlineExceeded
-			sum.UnknownService += s.UnknownService
-			sum.TooLarge += s.TooLarge
-			sum.Unreadable += s.Unreadable
-			sum.Redelivered += s.Redelivered
-			sum.ServiceErrors += s.ServiceErrors + s.Panics
+			addStats(&sum, a.Stats())
 		}
 		ch <- prometheus.MustNewConstMetric(descAgentInflight, prometheus.GaugeValue, float64(sum.InFlight))
 		ch <- prometheus.MustNewConstMetric(descAgentConsuming, prometheus.GaugeValue, float64(sum.Consuming))
@@ -134,6 +129,36 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// addStats adds the agent counters of s to sum, and its gauges.
+func addStats(sum *router.Stats, s router.Stats) {
+	sum.InFlight += s.InFlight
+	sum.Consuming += s.Consuming
+	sum.Received += s.Received
+	sum.Malformed += s.Malformed
+	sum.BadToken += s.BadToken
+	sum.DeadlineExceeded += s.DeadlineExceeded
+	sum.UnknownService += s.UnknownService
+	sum.TooLarge += s.TooLarge
+	sum.Unreadable += s.Unreadable
+	sum.Redelivered += s.Redelivered
+	sum.ServiceErrors += s.ServiceErrors + s.Panics
+}
+
+// retire lets a closed agent go, keeping its counts in the totals; what it
+// had in flight and consumed is over.
+func (c *pullCollector) retire(a *router.Agent) {
+	s := a.Stats()
+	s.InFlight, s.Consuming = 0, 0
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := slices.Index(c.agents, a)
+	if i < 0 {
+		return
+	}
+	c.agents = slices.Delete(c.agents, i, i+1)
+	addStats(&c.retired, s)
+}
+
 // senderClosed: every connection of s ended with its Close.
 func senderClosed(s *rpc.Sender) bool {
 	for _, st := range s.Status() {
@@ -147,7 +172,9 @@ func senderClosed(s *rpc.Sender) bool {
 // AddAgent exports a's counters, the state of its brokers, and
 // Watermill's per-handler execution time on its router (handler_name
 // rpc:CAT.NAME and message:CAT.NAME). Call it before a.Start; probes are
-// measured when router.Config.OnProbe is ProbeFunc(RoleAgent).
+// measured when router.Config.OnProbe is ProbeFunc(RoleAgent). At a.Close
+// the agent is let go: its brokers leave servicebus_broker_up, and its
+// counts stay in the totals.
 //
 // Watermill's subscriber and publisher decorators are left out: the
 // subscriber's puts every delivery through one more goroutine and channel,
@@ -155,7 +182,9 @@ func senderClosed(s *rpc.Sender) bool {
 func (m *Metrics) AddAgent(a *router.Agent) {
 	m.pull.mu.Lock()
 	m.pull.agents = append(m.pull.agents, a)
+	m.pull.hadAgents = true
 	m.pull.mu.Unlock()
+	a.OnExit(func() { m.pull.retire(a) })
 	a.Router().AddMiddleware(metrics.NewPrometheusMetricsBuilder(m.reg, "servicebus", "").NewRouterMiddleware().Middleware)
 }
 
