@@ -54,6 +54,9 @@ type delivery struct {
 	suspectID uint64
 	decoded   decoded    // what route made of the body, for Decode
 	span      trace.Span // the process span (tracing.go); nil for a PING
+	// out holds the reply that HandleRPC returns to the router (produced).
+	out      [1]*message.Message
+	outTaken atomic.Bool
 }
 
 type deliveryKey struct{}
