@@ -2,7 +2,10 @@ package router
 
 import (
 	"context"
+	"errors"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
@@ -40,5 +43,40 @@ func TestProducedTakesTheDeliverysSlotOnce(t *testing.T) {
 	}
 	if out := produced(message.NewMessage("x", nil), first); len(out) != 1 || out[0] != first {
 		t.Fatalf("outside an agent: %v", out)
+	}
+}
+
+// A message's first context gives its delivery and behaves as the agent's
+// base context: what is made from it is cancelled with it, with its cause,
+// and no goroutine watches it (the cancelCtx is found through Value).
+func TestTheDeliveryContextGivesTheDeliveryAndFollowsTheBaseContext(t *testing.T) {
+	base, cancelBase := context.WithCancelCause(context.Background())
+	dl := &delivery{}
+	dl.ctx = deliveryContext{Context: base, dl: dl}
+	msg := message.NewMessage("m", nil)
+	msg.SetContext(&dl.ctx)
+	if deliveryFrom(msg) != dl {
+		t.Fatal("the message's context does not give its delivery")
+	}
+	before := runtime.NumGoroutine()
+	var children []context.Context
+	for range 10 {
+		ctx, cancel := context.WithDeadline(context.WithValue(msg.Context(), requestKey{}, nil), time.Now().Add(time.Hour))
+		defer cancel()
+		children = append(children, ctx)
+	}
+	if n := runtime.NumGoroutine() - before; n > 0 {
+		t.Errorf("%d goroutines watch the delivery context", n)
+	}
+	cancelBase(ErrDrainTimeout)
+	for _, ctx := range children {
+		select {
+		case <-ctx.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("a context made from the delivery's was not cancelled with the base context")
+		}
+		if !errors.Is(context.Cause(ctx), ErrDrainTimeout) {
+			t.Fatalf("cause %v, want ErrDrainTimeout", context.Cause(ctx))
+		}
 	}
 }
