@@ -53,6 +53,7 @@ type delivery struct {
 	suspect   bool
 	suspectID uint64
 	decoded   decoded    // what route made of the body, for Decode
+	request   Request    // decoded.req when the body is a request
 	span      trace.Span // the process span (tracing.go); nil for a PING
 	// out holds the reply that HandleRPC returns to the router (produced).
 	out      [1]*message.Message
