@@ -3,11 +3,13 @@
 // request, the agent's reply), and a fresh time.NewTimer or
 // context.WithTimeout costs three to five heap objects each time.
 //
-// A timer goes back to the pool only stopped and drained, so whoever gets it
-// next starts from a clean timer: with Go 1.23's timer channels Stop already
-// guarantees that no stale tick is received, and the drain in Put keeps that
-// true for a program that asks for the older asynchronous channels
-// (GODEBUG asynctimerchan=1).
+// A timer goes back to the pool only stopped, so whoever gets it next starts
+// from a clean timer: with the synchronous timer channels of Go 1.23 and
+// later (this module's default) no tick of an earlier use is received after
+// Stop or Reset. Under GODEBUG asynctimerchan=1 Put also drains a tick
+// already in the channel; one still being sent as Put runs could reach the
+// next user, who would then give up on its confirm early (an error, never a
+// lost one).
 package timerpool
 
 import (
@@ -31,7 +33,7 @@ func Get(d time.Duration) *time.Timer {
 func Put(t *time.Timer) {
 	if !t.Stop() {
 		// Fired: its tick was received, or (asynchronous channels only)
-		// still waits in the channel.
+		// may wait in the channel.
 		select {
 		case <-t.C:
 		default:
