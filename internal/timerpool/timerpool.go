@@ -8,8 +8,8 @@
 // later (this module's default) no tick of an earlier use is received after
 // Stop or Reset. Under GODEBUG asynctimerchan=1 Put also drains a tick
 // already in the channel; one still being sent as Put runs could reach the
-// next user, who would then give up on its confirm early (an error, never a
-// lost one).
+// next user, who would then stop waiting for its confirm early, as if it had
+// timed out.
 package timerpool
 
 import (
