@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -19,10 +20,12 @@ import (
 // [1,2] that the exported API reaches, in the order pkg/rpc and pkg/router
 // take them (rpc/call.go: Sender.call; router/consume.go: newMessage;
 // router/subscribe.go and decode.go: the envelope; token.go: the token;
-// router/service.go: RPC; router/reply.go: resultReply). The router's
-// delivery handling and the sender's request building are unexported, so
-// their own work (metadata, contexts, header tables) is not here: the
-// bench's allocs/call columns measure it.
+// router/service.go: RPC; router/reply.go: resultReply), and the service's
+// handler as the agent runs it (router.Decode and router.HandleRPC: the
+// request, the reply message). The router's delivery handling and the
+// sender's request building are unexported, so their own work (metadata,
+// contexts, header tables) is not here: the bench's allocs/call columns
+// measure it.
 //
 // Each step has an allocation budget, checked with testing.AllocsPerRun
 // (a count, not a time: it cannot flake on a busy machine). A change that
@@ -38,6 +41,8 @@ type callPath struct {
 	delivery amqp.Delivery
 	ev       codec.Event
 	reply    []byte
+	msg      *message.Message    // the delivery as the agent's handler gets it
+	handle   message.HandlerFunc // the service's handler under Decode
 }
 
 func newPerCall(t testing.TB) *callPath {
@@ -67,6 +72,12 @@ func newPerCall(t testing.TB) *callPath {
 	}
 	p.ev = ev
 	p.reply = codec.EncodeResponse(&codec.Response{ID: ev.ID, Message: "3"})
+	msg, err := codec.Marshaler{}.Unmarshal(p.delivery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.msg = msg
+	p.handle = router.Decode{}.Middleware(router.HandleRPC(p.service))
 	return p
 }
 
@@ -121,6 +132,17 @@ func (p *callPath) agentServe() error {
 	return nil
 }
 
+// agentHandle: the envelope decoded into a Request, the service run, its
+// reply message with the response envelope.
+func (p *callPath) agentHandle() error {
+	p.msg.SetContext(context.Background()) // else Decode's contexts pile up
+	out, err := p.handle(p.msg)
+	if err != nil || len(out) != 1 || len(out[0].Payload) == 0 {
+		return fmt.Errorf("handler: %d replies, %v", len(out), err)
+	}
+	return nil
+}
+
 // senderDecode: the response envelope.
 func (p *callPath) senderDecode() error {
 	resp, err := codec.DecodeResponse(p.reply, codec.Options{})
@@ -146,6 +168,7 @@ func perCallSteps(p *callPath) []struct {
 		{"agent unmarshal", p.agentUnmarshal, agentUnmarshalBudget},
 		{"agent decode", p.agentDecode, agentDecodeBudget},
 		{"agent serve", p.agentServe, agentServeBudget},
+		{"agent handle", p.agentHandle, agentHandleBudget},
 		{"sender decode", p.senderDecode, senderDecodeBudget},
 	}
 }

@@ -149,8 +149,10 @@ func (p *Publisher) closed() bool {
 
 // Prepare adapts a message to the path it is about to be published on (for
 // example, sets reply_to to that connection's reply queue); conn is the
-// connection it goes out on. An error skips that path.
-type Prepare func(path int, conn *amqp.Connection, msg *amqp.Publishing) error
+// connection it goes out on; it returns the message to publish there. An
+// error skips that path. The message goes in and out by value: a pointer to
+// it would move every publish's message to the heap.
+type Prepare func(path int, conn *amqp.Connection, msg amqp.Publishing) (amqp.Publishing, error)
 
 // Options change one publish.
 type Options struct {

@@ -86,7 +86,7 @@ func (Marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 // properties). It never fails.
 func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	msg := message.NewMessage(d.MessageId, d.Body)
-	md := make(message.Metadata, len(d.Headers)+6)
+	md := make(message.Metadata, len(d.Headers)+propertyCount(&d))
 	for k, v := range d.Headers {
 		if strings.HasPrefix(k, metaPrefix) {
 			continue // a header must not pose as a property (say, a forged reply_to)
@@ -114,6 +114,25 @@ func (Marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
 	md[MetaRedelivered] = strconv.FormatBool(d.Redelivered)
 	msg.Metadata = md
 	return msg, nil
+}
+
+// propertyCount is the number of Meta* keys Unmarshal sets for d. A map
+// made to hold them all at once is never grown: growing one from its first
+// eight entries to a call's ten costs a heap object more.
+func propertyCount(d *amqp.Delivery) int {
+	n := 1 // MetaRedelivered
+	for _, v := range [...]string{d.ReplyTo, d.CorrelationId, d.Expiration, d.MessageId, d.ContentType, d.RoutingKey, d.Exchange} {
+		if v != "" {
+			n++
+		}
+	}
+	if !d.Timestamp.IsZero() {
+		n++
+	}
+	if d.DeliveryMode != 0 {
+		n++
+	}
+	return n
 }
 
 // HeaderText renders an AMQP header value of any type as text: strings and

@@ -180,3 +180,21 @@ func TestUnmarshalIgnoresHeadersPosingAsProperties(t *testing.T) {
 		t.Errorf("redelivered %q", msg.Metadata.Get(MetaRedelivered))
 	}
 }
+
+// Unmarshal sizes its metadata map by propertyCount: a property added to
+// Unmarshal but not counted would grow the map on every delivery again.
+func TestPropertyCountIsTheNumberOfPropertiesUnmarshalSets(t *testing.T) {
+	full := amqp.Delivery{
+		Headers: amqp.Table{"x-sb-deadline": "1"}, ReplyTo: "r", CorrelationId: "c", Expiration: "1", MessageId: "m",
+		ContentType: "text/xml", RoutingKey: "k", Exchange: "e", Timestamp: time.Unix(1, 0), DeliveryMode: amqp.Transient,
+	}
+	for name, d := range map[string]amqp.Delivery{"every property": full, "none": {}, "a header alone": {Headers: full.Headers}} {
+		msg, err := Marshaler{}.Unmarshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(msg.Metadata), len(d.Headers)+propertyCount(&d); got != want {
+			t.Errorf("%s: %d metadata keys, propertyCount and the headers make %d", name, got, want)
+		}
+	}
+}

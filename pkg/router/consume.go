@@ -53,10 +53,33 @@ type delivery struct {
 	suspect   bool
 	suspectID uint64
 	decoded   decoded    // what route made of the body, for Decode
+	request   Request    // decoded.req when the body is a request
 	span      trace.Span // the process span (tracing.go); nil for a PING
+	// out holds the reply that HandleRPC returns to the router (produced).
+	out      [1]*message.Message
+	outTaken atomic.Bool
+	ctx      deliveryContext // its message's first context (newMessage)
 }
 
 type deliveryKey struct{}
+
+// deliveryContext is the context a delivery's message starts with: the
+// agent's base context, which also gives the delivery for deliveryKey. It
+// lives in the delivery, so it costs no heap object of its own, where a
+// context.WithValue cost one a call. Contexts made from it still find the
+// base context's cancelCtx through Value, as they would through a
+// context.WithValue: no goroutine watches it.
+type deliveryContext struct {
+	context.Context // the agent's baseCtx
+	dl              *delivery
+}
+
+func (c *deliveryContext) Value(key any) any {
+	if _, ok := key.(deliveryKey); ok {
+		return c.dl
+	}
+	return c.Context.Value(key)
+}
 
 func deliveryFrom(msg *message.Message) *delivery {
 	dl, _ := msg.Context().Value(deliveryKey{}).(*delivery)
@@ -223,6 +246,7 @@ func (a *Agent) newMessage(dl *delivery) *message.Message {
 		// The codec's marshaler tolerates any header; this is a safety net.
 		msg = message.NewMessage(watermill.NewUUID(), dl.Body)
 	}
-	msg.SetContext(context.WithValue(a.baseCtx, deliveryKey{}, dl))
+	dl.ctx = deliveryContext{Context: a.baseCtx, dl: dl}
+	msg.SetContext(&dl.ctx)
 	return msg
 }

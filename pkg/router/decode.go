@@ -43,7 +43,7 @@ func (d Decode) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if parsed {
 			dec = dl.decoded
 		} else {
-			dec = decodeMessage(msg, d.Codec)
+			dec = decodeMessage(msg, d.Codec, new(Request))
 		}
 		switch {
 		case dec.ping:
@@ -75,8 +75,9 @@ type decoded struct {
 
 // decodeMessage parses msg's payload as Decode does, without side effects,
 // so that the agent's subscriber can route on the result and Decode can
-// use it later.
-func decodeMessage(msg *message.Message, opts codec.Options) decoded {
+// use it later. A request is made in req, which the agent keeps in the
+// delivery, so that it costs no heap object of its own.
+func decodeMessage(msg *message.Message, opts codec.Options, req *Request) decoded {
 	md := msg.Metadata
 	if md[codec.MetaReplyTo] != "" && codec.IsPing(msg.Payload) {
 		return decoded{done: true, ping: true}
@@ -85,7 +86,7 @@ func decodeMessage(msg *message.Message, opts codec.Options) decoded {
 	if err != nil {
 		return decoded{done: true, err: err}
 	}
-	return decoded{done: true, req: &Request{
+	*req = Request{
 		ID:       ev.ID,
 		Category: ev.Category,
 		Service:  ev.Service,
@@ -99,7 +100,8 @@ func decodeMessage(msg *message.Message, opts codec.Options) decoded {
 			Headers:       md,
 		},
 		event: ev,
-	}}
+	}
+	return decoded{done: true, req: req}
 }
 
 // deadlineOf reads the sender's deadline: the x-sb-deadline header, else the

@@ -2,16 +2,20 @@ package router
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/go-servicebus/servicebus/internal/timerpool"
 	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/broker"
 	"github.com/go-servicebus/servicebus/pkg/codec"
@@ -80,8 +84,6 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 		a.signReply(m, &pub)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ReplyTimeout)
-	defer cancel()
 	// A suspect's reply goes out alone (poison.go).
 	if dl.suspect {
 		pc.replyGate.Lock()
@@ -91,13 +93,9 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		defer pc.replyGate.RUnlock()
 	}
 	pc.track(dl)
-	confirm, err := pc.replyCh.PublishWithDeferredConfirmWithContext(ctx, "", dl.ReplyTo, false, false, pub)
+	confirm, err := pc.replyCh.PublishWithDeferredConfirm("", dl.ReplyTo, false, false, pub)
 	if err == nil {
-		var acked bool
-		acked, err = confirm.WaitContext(ctx)
-		if err == nil && !acked {
-			err = errors.New("broker nacked the reply")
-		}
+		err = awaitConfirm(confirm, a.cfg.ReplyTimeout)
 	}
 	if err != nil {
 		// A reply that failed with its connection or channel stays
@@ -118,6 +116,25 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		a.poison.forgive(dl.suspectID)
 	}
 	return nil
+}
+
+// awaitConfirm waits up to timeout for the broker's confirm of a reply;
+// a late one is context.DeadlineExceeded. A pooled timer bounds the wait:
+// the context.WithTimeout it replaces cost five heap objects a call (its
+// context, timer, callback and done channel), and the publish before it
+// never blocked on a context anyway (amqp091-go only checks it first).
+func awaitConfirm(dc *amqp.DeferredConfirmation, timeout time.Duration) error {
+	t := timerpool.Get(timeout)
+	defer timerpool.Put(t)
+	select {
+	case <-dc.Done():
+		if !dc.Acked() {
+			return errors.New("broker nacked the reply")
+		}
+		return nil
+	case <-t.C:
+		return context.DeadlineExceeded
+	}
 }
 
 // signReply sets the reply signature header of hmac mode (token.ReplySigner)
@@ -146,12 +163,25 @@ func (a *Agent) signReply(m *message.Message, pub *amqp.Publishing) {
 // RequestFromContext finds the request), and it carries msg's correlation
 // id (codec.MetaCorrelationID) for a publisher with codec.Marshaler.
 func newReply(msg *message.Message, body []byte) *message.Message {
-	reply := message.NewMessage(watermill.NewUUID(), body)
+	reply := message.NewMessage(newUUID(), body)
 	if id := msg.Metadata[codec.MetaCorrelationID]; id != "" {
 		reply.Metadata[codec.MetaCorrelationID] = id
 	}
 	reply.SetContext(msg.Context())
 	return reply
+}
+
+// newUUID is a random (version 4) UUID, as watermill.NewUUID makes, for a
+// reply's message. Read into an array on the stack, it costs one heap
+// object, the text, where watermill.NewUUID costs two. An agent's replies
+// never send it (replyPublisher); a publisher with codec.Marshaler sends it
+// as the message id.
+func newUUID() string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[:])  // never fails (crypto/rand)
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // RFC 4122 variant
+	return u.String()
 }
 
 // resultReply is the reply message of a service's result: the response

@@ -65,8 +65,20 @@ func HandleRPC(svc RPCService) message.HandlerFunc {
 		if err != nil {
 			return nil, &Error{Code: codec.CodeServiceError, Message: fmt.Sprintf("%s: %v", req.Target(), err), Err: err}
 		}
-		return []*message.Message{reply}, nil
+		return produced(msg, reply), nil
 	}
+}
+
+// produced is the slice HandleRPC returns its reply in. In an agent it is
+// the delivery's own slot (delivery.out), which lives as long as the call:
+// a slice of its own cost a heap object a call. The slot is taken once; a
+// middleware that runs the handler again gets a slice of its own.
+func produced(msg, reply *message.Message) []*message.Message {
+	if dl := deliveryFrom(msg); dl != nil && dl.outTaken.CompareAndSwap(false, true) {
+		dl.out[0] = reply
+		return dl.out[:]
+	}
+	return []*message.Message{reply}
 }
 
 // HandleMessage is the handler function of a message service: it runs svc

@@ -43,7 +43,7 @@ func (s *subscriber) Close() error {
 // undecodable body and an unknown service is answered or rejected. The
 // result is kept in the delivery for Decode, so a body is parsed once.
 func (a *Agent) route(msg *message.Message, dl *delivery) chan *message.Message {
-	dl.decoded = decodeMessage(msg, a.cfg.Codec)
+	dl.decoded = decodeMessage(msg, a.cfg.Codec, &dl.request)
 	rpc := dl.ReplyTo != ""
 	if req := dl.decoded.req; req != nil {
 		req.Meta.Broker = dl.pc.broker

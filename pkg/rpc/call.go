@@ -32,6 +32,20 @@ func WithResend(n int) CallOption {
 	return func(o *callOptions) { o.resend = n }
 }
 
+// applyCallOptions is what opts ask for. The options are applied to a copy
+// made here only when there are some: one handed to an option escapes to
+// the heap, a heap object on every call.
+func applyCallOptions(opts []CallOption) callOptions {
+	if len(opts) == 0 {
+		return callOptions{}
+	}
+	o := new(callOptions)
+	for _, opt := range opts {
+		opt(o)
+	}
+	return *o
+}
+
 // Call calls target (NODE.CATEGORY.NAME) with params (encoded as JSON) and
 // waits for the reply until ctx's deadline, or CallTimeout when ctx has none.
 // A reply from the agent that reports a failure is a *RemoteError.
@@ -41,10 +55,7 @@ func (s *Sender) Call(ctx context.Context, target string, params any) (*Reply, e
 
 // CallWith is Call with options.
 func (s *Sender) CallWith(ctx context.Context, target string, params any, opts ...CallOption) (*Reply, error) {
-	var o callOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
+	o := applyCallOptions(opts)
 	t, raw, err := encode(target, params)
 	if err != nil {
 		return nil, err
@@ -63,9 +74,13 @@ func (s *Sender) CallWith(ctx context.Context, target string, params any, opts .
 	}
 }
 
+// withDeadline bounds ctx by CallTimeout when it has no deadline. A ctx
+// with one is used as it is: nothing a call, send or ping starts on it
+// outlives it, so a cancel of our own would release nothing, and its
+// context.WithCancel cost five heap objects a call.
 func (s *Sender) withDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
+		return ctx, func() {}
 	}
 	return context.WithTimeout(ctx, s.cfg.CallTimeout)
 }
@@ -179,7 +194,7 @@ func (s *Sender) request(ctx context.Context, now time.Time, id string, headers 
 // roundTrip publishes msg (reply_to set per path) and waits for the reply.
 // path < 0 means any path with failover, else only that path.
 func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publishing, path int) (result, error) {
-	c := &call{id: id, done: make(chan result, 1)}
+	c := &call{id: id, done: make(chan struct{})}
 	s.calls.add(c)
 	// At most once: a request that went out and whose fate is unknown is
 	// not sent again on another broker, since the service could run twice
@@ -190,22 +205,22 @@ func (s *Sender) roundTrip(ctx context.Context, node, id string, msg amqp.Publis
 			return result{}, requestError(ctx, err)
 		}
 		// A reply or a failure raced the publish error; take it.
-		r := <-c.done
-		return r, r.err
+		<-c.done
+		return c.res, c.res.err
 	}
 	c.sent.Store(true)
 	if !s.stillUp(c.where.Load()) && s.calls.remove(c) {
 		return result{}, fmt.Errorf("%w: connection closed right after the publish", ErrConnectionLost)
 	}
 	select {
-	case r := <-c.done:
-		return r, r.err
+	case <-c.done:
+		return c.res, c.res.err
 	case <-ctx.Done():
 		if s.calls.remove(c) {
 			return result{badReplies: c.badReplies.Load()}, ctx.Err()
 		}
-		r := <-c.done
-		return r, r.err
+		<-c.done
+		return c.res, c.res.err
 	}
 }
 

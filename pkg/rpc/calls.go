@@ -17,7 +17,11 @@ type call struct {
 	where atomic.Uint64
 	// sent is set once a broker confirmed the request on where.
 	sent atomic.Bool
-	done chan result // buffered 1; written by whoever removed the call from the table
+	// done is closed by whoever removed the call from the table, once res
+	// is set (finish). A channel of results would cost two heap objects a
+	// call, this one.
+	done chan struct{}
+	res  result
 	// badReplies counts replies to it refused for their signature, to
 	// explain its timeout.
 	badReplies atomic.Uint32
@@ -32,6 +36,13 @@ type result struct {
 	// badReplies: replies refused for their signature while it waited (set
 	// with a timeout).
 	badReplies uint32
+}
+
+// finish hands r to the call's waiter; only whoever removed the call from
+// the table calls it, once.
+func (c *call) finish(r result) {
+	c.res = r
+	close(c.done)
 }
 
 func packWhere(path int, gen uint64) uint64 { return uint64(path)<<48 | gen&(1<<48-1) }
@@ -122,7 +133,7 @@ func (t *callTable) failPath(path int, gen uint64, err error) int {
 		for id, c := range s.m {
 			if c.sent.Load() && c.where.Load() == want {
 				delete(s.m, id)
-				c.done <- result{err: err}
+				c.finish(result{err: err})
 				n++
 			}
 		}
@@ -138,7 +149,7 @@ func (t *callTable) failAll(err error) {
 		s.mu.Lock()
 		for id, c := range s.m {
 			delete(s.m, id)
-			c.done <- result{err: err}
+			c.finish(result{err: err})
 		}
 		s.mu.Unlock()
 	}

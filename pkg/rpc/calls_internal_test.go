@@ -7,7 +7,7 @@ import (
 
 func TestCallTableMatchesRepliesOnlyOnTheirPath(t *testing.T) {
 	tab := newCallTable()
-	c := &call{id: "a-1", done: make(chan result, 1)}
+	c := &call{id: "a-1", done: make(chan struct{})}
 	c.where.Store(packWhere(1, 7))
 	tab.add(c)
 
@@ -28,7 +28,7 @@ func TestCallTableMatchesRepliesOnlyOnTheirPath(t *testing.T) {
 	if n := tab.failPath(1, 7, errors.New("lost")); n != 1 {
 		t.Fatalf("failPath failed %d calls, want 1", n)
 	}
-	if r := <-c.done; r.err == nil {
+	if <-c.done; c.res.err == nil {
 		t.Fatal("the failed call got no error")
 	}
 	if tab.remove(c) {
@@ -44,11 +44,11 @@ func TestPackWhereRoundTrips(t *testing.T) {
 }
 
 // A reply takes its call out of the table: a second reply with the same
-// correlation id finds nothing, so it cannot fill the call's one-slot
-// channel again (and a third cannot block the reply reader).
+// correlation id finds nothing, so it cannot finish the call again (closing
+// its done channel twice would panic the reply reader).
 func TestTakeRemovesTheCall(t *testing.T) {
 	tab := newCallTable()
-	c := &call{id: "a-1", done: make(chan result, 1)}
+	c := &call{id: "a-1", done: make(chan struct{})}
 	c.where.Store(packWhere(0, 1))
 	tab.add(c)
 	if got, found := tab.take("a-1", 0); got != c || !found {

@@ -95,10 +95,10 @@ func (s *Sender) pingOnce(ctx context.Context, node string, path int) (time.Dura
 	// node's.
 	q := &pingQueue{pongs: make(chan []byte, 1)}
 	defer q.close(&s.wg)
-	prepare := func(_ int, conn *amqp.Connection, m *amqp.Publishing) error {
+	prepare := func(_ int, conn *amqp.Connection, m amqp.Publishing) (amqp.Publishing, error) {
 		name, err := q.open(ctx, conn)
 		m.ReplyTo = name
-		return err
+		return m, err
 	}
 	if path < 0 {
 		_, err = s.pub.PublishPrepared(ctx, s.exchange, node, msg, prepare)

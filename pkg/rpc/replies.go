@@ -130,7 +130,7 @@ func (s *Sender) deliver(rc replyConsumer, d *amqp.Delivery) {
 		}
 		return
 	}
-	c.done <- result{body: d.Body, headers: d.Headers, at: time.Now()}
+	c.finish(result{body: d.Body, headers: d.Headers, at: time.Now()})
 }
 
 // flushBody sends an empty message with the sender's flush id to its own
@@ -205,16 +205,16 @@ func (s *Sender) onDown(idx int, err error) {
 // prepare sets reply_to for path idx and records where the reply of c will
 // come back.
 func (s *Sender) prepare(c *call) publish.Prepare {
-	return func(idx int, _ *amqp.Connection, msg *amqp.Publishing) error {
+	return func(idx int, _ *amqp.Connection, msg amqp.Publishing) (amqp.Publishing, error) {
 		rp := s.paths[idx]
 		rp.mu.RLock()
 		defer rp.mu.RUnlock()
 		if !rp.up {
-			return errors.New("reply consumer not ready")
+			return msg, errors.New("reply consumer not ready")
 		}
 		msg.ReplyTo = rp.replyTo
 		c.where.Store(packWhere(idx, rp.gen))
-		return nil
+		return msg, nil
 	}
 }
 

@@ -121,7 +121,10 @@ func (s *Sender) closed() bool {
 // newID is a correlation and message id no other sender uses: a random
 // prefix per sender and a counter.
 func (s *Sender) newID() string {
-	return s.idPrefix + strconv.FormatUint(s.seq.Add(1), 36)
+	// Appended in a buffer on the stack: one heap object (the string), not
+	// two (the number's text and the concatenation).
+	var buf [64]byte
+	return string(strconv.AppendUint(append(buf[:0], s.idPrefix...), s.seq.Add(1), 36))
 }
 
 // BrokerStatus is the state of one broker's connection as the sender sees
