@@ -3,6 +3,8 @@ package timerpool
 import (
 	"testing"
 	"time"
+
+	"github.com/go-servicebus/servicebus/internal/testkit"
 )
 
 func TestATimerPutAfterFiringDoesNotFireAgainForTheNextGet(t *testing.T) {
@@ -30,11 +32,13 @@ func TestATimerPutBeforeFiringStillFiresAfterItsNewDuration(t *testing.T) {
 }
 
 func TestGetAndPutAllocateNothingOnceTheTimerIsPooled(t *testing.T) {
-	if raceEnabled {
-		t.Skip("the race detector's sync.Pool drops timers at random")
-	}
+	// Under the race detector sync.Pool drops a quarter of what is Put at
+	// random, so a Get makes a new timer (3 objects) about one time in
+	// four: 0.75 objects a run on average, which AllocsPerRun's whole
+	// number reports as 0 over many runs. A pool that kept nothing would
+	// be 3 a run with or without it.
 	Put(Get(time.Hour))
-	if n := testing.AllocsPerRun(100, func() { Put(Get(time.Hour)) }); n > 0 {
-		t.Errorf("Get and Put allocate %.0f objects", n)
+	if n := testing.AllocsPerRun(1000, func() { Put(Get(time.Hour)) }); n > 0 {
+		t.Errorf("Get and Put allocate %.0f objects a run (race detector: %v)", n, testkit.Race)
 	}
 }

@@ -1,5 +1,0 @@
-//go:build !race
-
-package timerpool
-
-const raceEnabled = false
