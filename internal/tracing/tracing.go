@@ -51,11 +51,6 @@ func (t Tracing) Start(ctx context.Context, op string, kind trace.SpanKind) (con
 	return t.tracer.Start(ctx, op, kindOptions[kind]...)
 }
 
-// StartWith is Start with more options (a recording caller's).
-func (t Tracing) StartWith(ctx context.Context, op string, kind trace.SpanKind, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return t.tracer.Start(ctx, op, append(opts, trace.WithSpanKind(kind))...)
-}
-
 // Inject writes the trace context of ctx into headers, which must not be
 // nil.
 func (t Tracing) Inject(ctx context.Context, headers amqp.Table) {
@@ -85,17 +80,28 @@ func (t Tracing) ExtractText(ctx context.Context, headers map[string]string) con
 	return t.prop.Extract(ctx, TextCarrier(headers))
 }
 
+// LinkReply links span, a call's, to the span context the headers of its
+// reply carry: the agent's process span. The headers are read only when
+// span records, and a reply without a valid context adds no link.
+func (t Tracing) LinkReply(span trace.Span, headers amqp.Table) {
+	if len(headers) == 0 || !span.IsRecording() {
+		return
+	}
+	if remote := trace.SpanContextFromContext(t.ExtractTable(context.Background(), headers)); remote.IsValid() {
+		span.AddLink(trace.Link{SpanContext: remote})
+	}
+}
+
 // The values of messaging.operation.type.
 var (
 	OpSend    = semconv.MessagingOperationTypeSend
-	OpReceive = semconv.MessagingOperationTypeReceive
 	OpProcess = semconv.MessagingOperationTypeProcess
 )
 
 // Message is what the attributes of a span about one AMQP message say.
 type Message struct {
-	Op         attribute.KeyValue // OpSend, OpReceive, OpProcess
-	OpName     string             // "call", "send", "process", "reply", "receive"
+	Op         attribute.KeyValue // OpSend, OpProcess
+	OpName     string             // "call", "send", "process"
 	Exchange   string
 	RoutingKey string
 	ID         string // message id

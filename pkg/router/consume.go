@@ -54,6 +54,9 @@ type delivery struct {
 	suspectID uint64
 	decoded   decoded    // what route made of the body, for Decode
 	span      trace.Span // the process span (tracing.go); nil for a PING
+	// spanCtx holds span: the reply's headers get its trace context
+	// without a context made per reply.
+	spanCtx context.Context
 }
 
 type deliveryKey struct{}

@@ -10,7 +10,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/go-servicebus/servicebus/internal/tracing"
 	"github.com/go-servicebus/servicebus/pkg/broker"
@@ -63,10 +62,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		pub.Headers[k] = v
 	}
 	pc := dl.pc
-	span := a.traceReply(dl, &pub)
-	if span != nil {
-		defer span.End()
-	}
+	a.traceReply(dl, &pub)
 	a.signReply(m, &pub)
 	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
@@ -74,9 +70,10 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
 		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: codec.EncodeResponse(&codec.Response{Message: clip(e.Message, MaxReplyText)}),
 			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
-		if span != nil {
-			tracing.Fail(span, err)
-			a.tr.Inject(trace.ContextWithSpan(context.Background(), span), pub.Headers)
+		a.traceReply(dl, &pub)
+		if dl.span != nil {
+			// After traceReply, whose status is the error code alone.
+			tracing.Fail(dl.span, err)
 		}
 		a.signReply(m, &pub)
 	}
@@ -108,9 +105,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 		// Give the request back once so that an answer can still come.
 		dl.requeue.Store(!dl.Redelivered)
-		if span != nil {
-			tracing.Fail(span, err)
-		}
+		dl.replyFailed(err)
 		return fmt.Errorf("router: reply to %s on %s: %w", clipLog(dl.ReplyTo), pc.broker, err)
 	}
 	pc.untrack(dl)

@@ -46,7 +46,7 @@ func (s *Sender) send(ctx context.Context, target string, t Target, raw []byte) 
 	ctx, span := s.tr.Start(ctx, "send", trace.SpanKindProducer)
 	defer span.End()
 	if span.IsRecording() {
-		span.SetName("send " + t.String())
+		span.SetName(t.spanName("send "))
 		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
 			ID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
 	}
