@@ -37,7 +37,7 @@ func benchCall(b *testing.B, tr Tracing) {
 		ctx, call := tr.Start(context.Background(), "call", trace.SpanKindClient)
 		if call.IsRecording() {
 			call.SetName("call NODE.math.add")
-			call.SetAttributes(Message{Op: OpSend, OpName: "call", Exchange: "py-servicebus", RoutingKey: "NODE", ID: "0123456789abcdef-1", ConversationID: "0123456789abcdef-1", BodySize: 200}.Attributes()...)
+			Message{Op: OpSend, OpName: "call", Exchange: "py-servicebus", RoutingKey: "NODE", ID: "0123456789abcdef-1", ConversationID: "0123456789abcdef-1", BodySize: 200}.SetAttributes(call)
 		}
 		req := amqp.Table{"x-sb-deadline": "1"}
 		tr.Inject(ctx, req)
@@ -49,7 +49,7 @@ func benchCall(b *testing.B, tr Tracing) {
 		pctx, process := tr.Start(tr.ExtractText(context.Background(), meta), "process", trace.SpanKindServer)
 		if process.IsRecording() {
 			process.SetName("process NODE.math.add")
-			process.SetAttributes(Message{Op: OpProcess, OpName: "process", Exchange: "py-servicebus", RoutingKey: "NODE", ID: "0123456789abcdef-1", ConversationID: "0123456789abcdef-1", BodySize: 200}.Attributes()...)
+			Message{Op: OpProcess, OpName: "process", Exchange: "py-servicebus", RoutingKey: "NODE", ID: "0123456789abcdef-1", ConversationID: "0123456789abcdef-1", BodySize: 200}.SetAttributes(process)
 		}
 		var replyHeaders amqp.Table
 		if process.SpanContext().IsValid() {

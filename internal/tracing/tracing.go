@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel"
@@ -110,9 +111,26 @@ type Message struct {
 	BodySize       int
 }
 
-// Attributes are the OpenTelemetry messaging attributes of m.
-func (m Message) Attributes() []attribute.KeyValue {
-	kv := make([]attribute.KeyValue, 0, 8)
+// maxAttributes is how many attributes a Message has at most.
+const maxAttributes = 8
+
+// attrBufs hold the attributes of one span while span.SetAttributes takes
+// them: a slice made per span would be an allocation (512 bytes) a span.
+// Reusing the buffer is safe because a span keeps its own copy: the SDK's
+// appends them to its attributes, as SetAttributes' variadic signature
+// lets any caller expect.
+var attrBufs = sync.Pool{New: func() any { return new([maxAttributes]attribute.KeyValue) }}
+
+// SetAttributes sets the OpenTelemetry messaging attributes of m on span.
+func (m Message) SetAttributes(span trace.Span) {
+	buf := attrBufs.Get().(*[maxAttributes]attribute.KeyValue)
+	span.SetAttributes(m.appendTo(buf[:0])...)
+	*buf = [maxAttributes]attribute.KeyValue{} // no message's strings kept alive in the pool
+	attrBufs.Put(buf)
+}
+
+// appendTo appends the attributes of m to kv.
+func (m Message) appendTo(kv []attribute.KeyValue) []attribute.KeyValue {
 	kv = append(kv, semconv.MessagingSystemRabbitMQ, m.Op, semconv.MessagingOperationName(m.OpName),
 		semconv.MessagingDestinationName(m.Exchange), semconv.MessagingRabbitMQDestinationRoutingKey(m.RoutingKey))
 	if m.ID != "" {

@@ -2,9 +2,11 @@ package tracing
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -55,5 +57,36 @@ func TestLinkReplyLinksARecordingCallSpanToTheRepliedContext(t *testing.T) {
 	span.End()
 	if extracts != 0 {
 		t.Errorf("%d extracts for a span that does not record, want 0", extracts)
+	}
+}
+
+// A span keeps the attributes a Message set on it when the pooled buffer
+// they came through is used again for another span.
+func TestMessageAttributesStayWithTheirSpan(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := New(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)), nil)
+	_, call := tr.Start(context.Background(), "call", trace.SpanKindClient)
+	Message{Op: OpSend, OpName: "call", Exchange: "ex", RoutingKey: "NODE", ID: "id-1", ConversationID: "id-1", BodySize: 200}.SetAttributes(call)
+	_, process := tr.Start(context.Background(), "process", trace.SpanKindServer)
+	Message{Op: OpProcess, OpName: "process", Exchange: "ex2", RoutingKey: "NODE2", ID: "id-2"}.SetAttributes(process)
+	process.End()
+	call.End()
+
+	want := map[string]map[attribute.Key]string{
+		"call": {"messaging.system": "rabbitmq", "messaging.operation.type": "send", "messaging.operation.name": "call",
+			"messaging.destination.name": "ex", "messaging.rabbitmq.destination.routing_key": "NODE",
+			"messaging.message.id": "id-1", "messaging.message.conversation_id": "id-1", "messaging.message.body.size": "200"},
+		// No conversation id, no body size: not set.
+		"process": {"messaging.system": "rabbitmq", "messaging.operation.type": "process", "messaging.operation.name": "process",
+			"messaging.destination.name": "ex2", "messaging.rabbitmq.destination.routing_key": "NODE2", "messaging.message.id": "id-2"},
+	}
+	for _, s := range rec.Ended() {
+		got := map[attribute.Key]string{}
+		for _, kv := range s.Attributes() {
+			got[kv.Key] = kv.Value.Emit()
+		}
+		if !maps.Equal(got, want[s.Name()]) {
+			t.Errorf("span %q attributes %v, want %v", s.Name(), got, want[s.Name()])
+		}
 	}
 }

@@ -29,9 +29,9 @@ func (a *Agent) startSpan(msg *message.Message, dl *delivery) {
 	ctx, span := a.tr.Start(ctx, "process", kind)
 	if span.IsRecording() {
 		span.SetName(a.processName(dl))
-		span.SetAttributes(tracing.Message{Op: tracing.OpProcess, OpName: "process", Exchange: dl.Exchange,
+		tracing.Message{Op: tracing.OpProcess, OpName: "process", Exchange: dl.Exchange,
 			RoutingKey: dl.RoutingKey, ID: clip(dl.MessageId, maxLogField), ConversationID: clip(dl.CorrelationId, maxLogField),
-			BodySize: len(dl.Body)}.Attributes()...)
+			BodySize: len(dl.Body)}.SetAttributes(span)
 	}
 	dl.span, dl.spanCtx = span, ctx
 	msg.SetContext(ctx)

@@ -89,8 +89,8 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 	msg.Body = codec.EncodeEvent(&ev)
 	if span.IsRecording() {
 		span.SetName(t.spanName("call "))
-		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
-			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+		tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.SetAttributes(span)
 	}
 	s.tr.Inject(ctx, msg.Headers)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)

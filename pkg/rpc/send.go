@@ -47,8 +47,8 @@ func (s *Sender) send(ctx context.Context, target string, t Target, raw []byte) 
 	defer span.End()
 	if span.IsRecording() {
 		span.SetName(t.spanName("send "))
-		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
-			ID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+		tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, BodySize: len(msg.Body)}.SetAttributes(span)
 	}
 	s.tr.Inject(ctx, msg.Headers)
 	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {
