@@ -83,7 +83,7 @@ func TestMessageAttributesStayWithTheirSpan(t *testing.T) {
 	for _, s := range rec.Ended() {
 		got := map[attribute.Key]string{}
 		for _, kv := range s.Attributes() {
-			got[kv.Key] = kv.Value.Emit()
+			got[kv.Key] = kv.Value.String()
 		}
 		if !maps.Equal(got, want[s.Name()]) {
 			t.Errorf("span %q attributes %v, want %v", s.Name(), got, want[s.Name()])
