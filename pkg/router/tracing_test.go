@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -120,5 +121,47 @@ func TestAnErrorReplyFailsTheProcessSpan(t *testing.T) {
 	sc := process.SpanContext()
 	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
 		t.Errorf("reply traceparent %q, want the process span's %s", tp, sc.SpanID())
+	}
+}
+
+// A reply too large for the broker (here: headers past frame_max, added by
+// a middleware) is answered with an error reply instead; the process span
+// says why it failed, and the error reply still carries its context.
+func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	conn, node := freshNode(t, "tracebig")
+	inflate := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			for _, m := range out {
+				m.Metadata.Set("x-padding", strings.Repeat("p", 256<<10))
+			}
+			return out, err
+		}
+	}
+	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add, inflate) }, func(c *router.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	c := newPyClient(t, conn, node)
+
+	var d amqp.Delivery
+	select {
+	case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{}):
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reply")
+	}
+	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
+		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
+	}
+	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
+	process := rec.Ended()[0]
+	if st := process.Status(); st.Code != codes.Error || !strings.Contains(st.Description, "frame_max") {
+		t.Errorf("process span status %+v, want an error about the frame size", st)
+	}
+	sc := process.SpanContext()
+	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
+		t.Errorf("error reply traceparent %q, want the process span's %s", tp, sc.SpanID())
 	}
 }
