@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel"
@@ -51,11 +52,6 @@ func (t Tracing) Start(ctx context.Context, op string, kind trace.SpanKind) (con
 	return t.tracer.Start(ctx, op, kindOptions[kind]...)
 }
 
-// StartWith is Start with more options (a recording caller's).
-func (t Tracing) StartWith(ctx context.Context, op string, kind trace.SpanKind, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
-	return t.tracer.Start(ctx, op, append(opts, trace.WithSpanKind(kind))...)
-}
-
 // Inject writes the trace context of ctx into headers, which must not be
 // nil.
 func (t Tracing) Inject(ctx context.Context, headers amqp.Table) {
@@ -85,17 +81,28 @@ func (t Tracing) ExtractText(ctx context.Context, headers map[string]string) con
 	return t.prop.Extract(ctx, TextCarrier(headers))
 }
 
+// LinkReply links span, a call's, to the span context the headers of its
+// reply carry: the agent's process span. The headers are read only when
+// span records, and a reply without a valid context adds no link.
+func (t Tracing) LinkReply(span trace.Span, headers amqp.Table) {
+	if len(headers) == 0 || !span.IsRecording() {
+		return
+	}
+	if remote := trace.SpanContextFromContext(t.ExtractTable(context.Background(), headers)); remote.IsValid() {
+		span.AddLink(trace.Link{SpanContext: remote})
+	}
+}
+
 // The values of messaging.operation.type.
 var (
 	OpSend    = semconv.MessagingOperationTypeSend
-	OpReceive = semconv.MessagingOperationTypeReceive
 	OpProcess = semconv.MessagingOperationTypeProcess
 )
 
 // Message is what the attributes of a span about one AMQP message say.
 type Message struct {
-	Op         attribute.KeyValue // OpSend, OpReceive, OpProcess
-	OpName     string             // "call", "send", "process", "reply", "receive"
+	Op         attribute.KeyValue // OpSend, OpProcess
+	OpName     string             // "call", "send", "process"
 	Exchange   string
 	RoutingKey string
 	ID         string // message id
@@ -104,9 +111,26 @@ type Message struct {
 	BodySize       int
 }
 
-// Attributes are the OpenTelemetry messaging attributes of m.
-func (m Message) Attributes() []attribute.KeyValue {
-	kv := make([]attribute.KeyValue, 0, 8)
+// maxAttributes is how many attributes a Message has at most.
+const maxAttributes = 8
+
+// attrBufs hold the attributes of one span while span.SetAttributes takes
+// them: a slice made per span would be an allocation (512 bytes) a span.
+// Reusing the buffer is safe because a span keeps its own copy: the SDK's
+// appends them to its attributes, as SetAttributes' variadic signature
+// lets any caller expect.
+var attrBufs = sync.Pool{New: func() any { return new([maxAttributes]attribute.KeyValue) }}
+
+// SetAttributes sets the OpenTelemetry messaging attributes of m on span.
+func (m Message) SetAttributes(span trace.Span) {
+	buf := attrBufs.Get().(*[maxAttributes]attribute.KeyValue)
+	span.SetAttributes(m.appendTo(buf[:0])...)
+	*buf = [maxAttributes]attribute.KeyValue{} // no message's strings kept alive in the pool
+	attrBufs.Put(buf)
+}
+
+// appendTo appends the attributes of m to kv.
+func (m Message) appendTo(kv []attribute.KeyValue) []attribute.KeyValue {
 	kv = append(kv, semconv.MessagingSystemRabbitMQ, m.Op, semconv.MessagingOperationName(m.OpName),
 		semconv.MessagingDestinationName(m.Exchange), semconv.MessagingRabbitMQDestinationRoutingKey(m.RoutingKey))
 	if m.ID != "" {

@@ -59,7 +59,7 @@ type Config struct {
 	// MessageRetry retries failing message services; RPC services are never
 	// retried (the caller decides).
 	MessageRetry RetryConfig
-	// TracerProvider starts the span of each delivery and reply; nil means
+	// TracerProvider starts the span of each delivery; nil means
 	// OpenTelemetry's global provider (otel.GetTracerProvider).
 	TracerProvider trace.TracerProvider
 	// Propagator reads the trace context from each delivery's headers and

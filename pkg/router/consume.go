@@ -55,6 +55,9 @@ type delivery struct {
 	decoded   decoded    // what route made of the body, for Decode
 	request   Request    // decoded.req when the body is a request
 	span      trace.Span // the process span (tracing.go); nil for a PING
+	// spanCtx holds span: the reply's headers get its trace context
+	// without a context made per reply.
+	spanCtx context.Context
 	// out holds the reply that HandleRPC returns to the router (produced).
 	out      [1]*message.Message
 	outTaken atomic.Bool

@@ -54,8 +54,8 @@
 // ones), each delivery but a PING gets a process span, a child of the trace
 // context in its headers, that lasts until it is settled; the message's
 // context (the service's ctx) carries it, so calls through Request.Sender
-// are its children, and the reply's span writes its context into the
-// reply's headers (tracing.go; docs/tracing.md).
+// are its children, and the reply's headers carry its context back to the
+// caller (tracing.go; docs/tracing.md).
 //
 // # Middleware
 //

@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/go-servicebus/servicebus/internal/timerpool"
 	"github.com/go-servicebus/servicebus/internal/tracing"
@@ -67,10 +66,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		pub.Headers[k] = v
 	}
 	pc := dl.pc
-	span := a.traceReply(dl, &pub)
-	if span != nil {
-		defer span.End()
-	}
+	a.traceReply(dl, &pub)
 	a.signReply(m, &pub)
 	if err := broker.CheckSize(pc.conn, &pub); err != nil {
 		// Sent, it would close the connection: answer that instead.
@@ -78,9 +74,10 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		e := &Error{Code: codec.CodeServiceError, Message: "reply too large for the broker: " + err.Error()}
 		pub = amqp.Publishing{CorrelationId: dl.CorrelationId, Body: codec.EncodeResponse(&codec.Response{Message: clip(e.Message, MaxReplyText)}),
 			Headers: amqp.Table{codec.HeaderErrorCode: string(e.Code), codec.HeaderErrorMessage: clip(e.Message, MaxReplyText)}}
-		if span != nil {
-			tracing.Fail(span, err)
-			a.tr.Inject(trace.ContextWithSpan(context.Background(), span), pub.Headers)
+		a.traceReply(dl, &pub)
+		if dl.span != nil {
+			// After traceReply, whose status is the error code alone.
+			tracing.Fail(dl.span, err)
 		}
 		a.signReply(m, &pub)
 	}
@@ -106,9 +103,7 @@ func (a *Agent) publishReply(dl *delivery, m *message.Message) error {
 		}
 		// Give the request back once so that an answer can still come.
 		dl.requeue.Store(!dl.Redelivered)
-		if span != nil {
-			tracing.Fail(span, err)
-		}
+		dl.replyFailed(err)
 		return fmt.Errorf("router: reply to %s on %s: %w", clipLog(dl.ReplyTo), pc.broker, err)
 	}
 	pc.untrack(dl)

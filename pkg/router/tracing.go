@@ -1,7 +1,6 @@
 package router
 
 import (
-	"context"
 	"errors"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -29,17 +28,24 @@ func (a *Agent) startSpan(msg *message.Message, dl *delivery) {
 	ctx := a.tr.ExtractText(msg.Context(), msg.Metadata)
 	ctx, span := a.tr.Start(ctx, "process", kind)
 	if span.IsRecording() {
-		name := a.cfg.NodeName
-		if req := dl.decoded.req; req != nil {
-			name += "." + req.Target()
-		}
-		span.SetName("process " + clip(name, maxLogField))
-		span.SetAttributes(tracing.Message{Op: tracing.OpProcess, OpName: "process", Exchange: dl.Exchange,
+		span.SetName(a.processName(dl))
+		tracing.Message{Op: tracing.OpProcess, OpName: "process", Exchange: dl.Exchange,
 			RoutingKey: dl.RoutingKey, ID: clip(dl.MessageId, maxLogField), ConversationID: clip(dl.CorrelationId, maxLogField),
-			BodySize: len(dl.Body)}.Attributes()...)
+			BodySize: len(dl.Body)}.SetAttributes(span)
 	}
-	dl.span = span
+	dl.span, dl.spanCtx = span, ctx
 	msg.SetContext(ctx)
+}
+
+// processName is the name of dl's process span: "process NODE.CAT.NAME",
+// made in one concatenation (one string a recorded span), the part after
+// "process " clipped as a log field.
+func (a *Agent) processName(dl *delivery) string {
+	const op = "process "
+	if req := dl.decoded.req; req != nil {
+		return clip(op+a.cfg.NodeName+"."+req.Category+"."+req.Service, len(op)+maxLogField)
+	}
+	return clip(op+a.cfg.NodeName, len(op)+maxLogField)
 }
 
 // endSpan ends the process span of dl, failed when err is not nil.
@@ -51,31 +57,35 @@ func (dl *delivery) endSpan(err error) {
 	dl.span.End()
 }
 
+// replyFailed records on dl's process span that its reply could not be
+// published: an exception event, since the status the span ends with is
+// that of the settlement (endSpan), which would overwrite a status set now.
+func (dl *delivery) replyFailed(err error) {
+	if dl.span != nil {
+		dl.span.RecordError(err)
+	}
+}
+
 // errNotAcked is the status of a process span whose delivery was rejected
 // or given back to the broker.
 var errNotAcked = errors.New("router: delivery not acked")
 
-// traceReply starts the span of the reply to dl, a child of its process
-// span, and writes its trace context into the reply's headers; a
-// structured error in the reply marks the process span failed.
+// traceReply writes the trace context of dl's process span into the
+// reply's headers, so that the caller's call span can link to the agent's
+// work (no span of its own: the process span lasts until the reply is
+// confirmed); a structured error in the reply marks the process span
+// failed.
 //
 // Under a process span without a trace (the no-op default, no traceparent)
-// there is nothing to write, and no reply span either.
-func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) trace.Span {
+// there is nothing to write.
+func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) {
 	if dl.span == nil || !dl.span.SpanContext().IsValid() {
-		return nil
+		return
 	}
 	if code, ok := pub.Headers[codec.HeaderErrorCode].(string); ok && dl.span.IsRecording() {
 		dl.span.SetStatus(codes.Error, code)
 	}
-	ctx, span := a.tr.Start(trace.ContextWithSpan(context.Background(), dl.span), "reply", trace.SpanKindProducer)
-	if span.IsRecording() {
-		span.SetName("reply " + clip(dl.ReplyTo, maxLogField))
-		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "reply", RoutingKey: clip(dl.ReplyTo, maxLogField),
-			ConversationID: clip(dl.CorrelationId, maxLogField), BodySize: len(pub.Body)}.Attributes()...)
-	}
 	headers := pub.Headers
-	a.tr.InjectLazy(ctx, &headers)
+	a.tr.InjectLazy(dl.spanCtx, &headers)
 	pub.Headers = headers
-	return span
 }

@@ -1,25 +1,30 @@
 package router_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/go-servicebus/servicebus/internal/testkit"
+	"github.com/go-servicebus/servicebus/pkg/codec"
 	"github.com/go-servicebus/servicebus/pkg/router"
 )
 
 // A py-servicebus caller sends no traceparent, and a hostile one sends a
 // bad or oversized one: each call is answered, its process span is a root
 // span, and the reply carries that span's context; a tracestate over 512
-// bytes is not echoed.
+// bytes is not echoed. No span but the process span is made.
 func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T) {
 	rec := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
@@ -57,16 +62,12 @@ func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T)
 		if r := response(t, d); r.Message != "3" {
 			t.Errorf("%s: reply %q, want 3", name, r.Message)
 		}
-		testkit.Eventually(t, 5*time.Second, name+": process span ended", func() bool { return len(rec.Ended()) >= before+2 })
-		var process sdktrace.ReadOnlySpan
-		for _, s := range rec.Ended()[before:] {
-			if s.SpanKind() == trace.SpanKindServer {
-				process = s
-			}
+		testkit.Eventually(t, 5*time.Second, name+": process span ended", func() bool { return len(rec.Ended()) >= before+1 })
+		ended := rec.Ended()[before:]
+		if len(ended) != 1 || ended[0].SpanKind() != trace.SpanKindServer {
+			t.Fatalf("%s: spans %v, want the process span alone", name, ended)
 		}
-		if process == nil {
-			t.Fatalf("%s: no process span", name)
-		}
+		process := ended[0]
 		if name == "oversized tracestate" {
 			if got := process.Parent().TraceID().String(); got != parent[3:35] {
 				t.Errorf("%s: process span in trace %s, want %s", name, got, parent[3:35])
@@ -74,12 +75,93 @@ func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T)
 		} else if process.Parent().IsValid() {
 			t.Errorf("%s: process span has parent %v, want a root span", name, process.Parent())
 		}
-		want := "00-" + process.SpanContext().TraceID().String() + "-"
+		// The process span's own context: the caller links to it.
+		sc := process.SpanContext()
+		want := "00-" + sc.TraceID().String() + "-" + sc.SpanID().String() + "-"
 		if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, want) || len(tp) != 55 {
-			t.Errorf("%s: reply traceparent %q, want one of trace %s", name, tp, process.SpanContext().TraceID())
+			t.Errorf("%s: reply traceparent %q, want the process span's %s", name, tp, want)
 		}
 		if ts, ok := d.Headers["tracestate"]; ok {
 			t.Errorf("%s: reply echoes tracestate %.40q", name, ts)
 		}
+	}
+}
+
+// A reply with an error code marks the process span failed with that code;
+// without a reply span of its own, the error reply carries the process
+// span's context as any reply does.
+func TestAnErrorReplyFailsTheProcessSpan(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	conn, node := freshNode(t, "tracefail")
+	startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
+			return nil, errors.New("division by zero")
+		})
+	}, func(c *router.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	c := newPyClient(t, conn, node)
+
+	var d amqp.Delivery
+	select {
+	case d = <-c.start(testkit.PyCall("1", todayToken(), "math", "fail", "[]"), amqp.Publishing{}):
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reply")
+	}
+	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
+		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
+	}
+	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
+	process := rec.Ended()[0]
+	if st := process.Status(); st.Code != codes.Error || st.Description != string(codec.CodeServiceError) {
+		t.Errorf("process span status %+v, want error %s", st, codec.CodeServiceError)
+	}
+	sc := process.SpanContext()
+	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
+		t.Errorf("reply traceparent %q, want the process span's %s", tp, sc.SpanID())
+	}
+}
+
+// A reply too large for the broker (here: headers past frame_max, added by
+// a middleware) is answered with an error reply instead; the process span
+// says why it failed, and the error reply still carries its context.
+func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	conn, node := freshNode(t, "tracebig")
+	inflate := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			for _, m := range out {
+				m.Metadata.Set("x-padding", strings.Repeat("p", 256<<10))
+			}
+			return out, err
+		}
+	}
+	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add, inflate) }, func(c *router.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	c := newPyClient(t, conn, node)
+
+	var d amqp.Delivery
+	select {
+	case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{}):
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reply")
+	}
+	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
+		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
+	}
+	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
+	process := rec.Ended()[0]
+	if st := process.Status(); st.Code != codes.Error || !strings.Contains(st.Description, "frame_max") {
+		t.Errorf("process span status %+v, want an error about the frame size", st)
+	}
+	sc := process.SpanContext()
+	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
+		t.Errorf("error reply traceparent %q, want the process span's %s", tp, sc.SpanID())
 	}
 }

@@ -103,9 +103,9 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 	}
 	msg.Body = codec.EncodeEvent(&ev)
 	if span.IsRecording() {
-		span.SetName("call " + t.String())
-		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
-			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+		span.SetName(t.spanName("call "))
+		tracing.Message{Op: tracing.OpSend, OpName: "call", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, ConversationID: ev.ID, BodySize: len(msg.Body)}.SetAttributes(span)
 	}
 	s.tr.Inject(ctx, msg.Headers)
 	res, err := s.roundTrip(ctx, t.Node, ev.ID, msg, -1)
@@ -117,26 +117,10 @@ func (s *Sender) call(ctx context.Context, t Target, params json.RawMessage) (*R
 		tracing.Fail(span, err)
 		return nil, err
 	}
-	s.traceReply(ctx, t, ev.ID, res)
+	s.tr.LinkReply(span, res.headers)
 	reply, err := s.decodeReply(res)
 	tracing.Fail(span, err)
 	return reply, err
-}
-
-// traceReply records the arrival of a call's reply as a receive span under
-// the call's, linked to the agent's reply span whose context came back in
-// the reply's headers.
-func (s *Sender) traceReply(ctx context.Context, t Target, id string, res result) {
-	if !trace.SpanFromContext(ctx).IsRecording() {
-		return
-	}
-	opts := []trace.SpanStartOption{trace.WithTimestamp(res.at)}
-	if remote := trace.SpanContextFromContext(s.tr.ExtractTable(context.Background(), res.headers)); remote.IsValid() {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: remote}))
-	}
-	_, span := s.tr.StartWith(ctx, "receive "+t.String(), trace.SpanKindConsumer, opts...)
-	span.SetAttributes(tracing.Message{Op: tracing.OpReceive, OpName: "receive", ConversationID: id, BodySize: len(res.body)}.Attributes()...)
-	span.End()
 }
 
 // encode checks target and encodes params as JSON, before anything of a

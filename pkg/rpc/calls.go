@@ -4,7 +4,6 @@ import (
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -31,7 +30,6 @@ type call struct {
 type result struct {
 	body    []byte
 	headers amqp.Table
-	at      time.Time // when the reply arrived
 	err     error
 	// badReplies: replies refused for their signature while it waited (set
 	// with a timeout).

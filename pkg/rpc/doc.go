@@ -76,8 +76,9 @@
 // Call and Send start OpenTelemetry spans (client, producer) with
 // Config.TracerProvider and write the trace context into the request's
 // headers with Config.Propagator (nil: the global ones, which do nothing
-// until the program sets them); a reply's arrival is a receive span linked
-// to the agent's reply span. See docs/tracing.md.
+// until the program sets them); when the reply arrives, the call span links
+// to the agent's process span, whose context the reply carries. See
+// docs/tracing.md.
 //
 // # Where it is
 //

@@ -130,7 +130,7 @@ func (s *Sender) deliver(rc replyConsumer, d *amqp.Delivery) {
 		}
 		return
 	}
-	c.finish(result{body: d.Body, headers: d.Headers, at: time.Now()})
+	c.finish(result{body: d.Body, headers: d.Headers})
 }
 
 // flushBody sends an empty message with the sender's flush id to its own

@@ -46,9 +46,9 @@ func (s *Sender) send(ctx context.Context, target string, t Target, raw []byte) 
 	ctx, span := s.tr.Start(ctx, "send", trace.SpanKindProducer)
 	defer span.End()
 	if span.IsRecording() {
-		span.SetName("send " + t.String())
-		span.SetAttributes(tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
-			ID: ev.ID, BodySize: len(msg.Body)}.Attributes()...)
+		span.SetName(t.spanName("send "))
+		tracing.Message{Op: tracing.OpSend, OpName: "send", Exchange: s.exchange, RoutingKey: t.Node,
+			ID: ev.ID, BodySize: len(msg.Body)}.SetAttributes(span)
 	}
 	s.tr.Inject(ctx, msg.Headers)
 	if _, err := s.pub.PublishAMQP(ctx, s.exchange, t.Node, msg); err != nil {

@@ -14,6 +14,10 @@ type Target struct {
 
 func (t Target) String() string { return t.Node + "." + t.Category + "." + t.Name }
 
+// spanName is op followed by t, in one concatenation: op + t.String() would
+// make two strings for every recorded span.
+func (t Target) spanName(op string) string { return op + t.Node + "." + t.Category + "." + t.Name }
+
 // ParseTarget splits target into node, category and name: the last two
 // dot-separated parts are category and name, everything before is the node.
 func ParseTarget(target string) (Target, error) {
