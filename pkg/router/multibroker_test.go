@@ -82,3 +82,43 @@ func TestAgentServesWhileAnotherBrokerIsUnreachable(t *testing.T) {
 		t.Fatalf("reply %q", r.Message)
 	}
 }
+
+// The node queue of a cluster is one queue: when the broker cancels the
+// agent's consumer on one node (the queue was deleted), the agent consumes
+// anew on every node of that cluster, not only where the cancel came. A
+// consumer on another node that was never told would otherwise stay idle
+// on the deleted queue (RabbitMQ 3.10, quorum queues). Two endpoints on
+// one broker are one cluster (same cluster_name); the cancel comes on the
+// first alone.
+func TestConsumerCancelledOnOneNodeOfAClusterResubscribesEveryNode(t *testing.T) {
+	shared := brokertest.RequireBroker(t)
+	node := testkit.UniqueName("sbtest-resubscribe")
+	testkit.DeleteQueues(t, shared, node)
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("math", "add", add)
+	}, func(c *router.Config) {
+		c.Endpoints = []broker.Endpoint{{URL: shared}, {URL: shared}}
+		c.Backoff = broker.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	})
+	for i, b := range a.Brokers() {
+		if b.Connects != 1 {
+			t.Fatalf("broker %d: %d connects before the cancel, want 1", i, b.Connects)
+		}
+	}
+	if err := router.CancelConsumer(a, 0); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "both paths connected anew and consuming", func() bool {
+		b := a.Brokers()
+		return b[0].Connects == 2 && b[1].Connects == 2 && b[0].Consuming && b[1].Consuming
+	})
+	if r := response(t, newPyClient(t, dialBroker(t, shared), node).call(testkit.PyCall("r1", todayToken(), "math", "add", "[1, 2]"), 5*time.Second)); r.Message != "3" {
+		t.Fatalf("call after the resubscribe: reply %q", r.Message)
+	}
+	// Connected once more each, not in a loop.
+	for i, b := range a.Brokers() {
+		if b.Connects != 2 {
+			t.Errorf("broker %d: %d connects, want 2", i, b.Connects)
+		}
+	}
+}

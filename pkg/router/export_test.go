@@ -1,0 +1,16 @@
+package router
+
+import "errors"
+
+// CancelConsumer cancels the agent's consumer on broker i from the client
+// side: its deliveries channel closes under a live connection, as when the
+// broker cancels it (basic.cancel), but on that broker alone.
+func CancelConsumer(a *Agent, i int) error {
+	a.mu.Lock()
+	pc := a.conns[i]
+	a.mu.Unlock()
+	if pc == nil {
+		return errors.New("not consuming on that broker")
+	}
+	return pc.ch.Cancel(pc.tag, false)
+}
