@@ -67,6 +67,7 @@ type Agent struct {
 	abandon    chan struct{} // closed by Close when in-flight work is left behind
 	aborted    atomic.Bool   // the drain timed out
 	consumeWG  sync.WaitGroup
+	checksWG   sync.WaitGroup // resubscribeCluster's checks; waited for after the paths closed
 	inflight   sync.WaitGroup
 	routerDone chan struct{}
 	routerErr  error
@@ -428,6 +429,7 @@ func (a *Agent) close() error {
 			_ = p.Close()
 		}
 	}
+	a.checksWG.Wait() // their calls end with the connections
 	cancels.Wait()
 	a.cancelBase(nil)
 	return errors.Join(errs...)

@@ -17,11 +17,6 @@ import (
 // cancelled its consumer (queue deleted, leader moved) or its channel died.
 var errConsumerGone = errors.New("router: consumer cancelled by the broker")
 
-// errSiblingConsumerGone is the reason a path is reconnected when the
-// broker cancelled this agent's consumer on another node of the same
-// cluster (resubscribeCluster).
-var errSiblingConsumerGone = errors.New("router: consumer cancelled on another node of the cluster")
-
 // errReplyChannelClosed is the reason a path is reconnected when its reply
 // channel died under a live connection.
 var errReplyChannelClosed = errors.New("router: reply channel closed")
@@ -208,8 +203,9 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 				// The connection lives but the consumer does not: reconnect,
 				// which declares the queue again and consumes anew.
 				a.logger.Info("Consumer gone, reconnecting", watermill.LogFields{"broker": pc.broker})
+				marker := a.markCluster(pc)
 				a.path(pc.index).KillConn(pc.conn, errConsumerGone)
-				a.resubscribeCluster(pc)
+				a.resubscribeCluster(pc, marker)
 			}
 			return
 		}
@@ -246,30 +242,6 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 			a.release()
 			return
 		}
-	}
-}
-
-// resubscribeCluster reconnects the other paths of this agent to the
-// cluster of gone, whose consumer the broker cancelled: the node queue of a
-// cluster is one queue, and a cancel most likely means it was deleted. Every
-// consumer of a deleted queue should be cancelled, but RabbitMQ 3.10 does not
-// always tell those on the other nodes of a quorum queue (seen about once in
-// a dozen deletes, in TestClusterAgentsScaledOut and by hand): they stay
-// idle on the deleted queue, never counted by the queue declared again.
-// Reconnecting declares and consumes anew on each, at the cost of one
-// reconnect of every path to the cluster per cancel.
-func (a *Agent) resubscribeCluster(gone *pathConn) {
-	a.mu.Lock()
-	var siblings []*pathConn
-	for _, pc := range a.conns {
-		if pc != nil && pc != gone && sameCluster(pc.conn, gone.conn) {
-			siblings = append(siblings, pc)
-		}
-	}
-	a.mu.Unlock()
-	for _, pc := range siblings {
-		a.logger.Info("Consumer gone on another node of the cluster, reconnecting", watermill.LogFields{"broker": pc.broker, "cancelled_on": gone.broker})
-		a.path(pc.index).KillConn(pc.conn, errSiblingConsumerGone)
 	}
 }
 

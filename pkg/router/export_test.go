@@ -14,3 +14,7 @@ func CancelConsumer(a *Agent, i int) error {
 	}
 	return pc.ch.Cancel(pc.tag, false)
 }
+
+// WaitClusterChecks waits until the checks that a cancelled consumer
+// started (which other paths reach the same cluster) are done.
+func WaitClusterChecks(a *Agent) { a.checksWG.Wait() }

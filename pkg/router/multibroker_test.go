@@ -108,6 +108,7 @@ func TestConsumerCancelledOnOneNodeOfAClusterResubscribesEveryNode(t *testing.T)
 	if err := router.CancelConsumer(a, 0); err != nil {
 		t.Fatal(err)
 	}
+	router.WaitClusterChecks(a)
 	testkit.Eventually(t, 10*time.Second, "both paths connected anew and consuming", func() bool {
 		b := a.Brokers()
 		return b[0].Connects == 2 && b[1].Connects == 2 && b[0].Consuming && b[1].Consuming
@@ -120,5 +121,32 @@ func TestConsumerCancelledOnOneNodeOfAClusterResubscribesEveryNode(t *testing.T)
 		if b.Connects != 2 {
 			t.Errorf("broker %d: %d connects, want 2", i, b.Connects)
 		}
+	}
+}
+
+// A consumer cancelled on one broker leaves the paths to other brokers
+// alone: their queues were not deleted, and a reconnect would give back
+// the work in flight there.
+func TestConsumerCancelledOnOneBrokerLeavesAnotherBrokerAlone(t *testing.T) {
+	shared := brokertest.RequireBroker(t)
+	nodeB := brokertest.StartNode(t, brokertest.NodeOptions{})
+	node := testkit.UniqueName("sbtest-resubscribe-other")
+	testkit.DeleteQueues(t, shared, node)
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("math", "add", add)
+	}, func(c *router.Config) {
+		c.Endpoints = []broker.Endpoint{{URL: shared}, {URL: nodeB.URL()}}
+		c.Backoff = broker.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+	})
+	if err := router.CancelConsumer(a, 0); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 10*time.Second, "the cancelled path connected anew and consuming", func() bool {
+		b := a.Brokers()
+		return b[0].Connects == 2 && b[0].Consuming
+	})
+	router.WaitClusterChecks(a)
+	if b := a.Brokers()[1]; b.Connects != 1 || !b.Consuming {
+		t.Errorf("the other broker's path: %d connects, consuming %v; want 1 and true", b.Connects, b.Consuming)
 	}
 }
