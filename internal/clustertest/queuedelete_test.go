@@ -5,6 +5,8 @@ package clustertest
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -18,11 +20,30 @@ import (
 // consuming it again.
 const reconsumeGoal = 2 * time.Second
 
+// defaultDeleteRounds is how many times CI deletes the node queue under the
+// agents; SERVICEBUS_DELETE_ROUNDS asks for more by hand.
+const defaultDeleteRounds = 10
+
+func deleteRounds(t *testing.T) int {
+	v := os.Getenv("SERVICEBUS_DELETE_ROUNDS")
+	if v == "" {
+		return defaultDeleteRounds
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("SERVICEBUS_DELETE_ROUNDS=%q: want a whole number of rounds, at least 1", v)
+	}
+	return n
+}
+
 // testQueueDeleted deletes the node queue on the cluster under running
 // agents, each consuming on every node: every consumer is cancelled at once,
 // and the agents declare the quorum queue again, with a replica on every
-// node, and consume it. consumers is how many there were before.
-func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *servicebus.Sender, consumers int) {
+// node, and consume it. consumers is how many there were before. It
+// reports whether the test has not failed (rounds stop at the first
+// failure).
+func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *servicebus.Sender, consumers int) bool {
+	t.Helper()
 	conn, err := amqp.Dial(c.Node(0).URL())
 	if err != nil {
 		t.Fatal(err)
@@ -119,4 +140,5 @@ func testQueueDeleted(t *testing.T, c *brokertest.Cluster, node string, sender *
 	if len(members) != len(c.Nodes()) {
 		t.Errorf("node queue declared again with %d replicas, want %d", len(members), len(c.Nodes()))
 	}
+	return !t.Failed()
 }

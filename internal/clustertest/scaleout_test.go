@@ -218,7 +218,14 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 				alive++
 			}
 		}
-		testQueueDeleted(t, c, node, sender, alive*len(c.Nodes()))
+		// Over and over: RabbitMQ 3.10 left consumers on the other nodes
+		// uncancelled about once in a dozen deletes (docs/cluster.md).
+		rounds := deleteRounds(t)
+		for round := 1; round <= rounds; round++ {
+			if !testQueueDeleted(t, c, node, sender, alive*len(c.Nodes())) {
+				t.Fatalf("round %d of %d failed", round, rounds)
+			}
+		}
 	})
 }
 

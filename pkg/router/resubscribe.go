@@ -63,16 +63,22 @@ func (a *Agent) resubscribeCluster(gone *pathConn, marker string) {
 	a.checksWG.Add(1)
 	go func() {
 		defer a.checksWG.Done()
-		deleted := false
+		var same []*pathConn
 		for _, pc := range siblings {
-			if _, err := countConsumers(pc.conn, marker); err != nil {
-				continue // another broker (404), or a connection that is going anyway
+			if _, err := countConsumers(pc.conn, marker); err == nil {
+				same = append(same, pc)
+			} // else another broker (404), or a connection that is going anyway
+		}
+		// Only once every path looked: a path that finds it gone would
+		// take its broker for another cluster.
+		for _, pc := range same {
+			if deleteQueue(pc.conn, marker) == nil {
+				break
 			}
+		}
+		for _, pc := range same {
 			a.logger.Info("Consumer gone on another node of the cluster, reconnecting",
 				watermill.LogFields{"broker": pc.broker, "cancelled_on": gone.broker})
-			if !deleted {
-				deleted = deleteQueue(pc.conn, marker) == nil
-			}
 			a.path(pc.index).KillConn(pc.conn, errSiblingConsumerGone)
 		}
 	}()
