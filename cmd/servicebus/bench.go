@@ -68,7 +68,8 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	mutexProfile := fs.String("mutexprofile", "", "write mutex contention profiles of the whole run to `FILE` and FILE.server")
 	allocProfile := fs.String("allocprofile", "", "write allocation profiles (sites, counted from the start) to `FILE` and FILE.server")
 	quiet := fs.Bool("quiet", false, "no progress line on stderr")
-	tracing := fs.Bool("tracing", false, "turn OpenTelemetry tracing on in both processes (every span sampled, exported nowhere, W3C propagation): its cost")
+	tracing := fs.Bool("tracing", false, "turn OpenTelemetry tracing on in both processes (exported nowhere, W3C propagation): its cost")
+	traceSample := fs.Float64("trace-sample", 1, "with --tracing: the share of calls sampled, in (0, 1] (1: every call; less: a trace-id ratio that the agent follows)")
 	withMetrics := fs.Bool("metrics", false, "turn the Prometheus metrics of the servicebus agent and sender on (their cost)")
 	soak := fs.Bool("soak", false, "one long run that samples memory and goroutines of both sides (see above)")
 	soakInterval := fs.Duration("soak-interval", 10*time.Second, "calling time between two soak samples")
@@ -97,6 +98,7 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 		ServerCommand: func() *exec.Cmd { return exec.Command(exe, "bench", benchServerArg) },
 		Profiles:      bench.Profiles{CPU: *cpuprofile, Trace: *traceFile, Mutex: *mutexProfile, Alloc: *allocProfile},
 		Tracing:       *tracing,
+		TraceSample:   *traceSample,
 		Metrics:       *withMetrics,
 	}
 	if !*quiet {
@@ -104,6 +106,12 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	}
 	if opt.Concurrency, err = parseIntList(*conc); err != nil {
 		return usageErr(stderr, "bench", fmt.Errorf("--concurrency: %w", err))
+	}
+	if *traceSample <= 0 || *traceSample > 1 {
+		return usageErr(stderr, "bench", fmt.Errorf("--trace-sample %v: want a share of calls in (0, 1]", *traceSample))
+	}
+	if *traceSample != 1 && !*tracing {
+		return usageErr(stderr, "bench", errors.New("--trace-sample needs --tracing"))
 	}
 	opt.Modes = splitList(*modes)
 	opt.Impls = splitList(*impls)

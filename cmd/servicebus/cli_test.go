@@ -337,3 +337,20 @@ func TestBenchSoakRefusesSeveralConcurrencies(t *testing.T) {
 		t.Errorf("stderr %q", r.stderr)
 	}
 }
+
+func TestBenchRefusesABadTraceSample(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tracing", "--trace-sample", "0"}, "want a share of calls in (0, 1]"},
+		{[]string{"--tracing", "--trace-sample", "1.5"}, "want a share of calls in (0, 1]"},
+		{[]string{"--trace-sample", "0.5"}, "--trace-sample needs --tracing"},
+	} {
+		r := runCLI(t, nil, append([]string{"bench"}, c.args...)...)
+		r.wantCode(t, exitUsage)
+		if !strings.Contains(r.stderr, c.want) {
+			t.Errorf("bench %v: stderr %q, want %q", c.args, r.stderr, c.want)
+		}
+	}
+}

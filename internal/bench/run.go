@@ -34,8 +34,12 @@ type Options struct {
 	Suffix        string    // of queue names; random when empty
 	Progress      io.Writer // a line per run; nil for none
 	// Tracing turns OpenTelemetry tracing on in both processes: an SDK
-	// provider sampling every span, exported nowhere, and W3C propagation.
+	// provider, exported nowhere, and W3C propagation.
 	Tracing bool
+	// TraceSample is the share of calls that Tracing samples, in (0, 1];
+	// 0 means 1, every call. The agent follows the caller's choice
+	// (ParentBased), as a deployment that samples would.
+	TraceSample float64
 	// Metrics turns the Prometheus metrics of the servicebus sides on
 	// (agent and sender, on registries nobody scrapes): their cost.
 	Metrics bool
@@ -53,6 +57,9 @@ func (o *Options) validate() error {
 	}
 	if len(o.Impls) == 0 {
 		errs = append(errs, errors.New("no implementation"))
+	}
+	if o.TraceSample < 0 || o.TraceSample > 1 {
+		errs = append(errs, fmt.Errorf("trace sample %v is not in (0, 1]", o.TraceSample))
 	}
 	for _, impl := range o.Impls {
 		if !validImpl(impl) {
@@ -138,7 +145,7 @@ func newRunner(opt Options, withServer bool) (r *runner, err error) {
 	}
 	r.stopProfiles = stop
 	if opt.Tracing {
-		r.stopTracing = tracingOn()
+		r.stopTracing = tracingOn(opt.TraceSample)
 	}
 	if r.queues, err = dialQueues(opt.URL, r.topo); err != nil {
 		return r, err
@@ -148,7 +155,7 @@ func newRunner(opt Options, withServer bool) (r *runner, err error) {
 			return r, err
 		}
 		if opt.Tracing {
-			if _, err = r.server.do(request{Op: opTracing}); err != nil {
+			if _, err = r.server.do(request{Op: opTracing, Sample: opt.TraceSample}); err != nil {
 				return r, err
 			}
 		}

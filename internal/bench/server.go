@@ -29,6 +29,7 @@ type request struct {
 	Queue    string    `json:"queue,omitempty"`  // opStart, opStop: the node queue, which names the side
 	Profiles *Profiles `json:"profiles,omitempty"`
 	GC       bool      `json:"gc,omitempty"`      // opUsage: collect garbage and free memory first
+	Sample   float64   `json:"sample,omitempty"`  // opTracing: Options.TraceSample
 	Metrics  bool      `json:"metrics,omitempty"` // opStart: the agent exports metrics (Options.Metrics)
 }
 
@@ -99,7 +100,7 @@ func Serve(in io.Reader, out io.Writer) (err error) {
 				delete(servers, req.Queue)
 			}
 		case opTracing:
-			stopTracing = tracingOn()
+			stopTracing = tracingOn(req.Sample)
 		case opUsage:
 			if req.GC {
 				debug.FreeOSMemory()
