@@ -77,9 +77,12 @@ var errNotAcked = errors.New("router: delivery not acked")
 // failed.
 //
 // Under a process span without a trace (the no-op default, no traceparent)
-// there is nothing to write.
+// there is nothing to write; nor under a trace that is not sampled: the
+// caller's call span does not record either (a sampler follows the caller's
+// choice), so nobody would read it, and the reply goes without a header
+// table to encode and decode.
 func (a *Agent) traceReply(dl *delivery, pub *amqp.Publishing) {
-	if dl.span == nil || !dl.span.SpanContext().IsValid() {
+	if dl.span == nil || !dl.span.SpanContext().IsSampled() {
 		return
 	}
 	if code, ok := pub.Headers[codec.HeaderErrorCode].(string); ok && dl.span.IsRecording() {

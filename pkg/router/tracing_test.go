@@ -165,3 +165,44 @@ func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
 		t.Errorf("error reply traceparent %q, want the process span's %s", tp, sc.SpanID())
 	}
 }
+
+// A call whose trace the caller did not sample (traceparent flags 00) is
+// answered without trace headers: the agent's sampler follows the caller, so
+// its process span does not record, and the caller's span, which would link
+// to it, does not either. A sampled call's reply carries the process span's
+// context.
+func TestAReplyToAnUnsampledCallCarriesNoTraceHeader(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
+		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
+	conn, node := freshNode(t, "traceunsampled")
+	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) }, func(c *router.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	c := newPyClient(t, conn, node)
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	for _, flags := range []string{"00", "01"} {
+		var d amqp.Delivery
+		select {
+		case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"),
+			amqp.Publishing{Headers: amqp.Table{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-" + flags}}):
+		case <-time.After(5 * time.Second):
+			t.Fatalf("flags %s: no reply", flags)
+		}
+		if r := response(t, d); r.Message != "3" {
+			t.Errorf("flags %s: reply %q, want 3", flags, r.Message)
+		}
+		got, found := d.Headers["traceparent"].(string)
+		switch flags {
+		case "00":
+			if found {
+				t.Errorf("unsampled call: reply traceparent %q, want none", got)
+			}
+		case "01":
+			if !strings.HasPrefix(got, "00-"+traceID+"-") || !strings.HasSuffix(got, "-01") {
+				t.Errorf("sampled call: reply traceparent %q, want a sampled context of trace %s", got, traceID)
+			}
+		}
+	}
+}
