@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -65,7 +66,7 @@ func TestHelperAgentProcess(t *testing.T) {
 	if err != nil {
 		fail(err)
 	}
-	agent, err := servicebus.NewAgent(cfg, stderrLog{name: name})
+	agent, err := servicebus.NewAgent(cfg, stderrLog{name: name, say: say})
 	if err != nil {
 		fail(err)
 	}
@@ -118,6 +119,10 @@ type stderrLog struct {
 	watermill.NopLogger
 	name   string
 	fields watermill.LogFields
+	// say writes a line to the test (stdout): "COMPETING" for each
+	// competing-consumers notice, so that a test can count them in order
+	// with CONSUMING.
+	say func(format string, args ...any)
 }
 
 func (l stderrLog) Error(msg string, err error, fields watermill.LogFields) {
@@ -126,10 +131,13 @@ func (l stderrLog) Error(msg string, err error, fields watermill.LogFields) {
 
 func (l stderrLog) Info(msg string, fields watermill.LogFields) {
 	fmt.Fprintf(os.Stderr, "%s %s: %s %v\n", time.Now().Format("15:04:05.000"), l.name, msg, l.fields.Add(fields))
+	if strings.Contains(msg, "competing consumers") {
+		l.say("COMPETING")
+	}
 }
 
 func (l stderrLog) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return stderrLog{name: l.name, fields: l.fields.Add(fields)}
+	return stderrLog{name: l.name, fields: l.fields.Add(fields), say: l.say}
 }
 
 // loadConfig reads the YAML a user would write over the defaults, without
@@ -172,6 +180,8 @@ type agentProc struct {
 	ready  chan error // one value: nil on CONSUMING, else why not
 	read   chan struct{}
 	killed bool
+	// competing counts the agent's competing-consumers notices (COMPETING).
+	competing atomic.Int32
 }
 
 // startAgents starts n agent processes at once, waits until each consumes
@@ -235,6 +245,8 @@ func (p *agentProc) readLines(stdout io.Reader, book *ledger) {
 		case strings.HasPrefix(line, "ERROR") && !ready:
 			ready = true
 			p.ready <- fmt.Errorf("%s", line)
+		case line == "COMPETING":
+			p.competing.Add(1)
 		default:
 			book.record(p.index, line)
 		}

@@ -27,7 +27,12 @@ func TestClusterSendsAndCallsRideThroughLeaderKillAndRollingRestart(t *testing.T
 	// it keeps up with the load and calls do not wait behind sends.
 	configPath := writeConfig(t, c.Hosts(), node, 16)
 	book := &ledger{}
-	startAgents(t, 1, configPath, book, helperWorkEnv+"=2ms")
+	agent := startAgents(t, 1, configPath, book, helperWorkEnv+"=2ms")[0]
+	// Its consumers on the other nodes are its own, not another agent's:
+	// the notices come before CONSUMING, which startAgents waited for.
+	if n := agent.competing.Load(); n > 0 {
+		t.Errorf("one agent through every node logged %d competing-consumers notices: it took its own consumers on the other nodes for another agent's", n)
+	}
 	consumers := len(c.Nodes()) // one consumer through each node
 	if _, err := waitConsumers(c, node, consumers, time.Minute); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // already consume that queue, most likely another agent started with the same
 // node name. That is allowed by design (competing consumers: each call goes to
 // one of them) but easy to do by mistake. This agent's own consumers on other
-// paths to the same cluster (equal cluster_name) are not counted. Later
+// paths to the same cluster (cluster.go) are not counted. Later
 // reconnects are not checked: the broker may still count the consumer of a
 // connection it has not yet noticed is dead.
 func (a *Agent) competingConsumers(i int, broker string) func(conn *amqp.Connection) {
@@ -27,14 +27,7 @@ func (a *Agent) competingConsumers(i int, broker string) func(conn *amqp.Connect
 			a.logger.Debug("Could not count the consumers of the node queue", watermill.LogFields{"broker": broker, "err": err})
 			return
 		}
-		own := 0
-		a.mu.Lock()
-		for j, pc := range a.conns {
-			if j != i && pc != nil && sameCluster(pc.conn, conn) {
-				own++
-			}
-		}
-		a.mu.Unlock()
+		own := a.ownConsumers(i, conn, consumers)
 		if others := consumers - own; others > 0 {
 			a.logger.Info(fmt.Sprintf("%d consumers share %s: competing consumers", consumers+1, a.cfg.NodeName),
 				watermill.LogFields{
@@ -61,10 +54,18 @@ func countConsumers(conn *amqp.Connection, queue string) (int, error) {
 	return q.Consumers, nil
 }
 
-// sameCluster reports whether two connections reach the same RabbitMQ
-// cluster, by the cluster_name the broker announces.
-func sameCluster(a, b *amqp.Connection) bool {
-	na, _ := a.Properties["cluster_name"].(string)
-	nb, _ := b.Properties["cluster_name"].(string)
-	return na != "" && na == nb
+// ownConsumers is how many of the agent's paths other than i consume the
+// queue that path i, on conn, counts consumers of: those whose broker is
+// in conn's cluster. It asks only when the queue has consumers.
+func (a *Agent) ownConsumers(i int, conn *amqp.Connection, consumers int) int {
+	others := a.otherPaths(i)
+	if consumers == 0 || len(others) == 0 {
+		return 0
+	}
+	marker, err := a.declareMarker(conn)
+	if err != nil {
+		return 0
+	}
+	defer dropMarker(marker, conn)
+	return len(seeing(marker, others))
 }

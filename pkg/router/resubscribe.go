@@ -2,7 +2,6 @@ package router
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -16,37 +15,23 @@ import (
 // TestClusterAgentsScaledOut and a delete loop on a 3-node cluster). Such a
 // consumer stays idle on the deleted queue, and the queue declared again
 // never counts it. So the agent reconnects, and thereby declares and
-// consumes anew, every path to the same cluster as the one whose consumer
-// was cancelled; paths to other brokers are left alone.
-//
-// Which paths reach the same cluster is asked of the brokers: a queue
-// declared on one node is seen by a passive declare on every node of its
-// cluster, and by no other broker. (The cluster_name a broker announces is
-// its own node's name unless an operator set one, so it cannot tell.)
+// consumes anew, every path to the same cluster (cluster.go) as the one
+// whose consumer was cancelled; paths to other brokers are left alone.
 
 // errSiblingConsumerGone is the reason a path is reconnected when the
 // broker cancelled this agent's consumer on another node of the same
 // cluster.
 var errSiblingConsumerGone = errors.New("router: consumer cancelled on another node of the cluster")
 
-// markerExpiry is how long an unused marker queue lives (x-expires): the
-// check needs it for a few round trips.
-const markerExpiry = 60_000 // ms
-
 // markCluster declares a marker queue on gone's connection, before that
 // connection is closed, when the agent has other paths to check; it returns
 // the marker's name, or "" when there is nothing to check or it failed.
 func (a *Agent) markCluster(gone *pathConn) string {
-	if len(a.siblings(gone)) == 0 {
+	if len(a.otherPaths(gone.index)) == 0 {
 		return ""
 	}
-	name := fmt.Sprintf("servicebus.cluster-check.%s.%s", a.cfg.NodeName, watermill.NewShortUUID())
-	ch, err := gone.conn.Channel()
+	name, err := a.declareMarker(gone.conn)
 	if err != nil {
-		return ""
-	}
-	defer ch.Close()
-	if _, err := ch.QueueDeclare(name, false, false, false, false, amqp.Table{"x-expires": int32(markerExpiry)}); err != nil {
 		a.logger.Debug("Could not declare the cluster marker queue", watermill.LogFields{"broker": gone.broker, "err": err})
 		return ""
 	}
@@ -59,51 +44,22 @@ func (a *Agent) resubscribeCluster(gone *pathConn, marker string) {
 	if marker == "" {
 		return
 	}
-	siblings := a.siblings(gone)
+	others := a.otherPaths(gone.index)
 	a.checksWG.Add(1)
 	go func() {
 		defer a.checksWG.Done()
-		var same []*pathConn
-		for _, pc := range siblings {
-			if _, err := countConsumers(pc.conn, marker); err == nil {
-				same = append(same, pc)
-			} // else another broker (404), or a connection that is going anyway
+		// The marker goes only once every path looked: a path that found
+		// it gone would take its broker for another cluster.
+		same := seeing(marker, others)
+		conns := make([]*amqp.Connection, len(same))
+		for k, pc := range same {
+			conns[k] = pc.conn
 		}
-		// Only once every path looked: a path that finds it gone would
-		// take its broker for another cluster.
-		for _, pc := range same {
-			if deleteQueue(pc.conn, marker) == nil {
-				break
-			}
-		}
+		dropMarker(marker, conns...)
 		for _, pc := range same {
 			a.logger.Info("Consumer gone on another node of the cluster, reconnecting",
 				watermill.LogFields{"broker": pc.broker, "cancelled_on": gone.broker})
 			a.path(pc.index).KillConn(pc.conn, errSiblingConsumerGone)
 		}
 	}()
-}
-
-// siblings are the agent's live paths other than gone.
-func (a *Agent) siblings(gone *pathConn) []*pathConn {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []*pathConn
-	for _, pc := range a.conns {
-		if pc != nil && pc != gone {
-			out = append(out, pc)
-		}
-	}
-	return out
-}
-
-// deleteQueue deletes queue on a channel of its own.
-func deleteQueue(conn *amqp.Connection, queue string) error {
-	ch, err := conn.Channel()
-	if err != nil {
-		return err
-	}
-	defer ch.Close()
-	_, err = ch.QueueDelete(queue, false, false, false)
-	return err
 }
