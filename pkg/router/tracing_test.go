@@ -26,14 +26,7 @@ import (
 // span, and the reply carries that span's context; a tracestate over 512
 // bytes is not echoed. No span but the process span is made.
 func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	conn, node := freshNode(t, "trace")
-	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) }, func(c *router.Config) {
-		c.TracerProvider = tp
-		c.Propagator = propagation.TraceContext{}
-	})
-	c := newPyClient(t, conn, node)
+	c, rec := tracedNode(t, "trace", func(a *router.Agent) { a.AddRPCService("math", "add", add) })
 
 	const parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 	huge := parent + strings.Repeat("x", 64<<10)
@@ -53,12 +46,7 @@ func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T)
 	}
 	for name, headers := range cases {
 		before := len(rec.Ended())
-		var d amqp.Delivery
-		select {
-		case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{Headers: headers}):
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: no reply", name)
-		}
+		d := replyTo(t, c, vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{Headers: headers}, name)
 		if r := response(t, d); r.Message != "3" {
 			t.Errorf("%s: reply %q, want 3", name, r.Message)
 		}
@@ -91,36 +79,15 @@ func TestCallsWithoutOrWithBadTraceparentAreAnsweredUnderARootSpan(t *testing.T)
 // without a reply span of its own, the error reply carries the process
 // span's context as any reply does.
 func TestAnErrorReplyFailsTheProcessSpan(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	conn, node := freshNode(t, "tracefail")
-	startAgent(t, node, func(a *router.Agent) {
+	c, rec := tracedNode(t, "tracefail", func(a *router.Agent) {
 		a.AddRPCService("math", "fail", func(context.Context, *router.Request) (any, error) {
 			return nil, errors.New("division by zero")
 		})
-	}, func(c *router.Config) {
-		c.TracerProvider = tp
-		c.Propagator = propagation.TraceContext{}
 	})
-	c := newPyClient(t, conn, node)
-
-	var d amqp.Delivery
-	select {
-	case d = <-c.start(testkit.PyCall("1", todayToken(), "math", "fail", "[]"), amqp.Publishing{}):
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reply")
-	}
-	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
-		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
-	}
-	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
-	process := rec.Ended()[0]
+	d := replyTo(t, c, testkit.PyCall("1", todayToken(), "math", "fail", "[]"), amqp.Publishing{}, "failing call")
+	process := failedProcessSpan(t, d, rec)
 	if st := process.Status(); st.Code != codes.Error || st.Description != string(codec.CodeServiceError) {
 		t.Errorf("process span status %+v, want error %s", st, codec.CodeServiceError)
-	}
-	sc := process.SpanContext()
-	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
-		t.Errorf("reply traceparent %q, want the process span's %s", tp, sc.SpanID())
 	}
 }
 
@@ -128,9 +95,6 @@ func TestAnErrorReplyFailsTheProcessSpan(t *testing.T) {
 // a middleware) is answered with an error reply instead; the process span
 // says why it failed, and the error reply still carries its context.
 func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
-	conn, node := freshNode(t, "tracebig")
 	inflate := func(h message.HandlerFunc) message.HandlerFunc {
 		return func(msg *message.Message) ([]*message.Message, error) {
 			out, err := h(msg)
@@ -140,29 +104,11 @@ func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
 			return out, err
 		}
 	}
-	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add, inflate) }, func(c *router.Config) {
-		c.TracerProvider = tp
-		c.Propagator = propagation.TraceContext{}
-	})
-	c := newPyClient(t, conn, node)
-
-	var d amqp.Delivery
-	select {
-	case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{}):
-	case <-time.After(5 * time.Second):
-		t.Fatal("no reply")
-	}
-	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
-		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
-	}
-	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
-	process := rec.Ended()[0]
+	c, rec := tracedNode(t, "tracebig", func(a *router.Agent) { a.AddRPCService("math", "add", add, inflate) })
+	d := replyTo(t, c, vectorXML(t, "math", "add", "[1, 2]"), amqp.Publishing{}, "call with a huge reply")
+	process := failedProcessSpan(t, d, rec)
 	if st := process.Status(); st.Code != codes.Error || !strings.Contains(st.Description, "frame_max") {
 		t.Errorf("process span status %+v, want an error about the frame size", st)
-	}
-	sc := process.SpanContext()
-	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
-		t.Errorf("error reply traceparent %q, want the process span's %s", tp, sc.SpanID())
 	}
 }
 
@@ -172,24 +118,12 @@ func TestAReplyTooLargeFailsTheProcessSpan(t *testing.T) {
 // to it, does not either. A sampled call's reply carries the process span's
 // context.
 func TestAReplyToAnUnsampledCallCarriesNoTraceHeader(t *testing.T) {
-	rec := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec),
+	c, _ := tracedNode(t, "traceunsampled", func(a *router.Agent) { a.AddRPCService("math", "add", add) },
 		sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())))
-	conn, node := freshNode(t, "traceunsampled")
-	startAgent(t, node, func(a *router.Agent) { a.AddRPCService("math", "add", add) }, func(c *router.Config) {
-		c.TracerProvider = tp
-		c.Propagator = propagation.TraceContext{}
-	})
-	c := newPyClient(t, conn, node)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 	for _, flags := range []string{"00", "01"} {
-		var d amqp.Delivery
-		select {
-		case d = <-c.start(vectorXML(t, "math", "add", "[1, 2]"),
-			amqp.Publishing{Headers: amqp.Table{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-" + flags}}):
-		case <-time.After(5 * time.Second):
-			t.Fatalf("flags %s: no reply", flags)
-		}
+		d := replyTo(t, c, vectorXML(t, "math", "add", "[1, 2]"),
+			amqp.Publishing{Headers: amqp.Table{"traceparent": "00-" + traceID + "-00f067aa0ba902b7-" + flags}}, "flags "+flags)
 		if r := response(t, d); r.Message != "3" {
 			t.Errorf("flags %s: reply %q, want 3", flags, r.Message)
 		}
@@ -205,4 +139,49 @@ func TestAReplyToAnUnsampledCallCarriesNoTraceHeader(t *testing.T) {
 			}
 		}
 	}
+}
+
+// tracedNode starts an agent on a fresh node, set up by setup, with an SDK
+// tracer provider (opts, recording into the returned recorder) and W3C
+// propagation, and returns a py-servicebus client of that node.
+func tracedNode(t *testing.T, prefix string, setup func(*router.Agent), opts ...sdktrace.TracerProviderOption) (*pyClient, *tracetest.SpanRecorder) {
+	t.Helper()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(append(opts, sdktrace.WithSpanProcessor(rec))...)
+	conn, node := freshNode(t, prefix)
+	startAgent(t, node, setup, func(c *router.Config) {
+		c.TracerProvider = tp
+		c.Propagator = propagation.TraceContext{}
+	})
+	return newPyClient(t, conn, node), rec
+}
+
+// replyTo publishes body with pub's properties through c and returns the
+// reply, which must come within 5 s.
+func replyTo(t *testing.T, c *pyClient, body []byte, pub amqp.Publishing, what string) amqp.Delivery {
+	t.Helper()
+	select {
+	case d := <-c.start(body, pub):
+		return d
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: no reply", what)
+		return amqp.Delivery{}
+	}
+}
+
+// failedProcessSpan checks that d is an error reply (service_error) that
+// carries the context of the process span rec saw end, and returns that
+// span.
+func failedProcessSpan(t *testing.T, d amqp.Delivery, rec *tracetest.SpanRecorder) sdktrace.ReadOnlySpan {
+	t.Helper()
+	if got := d.Headers[codec.HeaderErrorCode]; got != string(codec.CodeServiceError) {
+		t.Fatalf("reply error code %v, want %s", got, codec.CodeServiceError)
+	}
+	testkit.Eventually(t, 5*time.Second, "process span ended", func() bool { return len(rec.Ended()) >= 1 })
+	process := rec.Ended()[0]
+	sc := process.SpanContext()
+	if tp, _ := d.Headers["traceparent"].(string); !strings.HasPrefix(tp, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-") {
+		t.Errorf("error reply traceparent %q, want the process span's %s", tp, sc.SpanID())
+	}
+	return process
 }
