@@ -280,3 +280,58 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 		blockedSeen > 0, took.Round(time.Millisecond), deadline, attempts.Load(), growth>>10, peakGrowth>>10,
 		viaB.Round(time.Millisecond), recovered.Round(time.Millisecond))
 }
+
+// A broker under a resource alarm stops reading a connection that published
+// (connection.blocked), so a health probe on it gets no answer. That is the
+// broker's choice, not a dead link: the connection must be kept (its
+// heartbeats still come), or every probe interval would throw it away and
+// dial again for as long as the alarm lasts. When the alarm clears, the
+// same connection publishes again.
+func TestBlockedConnectionIsKeptThroughAnAlarm(t *testing.T) {
+	const probe = 200 * time.Millisecond
+	log := newTestLog(t)
+	a := brokertest.StartNode(t, brokertest.NodeOptions{})
+	node := testkit.UniqueName("fault-alarm-probe")
+	declareNode(t, a.URL(), node)
+	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(time.Second, a.URL()), CallTimeout: 10 * time.Second, ProbeInterval: probe})
+	send := func(seq int, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return sender.Send(ctx, node+".fault.record", payload{Seq: seq})
+	}
+	if err := send(0, 10*time.Second); err != nil {
+		t.Fatalf("Send before the alarm: %v", err)
+	}
+	connects := sender.Status()[0].Connects
+
+	if out, err := a.Ctl("set_vm_memory_high_watermark", "0"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { _, _ = a.Ctl("set_vm_memory_high_watermark", "0.4") })
+	seq := 1
+	testkit.Eventually(t, 10*time.Second, "the sender's connection blocked", func() bool {
+		_ = send(seq, 300*time.Millisecond) // a publish makes the broker block the connection
+		seq++
+		return sender.Status()[0].Blocked
+	})
+	// Ten probe intervals, each of which would have ended the connection.
+	blockedFor := 10 * probe
+	time.Sleep(blockedFor)
+	st := sender.Status()[0]
+	if st.Connects != connects || !st.Blocked {
+		t.Errorf("after %s blocked: %d connects (%d before the alarm), blocked %v; want the same connection, still blocked",
+			blockedFor, st.Connects, connects, st.Blocked)
+	}
+
+	if out, err := a.Ctl("set_vm_memory_high_watermark", "0.4"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	testkit.Eventually(t, 10*time.Second, "a Send once the alarm cleared", func() bool {
+		err := send(seq, time.Second)
+		seq++
+		return err == nil
+	})
+	if st := sender.Status()[0]; st.Connects != connects {
+		t.Errorf("the alarm cost %d reconnects", st.Connects-connects)
+	}
+}

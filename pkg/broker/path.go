@@ -383,6 +383,7 @@ func (p *Path) watch(conn *amqp.Connection, closed <-chan *amqp.Error, blockings
 		defer t.Stop()
 		tick = t.C
 	}
+	blocked := false
 	for {
 		select {
 		case <-p.closing:
@@ -397,11 +398,18 @@ func (p *Path) watch(conn *amqp.Connection, closed <-chan *amqp.Error, blockings
 			}
 			return fmt.Errorf("broker: connection to %s closed: %w", p.cfg.Endpoint.String(), amqpErr)
 		case b := <-blockings:
+			blocked = b.Active
 			p.setState(conn, b.Active, nil)
 			if b.Active {
 				p.logger.Info("Broker blocks publishers", watermill.LogFields{"reason": b.Reason})
 			}
 		case <-tick:
+			if blocked {
+				// The broker stops reading a blocked connection until its
+				// alarm clears: a probe would get no answer and throw away
+				// a sound connection. Its heartbeats still watch the link.
+				continue
+			}
 			var err error
 			start := time.Now()
 			probeCh, err = p.probe(conn, probeCh)
