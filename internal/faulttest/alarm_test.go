@@ -20,6 +20,16 @@ import (
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
+// sendSeq sends payload seq to node's fault.record through s within timeout
+// and returns how long it took.
+func sendSeq(s *rpc.Sender, node string, seq int, timeout time.Duration) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	start := time.Now()
+	err := s.Send(ctx, node+".fault.record", payload{Seq: seq})
+	return time.Since(start), err
+}
+
 // heapGrowthBound: see the hammering in TestSendUnderMemoryAlarmFailsByItsDeadline.
 const heapGrowthBound = 256 << 10
 
@@ -82,11 +92,7 @@ func TestSendUnderMemoryAlarmFailsByItsDeadline(t *testing.T) {
 	declareNode(t, a.URL(), node)
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(0, a.URL()), CallTimeout: 10 * time.Second})
 	send := func(s *rpc.Sender, seq int, timeout time.Duration) (time.Duration, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		start := time.Now()
-		err := s.Send(ctx, node+".fault.record", payload{Seq: seq})
-		return time.Since(start), err
+		return sendSeq(s, node, seq, timeout)
 	}
 	if _, err := send(sender, 0, 10*time.Second); err != nil {
 		t.Fatalf("Send before the alarm: %v", err)
@@ -295,9 +301,8 @@ func TestBlockedConnectionIsKeptThroughAnAlarm(t *testing.T) {
 	declareNode(t, a.URL(), node)
 	sender := newSender(t, log, rpc.Config{Endpoints: endpoints(time.Second, a.URL()), CallTimeout: 10 * time.Second, ProbeInterval: probe})
 	send := func(seq int, timeout time.Duration) error {
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		defer cancel()
-		return sender.Send(ctx, node+".fault.record", payload{Seq: seq})
+		_, err := sendSeq(sender, node, seq, timeout)
+		return err
 	}
 	if err := send(0, 10*time.Second); err != nil {
 		t.Fatalf("Send before the alarm: %v", err)
