@@ -156,15 +156,15 @@ func loadConfig(path string) (servicebus.Config, error) {
 
 // writeConfig writes the YAML of a deployment on the cluster: every node a
 // host, durable topology (quorum node queue), daily tokens, concurrency
-// services at a time in each agent.
-func writeConfig(t *testing.T, hosts []string, node string, concurrency int) string {
+// services at a time in each agent; extra lines of YAML are added.
+func writeConfig(t *testing.T, hosts []string, node string, concurrency int, extra ...string) string {
 	t.Helper()
 	yaml := fmt.Sprintf(`hosts: [%s]
 node_name: %s
 topology: durable
 secret_token: cluster test secret
 concurrency: %d
-`, strings.Join(hosts, ", "), node, concurrency)
+`, strings.Join(hosts, ", "), node, concurrency) + strings.Join(extra, "")
 	path := t.TempDir() + "/servicebus.yaml"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

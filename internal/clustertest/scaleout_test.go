@@ -36,7 +36,10 @@ func TestClusterAgentsScaledOut(t *testing.T) {
 	c := brokertest.StartCluster(t, brokertest.ClusterOptions{})
 	clusterUp := time.Since(start)
 	node := testkit.UniqueName("clustertest-scaleout")
-	configPath := writeConfig(t, c.Hosts(), node, 4)
+	// A probe every second: a node queue that RabbitMQ deleted without
+	// cancelling any consumer is found by it (docs/cluster.md), within
+	// the 2 s of the delete test.
+	configPath := writeConfig(t, c.Hosts(), node, 4, "probe_interval: 1s\n")
 	book := &ledger{}
 	start = time.Now()
 	agents := startAgents(t, agentCount, configPath, book)

@@ -68,6 +68,7 @@ type Agent struct {
 	aborted    atomic.Bool   // the drain timed out
 	consumeWG  sync.WaitGroup
 	checksWG   sync.WaitGroup // resubscribeCluster's checks; waited for after the paths closed
+	watched    string         // the queue watchQueue checks: the node queue (a test may change it)
 	inflight   sync.WaitGroup
 	routerDone chan struct{}
 	routerErr  error
@@ -105,6 +106,7 @@ func NewAgent(cfg Config, logger watermill.LoggerAdapter) (*Agent, error) {
 		conns:       make([]*pathConn, len(cfg.Endpoints)),
 		parseLosses: make([]int, len(cfg.Endpoints)),
 		stopFeed:    make(chan struct{}),
+		watched:     cfg.NodeName,
 		abandon:     make(chan struct{}),
 		routerDone:  make(chan struct{}),
 	}

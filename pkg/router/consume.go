@@ -39,6 +39,8 @@ type pathConn struct {
 	replyGate  sync.RWMutex
 	replyingMu sync.Mutex
 	replying   map[*delivery]struct{} // replies being published, for blame
+
+	goneOnce sync.Once // consumerGone
 }
 
 // delivery is kept with every message handed to the router so that its
@@ -137,8 +139,9 @@ func (a *Agent) onUp(i int, broker string) func(*amqp.Connection) error {
 			return fmt.Errorf("consume %q: %w", a.cfg.NodeName, err)
 		}
 		a.conns[i] = pc
-		a.consumeWG.Add(1)
+		a.consumeWG.Add(2)
 		go a.consume(pc, deliveries)
+		go a.watchQueue(pc)
 		a.logger.Info("Consuming node queue", watermill.LogFields{"broker": broker, "queue": a.cfg.NodeName, "prefetch": a.cfg.Concurrency})
 		return nil
 	}
@@ -203,9 +206,7 @@ func (a *Agent) consume(pc *pathConn, deliveries <-chan amqp.Delivery) {
 				// The connection lives but the consumer does not: reconnect,
 				// which declares the queue again and consumes anew.
 				a.logger.Info("Consumer gone, reconnecting", watermill.LogFields{"broker": pc.broker})
-				marker := a.markCluster(pc)
-				a.path(pc.index).KillConn(pc.conn, errConsumerGone)
-				a.resubscribeCluster(pc, marker)
+				a.consumerGone(pc, errConsumerGone)
 			}
 			return
 		}

@@ -18,3 +18,8 @@ func CancelConsumer(a *Agent, i int) error {
 // WaitClusterChecks waits until the checks that a cancelled consumer
 // started (which other paths reach the same cluster) are done.
 func WaitClusterChecks(a *Agent) { a.checksWG.Wait() }
+
+// WatchQueue makes the agent's queue check (watchQueue) look for queue
+// instead of its node queue: a queue that does not exist stands for a node
+// queue deleted without a cancel. Call it before Start.
+func WatchQueue(a *Agent, queue string) { a.watched = queue }

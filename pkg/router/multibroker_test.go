@@ -150,3 +150,24 @@ func TestConsumerCancelledOnOneBrokerLeavesAnotherBrokerAlone(t *testing.T) {
 		t.Errorf("the other broker's path: %d connects, consuming %v; want 1 and true", b.Connects, b.Consuming)
 	}
 }
+
+// A node queue gone without any cancel (RabbitMQ 3.10 did it once in some
+// 130 deletes of a quorum queue) is found by the agent's check at the probe
+// interval, and every path to that cluster consumes anew.
+func TestNodeQueueGoneWithoutACancelIsFoundAndConsumedAgain(t *testing.T) {
+	shared := brokertest.RequireBroker(t)
+	node := testkit.UniqueName("sbtest-queuegone")
+	testkit.DeleteQueues(t, shared, node)
+	a := startAgent(t, node, func(a *router.Agent) {
+		a.AddRPCService("math", "add", add)
+		router.WatchQueue(a, node+".missing") // as if the node queue were gone
+	}, func(c *router.Config) {
+		c.Endpoints = []broker.Endpoint{{URL: shared}, {URL: shared}}
+		c.Backoff = broker.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}
+		c.ProbeInterval = 200 * time.Millisecond
+	})
+	testkit.Eventually(t, 10*time.Second, "both paths connected anew and consuming", func() bool {
+		b := a.Brokers()
+		return b[0].Connects >= 2 && b[1].Connects >= 2 && b[0].Consuming && b[1].Consuming
+	})
+}

@@ -2,9 +2,12 @@ package router
 
 import (
 	"errors"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 // A consumer that the broker cancels under a live connection most likely
@@ -17,6 +20,54 @@ import (
 // never counts it. So the agent reconnects, and thereby declares and
 // consumes anew, every path to the same cluster (cluster.go) as the one
 // whose consumer was cancelled; paths to other brokers are left alone.
+
+// errQueueGone is the reason a path is reconnected when its node queue is
+// gone though the broker cancelled no consumer of it (watchQueue).
+var errQueueGone = errors.New("router: node queue gone, no consumer cancelled")
+
+// consumerGone reconnects pc, whose consumer is gone (reason), and the
+// agent's other paths to the same cluster; once per connection.
+func (a *Agent) consumerGone(pc *pathConn, reason error) {
+	pc.goneOnce.Do(func() {
+		marker := a.markCluster(pc)
+		a.path(pc.index).KillConn(pc.conn, reason)
+		a.resubscribeCluster(pc, marker)
+	})
+}
+
+// watchQueue checks, every probe interval, that the node queue pc consumes
+// still exists. RabbitMQ 3.10 has also deleted a quorum queue without
+// cancelling any of its consumers (seen once in about 130 deletes): they
+// all stayed idle, the queue gone, until this check found it missing. It
+// ends with the connection or the agent's feed.
+func (a *Agent) watchQueue(pc *pathConn) {
+	defer a.consumeWG.Done()
+	interval := a.cfg.ProbeInterval
+	if interval < 0 {
+		return
+	}
+	if interval == 0 {
+		interval = broker.DefaultProbeInterval
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-pc.down:
+			return
+		case <-a.stopFeed:
+			return
+		case <-tick.C:
+		}
+		_, err := countConsumers(pc.conn, a.watched)
+		var amqpErr *amqp.Error
+		if errors.As(err, &amqpErr) && amqpErr.Code == amqp.NotFound {
+			a.logger.Info("Node queue gone without a cancel, reconnecting", watermill.LogFields{"broker": pc.broker, "queue": a.watched})
+			a.consumerGone(pc, errQueueGone)
+			return
+		}
+	}
+}
 
 // errSiblingConsumerGone is the reason a path is reconnected when the
 // broker cancelled this agent's consumer on another node of the same
