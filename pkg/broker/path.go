@@ -99,9 +99,6 @@ func NewPath(cfg PathConfig, logger watermill.LoggerAdapter) *Path {
 	}
 	if cfg.ProbeTimeout <= 0 {
 		cfg.ProbeTimeout = min(cfg.ProbeInterval, 5*time.Second)
-		if cfg.SetupTimeout <= 0 {
-			cfg.SetupTimeout = DefaultSetupTimeout
-		}
 		if cfg.ProbeTimeout <= 0 {
 			cfg.ProbeTimeout = 5 * time.Second
 		}
@@ -207,6 +204,10 @@ func (p *Path) KillConn(conn *amqp.Connection, reason error) {
 	default:
 	}
 }
+
+// ProbeInterval is the period of the path's health probe, defaults
+// applied; negative when the probe is off.
+func (p *Path) ProbeInterval() time.Duration { return p.cfg.ProbeInterval }
 
 // Close stops the path and closes its connection. It is idempotent and
 // returns once the background loop has ended and OnDown has run. A dial or

@@ -6,8 +6,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	amqp "github.com/rabbitmq/amqp091-go"
-
-	"github.com/go-servicebus/servicebus/pkg/broker"
 )
 
 // A consumer that the broker cancels under a live connection most likely
@@ -29,9 +27,10 @@ var errQueueGone = errors.New("router: node queue gone, no consumer cancelled")
 // agent's other paths to the same cluster; once per connection.
 func (a *Agent) consumerGone(pc *pathConn, reason error) {
 	pc.goneOnce.Do(func() {
-		marker := a.markCluster(pc)
+		others := a.otherPaths(pc.index)
+		marker := a.markCluster(pc, others)
 		a.path(pc.index).KillConn(pc.conn, reason)
-		a.resubscribeCluster(pc, marker)
+		a.resubscribeCluster(pc, marker, others)
 	})
 }
 
@@ -42,12 +41,9 @@ func (a *Agent) consumerGone(pc *pathConn, reason error) {
 // ends with the connection or the agent's feed.
 func (a *Agent) watchQueue(pc *pathConn) {
 	defer a.consumeWG.Done()
-	interval := a.cfg.ProbeInterval
+	interval := a.path(pc.index).ProbeInterval()
 	if interval < 0 {
 		return
-	}
-	if interval == 0 {
-		interval = broker.DefaultProbeInterval
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -77,8 +73,8 @@ var errSiblingConsumerGone = errors.New("router: consumer cancelled on another n
 // markCluster declares a marker queue on gone's connection, before that
 // connection is closed, when the agent has other paths to check; it returns
 // the marker's name, or "" when there is nothing to check or it failed.
-func (a *Agent) markCluster(gone *pathConn) string {
-	if len(a.otherPaths(gone.index)) == 0 {
+func (a *Agent) markCluster(gone *pathConn, others []*pathConn) string {
+	if len(others) == 0 {
 		return ""
 	}
 	name, err := a.declareMarker(gone.conn)
@@ -89,13 +85,13 @@ func (a *Agent) markCluster(gone *pathConn) string {
 	return name
 }
 
-// resubscribeCluster reconnects, in the background, every other path whose
-// broker sees marker (the same cluster as gone's), then deletes the marker.
-func (a *Agent) resubscribeCluster(gone *pathConn, marker string) {
+// resubscribeCluster reconnects, in the background, every path of others
+// whose broker sees marker (the same cluster as gone's), then deletes the
+// marker.
+func (a *Agent) resubscribeCluster(gone *pathConn, marker string, others []*pathConn) {
 	if marker == "" {
 		return
 	}
-	others := a.otherPaths(gone.index)
 	a.checksWG.Add(1)
 	go func() {
 		defer a.checksWG.Done()
