@@ -13,12 +13,20 @@ import (
 // link (the cable cut, no RST) fills the socket buffer long before
 // heartbeats or the probe notice, and amqp091-go writes with its locks held
 // on the caller's goroutine. stallConn keeps such a write from holding its
-// caller: a write that has not finished within writeGrace hands the bytes it
-// could not write to a background goroutine and returns, and every later
-// write queues behind them in memory until the socket drains or the
-// connection is declared dead (heartbeats, the probe, or a backlog past
-// maxBacklog). The caller then waits for its confirm with its own context,
-// and leaves by its deadline.
+// caller: on an open connection every write is handed to a background
+// flusher and returns at once, and later writes queue behind it in memory
+// until the socket drains or the connection is declared dead (heartbeats,
+// the probe, or a backlog past maxBacklog). The caller then waits for its
+// confirm with its own context, and leaves by its deadline.
+//
+// Writing behind is also what makes a busy connection cheap: the frames
+// that amqp091-go flushes while the flusher is in the kernel (replies, acks
+// and publishes of other goroutines) go out together in its next write, one
+// system call for many frames, and the broker reads them in one go.
+//
+// While a write deadline is set from outside (the handshake, the close),
+// writes are made on the caller's goroutine, bounded by that deadline and
+// by writeGrace, after which the rest is written behind as above.
 //
 // To amqp091-go (and to TLS, which runs on top of it) the bytes are written;
 // a message stuck in the backlog of a link that dies is a publish lost with
@@ -59,6 +67,16 @@ func (c *stallConn) Write(p []byte) (int, error) {
 			return 0, c.err
 		}
 		c.pending = append(c.pending, p...)
+		return len(p), nil
+	}
+	if c.hard.IsZero() {
+		// An open connection: written behind, so that the caller
+		// (amqp091-go, its connection's send lock held) returns at once,
+		// and the frames written while the flusher is in the kernel go out
+		// together in its next write.
+		c.backlog = append(c.backlog[:0], p...)
+		c.flushing = true
+		go c.flush()
 		return len(p), nil
 	}
 	c.armGrace()

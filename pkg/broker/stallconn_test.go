@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,8 +42,9 @@ func TestStallConnWriteReturnsWithinTheGraceWhenThePeerDoesNotRead(t *testing.T)
 	if !bytes.Equal(got, want.Bytes()) {
 		t.Fatal("bytes written behind arrived altered or out of order")
 	}
-	// Back to direct writes once the backlog drained.
-	testkit.Eventually(t, time.Second, "direct writes again", func() bool {
+	// The flusher ends once the backlog drained, and a later write starts
+	// a new one.
+	testkit.Eventually(t, time.Second, "the backlog drained", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return !c.flushing
@@ -59,6 +61,47 @@ func TestStallConnWriteReturnsWithinTheGraceWhenThePeerDoesNotRead(t *testing.T)
 	if b := <-done; string(b) != "end" {
 		t.Fatalf("read %q after the backlog, want %q", b, "end")
 	}
+}
+
+// Writes made while the flusher is in the kernel leave together, in order,
+// in its next write: many frames, one system call.
+func TestStallConnWritesWhatQueuedBehindAFlushInOneWrite(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	w := &countingConn{Conn: client}
+	c := newStallConn(w)
+	defer c.Close()
+
+	// The peer does not read yet: the first write's flush blocks in the
+	// "kernel", and the next 99 queue behind it.
+	var want bytes.Buffer
+	for i := range 100 {
+		frame := []byte{byte(i), 0xce}
+		want.Write(frame)
+		if _, err := c.Write(frame); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(server, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("frames written behind arrived altered or out of order")
+	}
+	if n := w.writes.Load(); n != 2 {
+		t.Fatalf("100 writes reached the socket in %d writes, want 2 (the first, then everything queued behind it)", n)
+	}
+}
+
+type countingConn struct {
+	net.Conn
+	writes atomic.Int32
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
 }
 
 func TestStallConnFailsWritesOnceTheLinkIsGone(t *testing.T) {
