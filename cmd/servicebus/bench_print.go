@@ -19,8 +19,8 @@ func printBenchTable(w io.Writer, rows []bench.Row) {
 	for _, r := range rows {
 		implW = max(implW, len(r.Impl))
 	}
-	fmt.Fprintf(w, "%-5s %-*s %11s %10s %10s %10s %6s %9s %10s %13s %10s %13s\n", "mode", implW, "impl", "concurrency",
-		"calls/s", "p50", "p99", "ratio", "cpu/call", "caller cpu", "caller allocs", "server cpu", "server allocs")
+	fmt.Fprintf(w, "%-5s %-*s %11s %10s %10s %10s %6s %9s %10s %13s %10s %13s %10s\n", "mode", implW, "impl", "concurrency",
+		"calls/s", "p50", "p99", "ratio", "cpu/call", "caller cpu", "caller allocs", "server cpu", "server allocs", "broker cpu")
 	for _, r := range rows {
 		ratio := ""
 		if r.Ratio > 0 {
@@ -30,9 +30,13 @@ func printBenchTable(w io.Writer, rows []bench.Row) {
 		if r.Server != nil {
 			serverCPU, serverAllocs = fmtMicros(r.Server.CPUusPerCall), fmt.Sprintf("%.1f", r.Server.AllocsPerCall)
 		}
-		fmt.Fprintf(w, "%-5s %-*s %11d %10.0f %10s %10s %6s %9s %10s %13.1f %10s %13s\n", r.Mode, implW, r.Impl, r.Concurrency,
+		brokerCPU := "-"
+		if r.BrokerCPUusPerCall > 0 {
+			brokerCPU = fmtMicros(r.BrokerCPUusPerCall)
+		}
+		fmt.Fprintf(w, "%-5s %-*s %11d %10.0f %10s %10s %6s %9s %10s %13.1f %10s %13s %10s\n", r.Mode, implW, r.Impl, r.Concurrency,
 			r.CallsPerS, fmtMicros(r.P50us), fmtMicros(r.P99us), ratio, fmtMicros(r.CPUusPerCall),
-			fmtMicros(r.Caller.CPUusPerCall), r.Caller.AllocsPerCall, serverCPU, serverAllocs)
+			fmtMicros(r.Caller.CPUusPerCall), r.Caller.AllocsPerCall, serverCPU, serverAllocs, brokerCPU)
 	}
 }
 

@@ -124,7 +124,7 @@ func TestBenchTableShowsRatioAndBothSides(t *testing.T) {
 		{Mode: "rpc", Impl: bench.ImplFloor, Concurrency: 64, CallsPerS: 10000, P50us: 4000, P99us: 12000, CPUusPerCall: 50,
 			Caller: bench.Side{CPUusPerCall: 20, AllocsPerCall: 12.5}, Server: &bench.Side{CPUusPerCall: 30, AllocsPerCall: 9}},
 		{Mode: "rpc", Impl: bench.ImplServicebus, Concurrency: 64, CallsPerS: 7000, P50us: 900, P99us: 15000, CPUusPerCall: 80, Ratio: 0.7,
-			Caller: bench.Side{CPUusPerCall: 35, AllocsPerCall: 60}, Server: &bench.Side{CPUusPerCall: 45, AllocsPerCall: 80}},
+			Caller: bench.Side{CPUusPerCall: 35, AllocsPerCall: 60}, Server: &bench.Side{CPUusPerCall: 45, AllocsPerCall: 80}, BrokerCPUusPerCall: 71.4},
 		{Mode: "send", Impl: bench.ImplServicebus, Concurrency: 1, CallsPerS: 900, P50us: 1000, P99us: 2000, CPUusPerCall: 40, Ratio: 0.9,
 			Caller: bench.Side{CPUusPerCall: 40, AllocsPerCall: 30}},
 	})
@@ -132,13 +132,13 @@ func TestBenchTableShowsRatioAndBothSides(t *testing.T) {
 	if len(lines) != 4 {
 		t.Fatalf("table:\n%s", buf.String())
 	}
-	if h := strings.Join(strings.Fields(lines[0]), " "); h != "mode impl concurrency calls/s p50 p99 ratio cpu/call caller cpu caller allocs server cpu server allocs" {
+	if h := strings.Join(strings.Fields(lines[0]), " "); h != "mode impl concurrency calls/s p50 p99 ratio cpu/call caller cpu caller allocs server cpu server allocs broker cpu" {
 		t.Errorf("header %q", lines[0])
 	}
 	for i, want := range []string{
-		"rpc amqp091 64 10000 4.00ms 12.00ms 50µs 20µs 12.5 30µs 9.0",
-		"rpc servicebus 64 7000 900µs 15.00ms 0.70 80µs 35µs 60.0 45µs 80.0",
-		"send servicebus 1 900 1.00ms 2.00ms 0.90 40µs 40µs 30.0 - -",
+		"rpc amqp091 64 10000 4.00ms 12.00ms 50µs 20µs 12.5 30µs 9.0 -",
+		"rpc servicebus 64 7000 900µs 15.00ms 0.70 80µs 35µs 60.0 45µs 80.0 71µs",
+		"send servicebus 1 900 1.00ms 2.00ms 0.90 40µs 40µs 30.0 - - -",
 	} {
 		if got := strings.Join(strings.Fields(lines[i+1]), " "); got != want {
 			t.Errorf("row %d: %q, want %q", i, got, want)

@@ -125,13 +125,14 @@ type runner struct {
 	server       *serverProcess // nil when no mode has a server side
 	stopProfiles func() error
 	stopTracing  func() error // nil unless Options.Tracing
+	broker       string       // the broker's /proc directory, "" when not found (brokercpu.go)
 }
 
 func newRunner(opt Options, withServer bool) (r *runner, err error) {
 	if opt.Suffix == "" {
 		opt.Suffix = randomSuffix()
 	}
-	r = &runner{opt: opt, stopProfiles: func() error { return nil }}
+	r = &runner{opt: opt, stopProfiles: func() error { return nil }, broker: brokerProcess(opt.URL)}
 	defer func() {
 		if err != nil {
 			r.close()
@@ -257,7 +258,9 @@ func (r *runner) measure(ctx context.Context, t *target, c, round int) (Row, err
 		stopLive()
 		return Row{}, err
 	}
+	brokerBefore, brokerOK := brokerCPU(r.broker)
 	lat, wall, err := drive(ctx, load{call: t.caller.call, timeout: r.opt.Timeout, c: c, n: r.opt.N, record: true, done: &done})
+	brokerAfter, brokerOK2 := brokerCPU(r.broker)
 	after, uerr := r.usage(t, false)
 	stopLive()
 	if err = errors.Join(err, uerr); err != nil {
@@ -276,6 +279,9 @@ func (r *runner) measure(ctx context.Context, t *target, c, round int) (Row, err
 		round:       round,
 	}
 	row.CPUusPerCall = row.Caller.CPUusPerCall
+	if brokerOK && brokerOK2 && len(lat) > 0 {
+		row.BrokerCPUusPerCall = round1(float64(brokerAfter-brokerBefore) / float64(time.Microsecond) / float64(len(lat)))
+	}
 	if t.server != "" {
 		s := perCall(before[1], after[1], len(lat))
 		row.Server = &s

@@ -24,6 +24,10 @@ type Row struct {
 	// Server is the server side's cost (router.Agent, the floor server),
 	// measured in the server process; nil in send mode, which has none.
 	Server *Side `json:"server,omitempty"`
+	// BrokerCPUusPerCall is the broker process's CPU per call during the
+	// run, when the broker runs on this machine and /proc shows it
+	// (brokercpu.go); 0 when unknown.
+	BrokerCPUusPerCall float64 `json:"broker_cpu_us_per_call,omitempty"`
 	// Ratio is calls/s relative to the floor (ImplFloor) at the same mode and
 	// concurrency: the median over rounds of the per-round ratio. 0 for the
 	// floor itself and where the floor was not run.
