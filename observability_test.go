@@ -212,6 +212,27 @@ func TestMetricsCountCallsAndAnErrorOverHTTP(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
+	// Every delivery is settled after its reply is confirmed, which may be
+	// after the caller has its answer: wait for the six acks.
+	testkit.Eventually(t, 5*time.Second, "six deliveries acked", func() bool {
+		return value(scrape(t, base+"/metrics"), "servicebus_agent_settled_total", map[string]string{"outcome": "acked"}) == 6
+	})
+	f = scrape(t, base+"/metrics")
+	for _, c := range []struct {
+		name    string
+		outcome string
+		want    float64
+	}{
+		// Three results, the unknown service's error and the PONG.
+		{"servicebus_agent_replies_total", "published", 5},
+		{"servicebus_agent_replies_total", "failed", 0},
+		{"servicebus_agent_settled_total", "requeued", 0},
+		{"servicebus_agent_settled_total", "rejected", 0},
+	} {
+		if got := value(f, c.name, map[string]string{"outcome": c.outcome}); got != c.want {
+			t.Errorf("%s{outcome=%q} = %v, want %v", c.name, c.outcome, got, c.want)
+		}
+	}
 	if code, body, err := getStatus(base + "/healthz"); err != nil || code != http.StatusOK {
 		t.Errorf("/healthz: %d %q %v", code, body, err)
 	}

@@ -40,7 +40,29 @@ var rejectReasons = [...]struct {
 	{"unknown_service", func(s router.Stats) uint64 { return s.UnknownService }},
 	{"too_large", func(s router.Stats) uint64 { return s.TooLarge }},
 	{"unreadable", func(s router.Stats) uint64 { return s.Unreadable }},
+	{"poison", func(s router.Stats) uint64 { return s.Poisoned }},
 }
+
+// Outcomes of servicebus_agent_replies_total and
+// servicebus_agent_settled_total, each with the router.Stats counter
+// behind it.
+var (
+	replyOutcomes = [...]struct {
+		outcome string
+		count   func(router.Stats) uint64
+	}{
+		{"published", func(s router.Stats) uint64 { return s.Replies }},
+		{"failed", func(s router.Stats) uint64 { return s.ReplyFailures }},
+	}
+	settleOutcomes = [...]struct {
+		outcome string
+		count   func(router.Stats) uint64
+	}{
+		{"acked", func(s router.Stats) uint64 { return s.Acked }},
+		{"requeued", func(s router.Stats) uint64 { return s.Requeued }},
+		{"rejected", func(s router.Stats) uint64 { return s.Rejected }},
+	}
+)
 
 var (
 	descBrokerUp = prometheus.NewDesc("servicebus_broker_up",
@@ -60,11 +82,17 @@ var (
 		"Deliveries the broker marked redelivered.", nil, nil)
 	descAgentServiceErrors = prometheus.NewDesc("servicebus_agent_service_errors_total",
 		"Services that returned an error (after retries) or panicked.", nil, nil)
+	descAgentReplies = prometheus.NewDesc("servicebus_agent_replies_total",
+		"RPC replies, by outcome: published (the broker confirmed it) or failed (not published or not confirmed, or no valid reply_to).",
+		[]string{"outcome"}, nil)
+	descAgentSettled = prometheus.NewDesc("servicebus_agent_settled_total",
+		"Deliveries settled with the broker, by outcome: acked, requeued (given back: a failed reply, shutdown) or rejected (not requeued; dead-lettered where the queue has a dead-letter exchange).",
+		[]string{"outcome"}, nil)
 )
 
 func (c *pullCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBrokerUp, descReconnects, descAgentInflight, descAgentConsuming,
-		descAgentReceived, descAgentRejected, descAgentRedeliveries, descAgentServiceErrors} {
+		descAgentReceived, descAgentRejected, descAgentRedeliveries, descAgentServiceErrors, descAgentReplies, descAgentSettled} {
 		ch <- d
 	}
 }
@@ -122,6 +150,12 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(descAgentRedeliveries, prometheus.CounterValue, float64(sum.Redelivered))
 		ch <- prometheus.MustNewConstMetric(descAgentServiceErrors, prometheus.CounterValue, float64(sum.ServiceErrors))
+		for _, o := range replyOutcomes {
+			ch <- prometheus.MustNewConstMetric(descAgentReplies, prometheus.CounterValue, float64(o.count(sum)), o.outcome)
+		}
+		for _, o := range settleOutcomes {
+			ch <- prometheus.MustNewConstMetric(descAgentSettled, prometheus.CounterValue, float64(o.count(sum)), o.outcome)
+		}
 	}
 	for _, k := range order {
 		ch <- prometheus.MustNewConstMetric(descBrokerUp, prometheus.GaugeValue, up[k], k.broker, k.role)
@@ -140,6 +174,12 @@ func addStats(sum *router.Stats, s router.Stats) {
 	sum.UnknownService += s.UnknownService
 	sum.TooLarge += s.TooLarge
 	sum.Unreadable += s.Unreadable
+	sum.Poisoned += s.Poisoned
+	sum.Replies += s.Replies
+	sum.ReplyFailures += s.ReplyFailures
+	sum.Acked += s.Acked
+	sum.Requeued += s.Requeued
+	sum.Rejected += s.Rejected
 	sum.Redelivered += s.Redelivered
 	sum.ServiceErrors += s.ServiceErrors + s.Panics
 }
