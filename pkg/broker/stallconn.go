@@ -137,13 +137,25 @@ func (c *stallConn) flush() {
 			return
 		}
 		if len(c.pending) == 0 {
-			c.backlog = buf[:0]
+			c.backlog = keepable(buf)
 			c.flushing = false
 			c.mu.Unlock()
 			return
 		}
-		c.backlog, c.pending = c.pending, buf[:0]
+		c.backlog, c.pending = c.pending, keepable(buf)
 	}
+}
+
+// keepBuffer is the largest write buffer a connection keeps for its next
+// writes: enough for the frames of many calls at once; the buffer of a
+// large message or a stall's backlog is let go once written.
+const keepBuffer = 256 << 10
+
+func keepable(buf []byte) []byte {
+	if cap(buf) > keepBuffer {
+		return nil
+	}
+	return buf[:0]
 }
 
 func (c *stallConn) SetDeadline(t time.Time) error {

@@ -94,6 +94,35 @@ func TestStallConnWritesWhatQueuedBehindAFlushInOneWrite(t *testing.T) {
 	}
 }
 
+// The buffers of a large write are let go once it is written: a
+// connection that once sent a big message does not hold its size for life.
+func TestStallConnLetsGoOfALargeWritesBuffers(t *testing.T) {
+	client, server := net.Pipe()
+	defer server.Close()
+	c := newStallConn(client)
+	defer c.Close()
+	big := make([]byte, 4*keepBuffer)
+	for range 2 { // the second queues behind the first: both buffers grow
+		if _, err := c.Write(big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := io.ReadFull(server, make([]byte, 2*len(big))); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, time.Second, "the flusher done", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.flushing
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cap(c.backlog) > keepBuffer || cap(c.pending) > keepBuffer {
+		t.Fatalf("after a %d-byte write the connection keeps buffers of %d and %d bytes, want at most %d",
+			len(big), cap(c.backlog), cap(c.pending), keepBuffer)
+	}
+}
+
 type countingConn struct {
 	net.Conn
 	writes atomic.Int32
