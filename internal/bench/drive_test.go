@@ -35,19 +35,28 @@ func TestDriveMakesExactlyNCallsAndStopsAtTheFirstError(t *testing.T) {
 	}
 	boom := errors.New("boom")
 	calls.Store(0)
-	done.Store(0)
-	_, _, err = drive(context.Background(), load{call: func(context.Context) error {
+	var late atomic.Int64 // calls that began after drive was stopped
+	_, _, err = drive(context.Background(), load{call: func(ctx context.Context) error {
+		if ctx.Err() != nil {
+			late.Add(1) // its context came from the stopped drive
+		}
 		if calls.Add(1) == 10 {
 			return boom
 		}
 		return nil
-	}, timeout: time.Second, c: 4, n: 100000, done: &done})
+	}, timeout: time.Second, c: 4, n: 100000})
 	if !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
-	// Callers stop at the next call after the error: at most one more each.
-	if n := calls.Load(); n > 10+4 {
-		t.Errorf("%d calls after an error at the 10th", n)
+	// Callers stop at the next call after the error: a caller may have
+	// checked just before the stop and make one more call, no more. (How
+	// many calls the other callers finish while the failing one returns
+	// is up to the scheduler, so the total is not bounded.)
+	if n := late.Load(); n > 4 {
+		t.Errorf("%d calls began after the stop, want at most one for each of the 4 callers", n)
+	}
+	if n := calls.Load(); n >= 100000 {
+		t.Errorf("all %d calls were made: the error did not stop the callers", n)
 	}
 }
 
