@@ -32,7 +32,9 @@ Each side is measured in its own process: the server sides (agent, floor server)
 child process of the bench (this binary again), the callers (sender, floor client) in the
 bench. cpu: user+system CPU of each process (getrusage) per call; allocs: heap objects each
 process allocated (runtime.ReadMemStats) per call. Both include each process's runtime (GC) and,
-on the caller side, the bench's own per-call work, the same for every impl. --cpuprofile,
+on the caller side, the bench's own per-call work, the same for every impl. broker cpu: the
+broker process's CPU per call, when it listens on a loopback address and /proc shows which
+process holds its port (else -): on a small machine the broker shares the cores. --cpuprofile,
 --trace, --mutexprofile and --allocprofile write FILE for the callers and FILE.server for the servers.
 
 --soak makes one long run (default: rpc servicebus, 2,000,000 calls, 64 callers) and takes a
