@@ -49,7 +49,6 @@ type stallConn struct {
 	flushing bool      // a background flush runs
 	err      error     // sticky: the first write error
 	hard     time.Time // write deadline set from outside (handshake, close)
-	soft     time.Time // the grace deadline last set on the socket
 }
 
 func newStallConn(c net.Conn) *stallConn { return &stallConn{Conn: c} }
@@ -95,19 +94,14 @@ func (c *stallConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// armGrace bounds the next socket write by writeGrace (or the outside
-// deadline, when sooner). The deadline is renewed only when half of it is
-// used up, so a busy connection does not touch the poller on every write.
+// armGrace bounds the next socket write by writeGrace, or by the outside
+// deadline when sooner. Only the writes made in place use it: those of a
+// handshake or a close, a few per connection.
 func (c *stallConn) armGrace() {
-	now := time.Now()
-	if !c.soft.IsZero() && c.soft.Sub(now) > writeGrace/2 && (c.hard.IsZero() || !c.soft.After(c.hard)) {
-		return
-	}
-	d := now.Add(writeGrace)
-	if !c.hard.IsZero() && c.hard.Before(d) {
+	d := time.Now().Add(writeGrace)
+	if c.hard.Before(d) {
 		d = c.hard
 	}
-	c.soft = d
 	_ = c.Conn.SetWriteDeadline(d)
 }
 
@@ -120,7 +114,6 @@ func (c *stallConn) hardPassed() bool {
 // notices on its next read.
 func (c *stallConn) flush() {
 	c.mu.Lock()
-	c.soft = time.Time{}
 	_ = c.Conn.SetWriteDeadline(c.hard)
 	for {
 		buf := c.backlog
@@ -169,7 +162,6 @@ func (c *stallConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.hard = t
-	c.soft = time.Time{}
 	if c.flushing {
 		// Applies to the flush under way too: a close must not wait on a
 		// dead link forever.

@@ -180,4 +180,9 @@ func TestStallConnKeepsAnOutsideWriteDeadline(t *testing.T) {
 	if _, err := c.Write([]byte("late")); err == nil {
 		t.Fatal("a write past the outside deadline succeeded")
 	}
+	// SetDeadline bounds reads too: a handshake waiting for a broker that
+	// never answers must end.
+	if _, err := c.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("a read past the outside deadline: err = %v, want a timeout", err)
+	}
 }
