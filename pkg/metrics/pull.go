@@ -28,36 +28,31 @@ type pullCollector struct {
 
 func newPullCollector() *pullCollector { return &pullCollector{} }
 
-// Rejection reasons of servicebus_agent_rejected_total, each with the
-// router.Stats counter behind it.
-var rejectReasons = [...]struct {
-	reason string
-	count  func(router.Stats) uint64
-}{
-	{"decode", func(s router.Stats) uint64 { return s.Malformed }},
-	{"token", func(s router.Stats) uint64 { return s.BadToken }},
-	{"deadline", func(s router.Stats) uint64 { return s.DeadlineExceeded }},
-	{"unknown_service", func(s router.Stats) uint64 { return s.UnknownService }},
-	{"too_large", func(s router.Stats) uint64 { return s.TooLarge }},
-	{"unreadable", func(s router.Stats) uint64 { return s.Unreadable }},
-	{"poison", func(s router.Stats) uint64 { return s.Poisoned }},
+// labelled is one label value of an agent counter, with the router.Stats
+// counter behind it.
+type labelled struct {
+	value string
+	count func(router.Stats) uint64
 }
 
-// Outcomes of servicebus_agent_replies_total and
-// servicebus_agent_settled_total, each with the router.Stats counter
-// behind it.
+// The label values of servicebus_agent_rejected_total (reason),
+// servicebus_agent_replies_total and servicebus_agent_settled_total
+// (outcome).
 var (
-	replyOutcomes = [...]struct {
-		outcome string
-		count   func(router.Stats) uint64
-	}{
+	rejectReasons = []labelled{
+		{"decode", func(s router.Stats) uint64 { return s.Malformed }},
+		{"token", func(s router.Stats) uint64 { return s.BadToken }},
+		{"deadline", func(s router.Stats) uint64 { return s.DeadlineExceeded }},
+		{"unknown_service", func(s router.Stats) uint64 { return s.UnknownService }},
+		{"too_large", func(s router.Stats) uint64 { return s.TooLarge }},
+		{"unreadable", func(s router.Stats) uint64 { return s.Unreadable }},
+		{"poison", func(s router.Stats) uint64 { return s.Poisoned }},
+	}
+	replyOutcomes = []labelled{
 		{"published", func(s router.Stats) uint64 { return s.Replies }},
 		{"failed", func(s router.Stats) uint64 { return s.ReplyFailures }},
 	}
-	settleOutcomes = [...]struct {
-		outcome string
-		count   func(router.Stats) uint64
-	}{
+	settleOutcomes = []labelled{
 		{"acked", func(s router.Stats) uint64 { return s.Acked }},
 		{"requeued", func(s router.Stats) uint64 { return s.Requeued }},
 		{"rejected", func(s router.Stats) uint64 { return s.Rejected }},
@@ -145,21 +140,22 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descAgentInflight, prometheus.GaugeValue, float64(sum.InFlight))
 		ch <- prometheus.MustNewConstMetric(descAgentConsuming, prometheus.GaugeValue, float64(sum.Consuming))
 		ch <- prometheus.MustNewConstMetric(descAgentReceived, prometheus.CounterValue, float64(sum.Received))
-		for _, r := range rejectReasons {
-			ch <- prometheus.MustNewConstMetric(descAgentRejected, prometheus.CounterValue, float64(r.count(sum)), r.reason)
-		}
+		counters(ch, descAgentRejected, rejectReasons, sum)
 		ch <- prometheus.MustNewConstMetric(descAgentRedeliveries, prometheus.CounterValue, float64(sum.Redelivered))
 		ch <- prometheus.MustNewConstMetric(descAgentServiceErrors, prometheus.CounterValue, float64(sum.ServiceErrors))
-		for _, o := range replyOutcomes {
-			ch <- prometheus.MustNewConstMetric(descAgentReplies, prometheus.CounterValue, float64(o.count(sum)), o.outcome)
-		}
-		for _, o := range settleOutcomes {
-			ch <- prometheus.MustNewConstMetric(descAgentSettled, prometheus.CounterValue, float64(o.count(sum)), o.outcome)
-		}
+		counters(ch, descAgentReplies, replyOutcomes, sum)
+		counters(ch, descAgentSettled, settleOutcomes, sum)
 	}
 	for _, k := range order {
 		ch <- prometheus.MustNewConstMetric(descBrokerUp, prometheus.GaugeValue, up[k], k.broker, k.role)
 		ch <- prometheus.MustNewConstMetric(descReconnects, prometheus.CounterValue, reconnects[k], k.broker, k.role)
+	}
+}
+
+// counters sends one counter of desc for each label value, read from sum.
+func counters(ch chan<- prometheus.Metric, desc *prometheus.Desc, values []labelled, sum router.Stats) {
+	for _, v := range values {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v.count(sum)), v.value)
 	}
 }
 
