@@ -15,11 +15,20 @@ import (
 // net.Pipe has no buffer: every write waits for a reader, as a socket whose
 // peer has stopped reading does once its buffers are full.
 
-func TestStallConnWriteReturnsWithinTheGraceWhenThePeerDoesNotRead(t *testing.T) {
+// stallPipe is a stallConn over one end of a pipe, and the other end; both
+// are closed at the end of the test.
+func stallPipe(t *testing.T) (*stallConn, net.Conn) {
 	client, server := net.Pipe()
-	defer server.Close()
 	c := newStallConn(client)
-	defer c.Close()
+	t.Cleanup(func() {
+		c.Close()
+		server.Close()
+	})
+	return c, server
+}
+
+func TestStallConnWriteReturnsWithinTheGraceWhenThePeerDoesNotRead(t *testing.T) {
+	c, server := stallPipe(t)
 
 	var want bytes.Buffer
 	start := time.Now()
@@ -97,10 +106,7 @@ func TestStallConnWritesWhatQueuedBehindAFlushInOneWrite(t *testing.T) {
 // The buffers of a large write are let go once it is written: a
 // connection that once sent a big message does not hold its size for life.
 func TestStallConnLetsGoOfALargeWritesBuffers(t *testing.T) {
-	client, server := net.Pipe()
-	defer server.Close()
-	c := newStallConn(client)
-	defer c.Close()
+	c, server := stallPipe(t)
 	big := make([]byte, 4*keepBuffer)
 	for range 2 { // the second queues behind the first: both buffers grow
 		if _, err := c.Write(big); err != nil {
@@ -150,10 +156,7 @@ func TestStallConnFailsWritesOnceTheLinkIsGone(t *testing.T) {
 func TestStallConnRefusesABacklogPastItsLimit(t *testing.T) {
 	defer func(old int) { maxBacklog = old }(maxBacklog)
 	maxBacklog = 4 << 20
-	client, server := net.Pipe()
-	defer server.Close()
-	c := newStallConn(client)
-	defer c.Close()
+	c, _ := stallPipe(t)
 	chunk := make([]byte, 1<<20)
 	var err error
 	for i := 0; i <= maxBacklog>>20+1 && err == nil; i++ {
@@ -168,10 +171,7 @@ func TestStallConnRefusesABacklogPastItsLimit(t *testing.T) {
 }
 
 func TestStallConnKeepsAnOutsideWriteDeadline(t *testing.T) {
-	client, server := net.Pipe()
-	defer server.Close()
-	c := newStallConn(client)
-	defer c.Close()
+	c, _ := stallPipe(t)
 	// A handshake deadline that has passed fails the write: it is not
 	// written behind.
 	if err := c.SetDeadline(time.Now().Add(-time.Second)); err != nil {
