@@ -50,6 +50,20 @@ type PublisherConfig struct {
 	OnUp func(path int, conn *amqp.Connection, ch *amqp.Channel) error
 	// OnDown runs once the connection OnUp accepted is gone.
 	OnDown func(path int, err error)
+	// Observer learns every attempt's outcome and every health probe, for
+	// metrics (metrics.Metrics.PublisherObserver); nil observes nothing.
+	Observer Observer
+}
+
+// Observer learns what a Publisher does. Its methods run on the
+// publishing goroutine (Probed on a path's) and must not block.
+type Observer interface {
+	// Attempted learns the outcome of one attempt of a publish on broker
+	// (confirmed, nacked, returned, timeout, blocked or unavailable) and
+	// how long it took from the publish to its confirm or failure.
+	Attempted(broker, outcome string, took time.Duration)
+	// Probed learns a health probe of broker: its round trip and error.
+	Probed(broker string, took time.Duration, err error)
 }
 
 // PublishResult says where a publish landed.
@@ -147,6 +161,7 @@ func NewPublisher(cfg PublisherConfig, logger watermill.LoggerAdapter) (*Publish
 		PreferPrimary:  cfg.PreferPrimary,
 		OnUp:           cfg.OnUp,
 		OnDown:         cfg.OnDown,
+		Observer:       cfg.Observer,
 	}, logger)
 	if err != nil {
 		return nil, err

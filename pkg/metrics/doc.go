@@ -10,7 +10,7 @@
 // Prometheus scrapes: they cost nothing between scrapes. What only a hot
 // path sees (the outcome and latency of each call, send, ping and publish
 // attempt, each health probe) comes from observer hooks (rpc.Observer,
-// router.Config.OnProbe) that are nil, a single nil check, while metrics
+// failover.Observer, router.Config.OnProbe) that are nil, a single nil check, while metrics
 // are off. Label values are bounded: brokers come from the config, services
 // from the code that calls them, outcomes, reasons and error codes from
 // closed lists. docs/metrics.md lists every metric.
@@ -25,6 +25,7 @@
 //	rcfg.OnProbe = m.ProbeFunc(metrics.RoleAgent) // before router.NewAgent
 //	m.AddAgent(agent)                            // before agent.Start
 //	m.AddSender(sender)
+//	pcfg.Observer = m.PublisherObserver()       // before failover.NewPublisher
 //
 // New may be called again with the same registry: it reuses the metrics
 // already registered there, so an agent and the sender its services call
@@ -35,6 +36,7 @@
 //	| servicebus              | metric prefix             |
 //	| broker path (agent)     | servicebus_broker_*{role="agent"}  |
 //	| broker path (sender)    | servicebus_broker_*{role="sender"} |
+//	| failover.Publisher path | servicebus_broker_probe_*{role="publisher"} |
 //	| publish attempt         | servicebus_publish_*      |
 //	| Sender.Call/Send/Ping   | servicebus_sender_*       |
 //	| Agent                   | servicebus_agent_*, Watermill's servicebus_handler_execution_time_seconds |

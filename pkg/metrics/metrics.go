@@ -13,6 +13,8 @@ import (
 const (
 	RoleAgent  = "agent"
 	RoleSender = "sender"
+	// RolePublisher is a failover.Publisher's connection (PublisherObserver).
+	RolePublisher = "publisher"
 )
 
 // Options change what New registers.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-servicebus/servicebus/internal/publish"
 	"github.com/go-servicebus/servicebus/pkg/codec"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
@@ -49,10 +50,9 @@ func newSenderMetrics(r *registrar) *senderMetrics {
 // SenderObserver is the rpc.Config.Observer that feeds these metrics.
 func (m *Metrics) SenderObserver() rpc.Observer {
 	o := &senderObserver{
-		m:        m.sender,
-		probe:    m.ProbeFunc(RoleSender),
-		services: map[serviceKey]*serviceMetrics{},
-		brokers:  map[string]*brokerMetrics{},
+		m:               m.sender,
+		publishObserver: m.publishObserver(RoleSender),
+		services:        map[serviceKey]*serviceMetrics{},
 	}
 	o.inflight[0] = m.sender.inflight.WithLabelValues(rpc.KindCall)
 	o.inflight[1] = m.sender.inflight.WithLabelValues(rpc.KindSend)
@@ -81,14 +81,32 @@ type brokerMetrics struct {
 // senderObserver resolves each label set once, so that a call costs
 // map lookups and atomic adds, no allocation.
 type senderObserver struct {
+	*publishObserver
 	m        *senderMetrics
-	probe    func(string, time.Duration, error)
 	inflight [3]prometheus.Gauge
 
 	mu       sync.RWMutex
 	services map[serviceKey]*serviceMetrics
-	brokers  map[string]*brokerMetrics
 	pings    *serviceMetrics
+}
+
+// PublisherObserver is the failover.PublisherConfig.Observer that feeds
+// servicebus_publish_total, servicebus_publish_confirm_duration_seconds and
+// the probe metrics (role "publisher") from a failover.Publisher.
+func (m *Metrics) PublisherObserver() failover.Observer { return m.publishObserver(RolePublisher) }
+
+// publishObserver feeds the publishing metrics from the attempts of one
+// sender or publisher, and the probe metrics of its connections (role).
+type publishObserver struct {
+	m     *senderMetrics
+	probe func(string, time.Duration, error)
+
+	mu      sync.RWMutex
+	brokers map[string]*brokerMetrics
+}
+
+func (m *Metrics) publishObserver(role string) *publishObserver {
+	return &publishObserver{m: m.sender, probe: m.ProbeFunc(role), brokers: map[string]*brokerMetrics{}}
 }
 
 func kindIndex(kind string) int {
@@ -184,7 +202,7 @@ func (o *senderObserver) service(kind string, t rpc.Target) *serviceMetrics {
 	return sm
 }
 
-func (o *senderObserver) Attempted(broker, outcome string, took time.Duration) {
+func (o *publishObserver) Attempted(broker, outcome string, took time.Duration) {
 	o.mu.RLock()
 	bm := o.brokers[broker]
 	o.mu.RUnlock()
@@ -210,6 +228,6 @@ func (o *senderObserver) Attempted(broker, outcome string, took time.Duration) {
 var publishOutcomes = [...]string{publish.OutcomeConfirmed, publish.OutcomeNacked, publish.OutcomeReturned,
 	publish.OutcomeTimeout, publish.OutcomeBlocked, publish.OutcomeUnavailable}
 
-func (o *senderObserver) Probed(broker string, took time.Duration, err error) {
+func (o *publishObserver) Probed(broker string, took time.Duration, err error) {
 	o.probe(broker, took, err)
 }
