@@ -142,8 +142,9 @@ type PublishResult struct {
 // Publisher still is a Watermill message.Publisher (Publish), marshaling with
 // codec.Marshaler.
 type Publisher struct {
-	engine   *publish.Publisher
-	exchange string
+	engine    *publish.Publisher
+	exchange  string
+	endpoints []broker.Endpoint
 }
 
 // NewPublisher starts one broker.Path per endpoint and returns at once;
@@ -166,7 +167,7 @@ func NewPublisher(cfg PublisherConfig, logger watermill.LoggerAdapter) (*Publish
 	if err != nil {
 		return nil, err
 	}
-	return &Publisher{engine: engine, exchange: cfg.Exchange}, nil
+	return &Publisher{engine: engine, exchange: cfg.Exchange, endpoints: append([]broker.Endpoint(nil), cfg.Endpoints...)}, nil
 }
 
 // PublishAMQP publishes msg to exchange with routing key, mandatory and
@@ -183,6 +184,24 @@ func (p *Publisher) Paths() int { return p.engine.Paths() }
 // Ready reports whether path i takes publishes now: connected, set up and
 // not blocked by a resource alarm.
 func (p *Publisher) Ready(i int) bool { return p.engine.Ready(i) }
+
+// PathStatus is the state of one broker of a Publisher.
+type PathStatus struct {
+	Endpoint string // the broker, without credentials
+	Ready    bool   // takes publishes now
+	Connects int    // connections set up so far
+	Err      error  // why the path is not up (broker.ErrClosed after Close); nil while it is
+}
+
+// Status is the state of each broker, in config order.
+func (p *Publisher) Status() []PathStatus {
+	out := make([]PathStatus, p.engine.Paths())
+	for i := range out {
+		st := p.engine.Path(i).State()
+		out[i] = PathStatus{Endpoint: p.endpoints[i].String(), Ready: p.engine.Ready(i), Connects: st.Connects, Err: st.Err}
+	}
+	return out
+}
 
 // Changed returns a channel closed at the next state change of any path.
 func (p *Publisher) Changed() <-chan struct{} { return p.engine.Changed() }

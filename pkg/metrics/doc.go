@@ -26,6 +26,7 @@
 //	m.AddAgent(agent)                            // before agent.Start
 //	m.AddSender(sender)
 //	pcfg.Observer = m.PublisherObserver()       // before failover.NewPublisher
+//	m.AddPublisher(publisher)
 //
 // New may be called again with the same registry: it reuses the metrics
 // already registered there, so an agent and the sender its services call
@@ -36,7 +37,7 @@
 //	| servicebus              | metric prefix             |
 //	| broker path (agent)     | servicebus_broker_*{role="agent"}  |
 //	| broker path (sender)    | servicebus_broker_*{role="sender"} |
-//	| failover.Publisher path | servicebus_broker_probe_*{role="publisher"} |
+//	| failover.Publisher path | servicebus_broker_*{role="publisher"} |
 //	| publish attempt         | servicebus_publish_*      |
 //	| Sender.Call/Send/Ping   | servicebus_sender_*       |
 //	| Agent                   | servicebus_agent_*, Watermill's servicebus_handler_execution_time_seconds |

@@ -19,7 +19,8 @@ import (
 // A failover.Publisher with PublisherObserver counts its attempts in
 // servicebus_publish_total by outcome, on its broker, and its probes under
 // role "publisher": a confirmed publish and a returned one (no queue for
-// the key) land in their own outcomes.
+// the key) land in their own outcomes. With AddPublisher its broker is in
+// servicebus_broker_up until it is closed.
 func TestPublisherObserverCountsAttemptsAndProbes(t *testing.T) {
 	url := brokertest.RequireBroker(t)
 	q := testkit.UniqueName("sbtest-metrics-pub")
@@ -44,6 +45,7 @@ func TestPublisherObserverCountsAttemptsAndProbes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	m.AddPublisher(p)
 	testkit.Eventually(t, 10*time.Second, "path 0 ready", func() bool { return p.Ready(0) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -78,6 +80,9 @@ func TestPublisherObserverCountsAttemptsAndProbes(t *testing.T) {
 				if h := mt.GetHistogram(); h != nil {
 					return float64(h.GetSampleCount())
 				}
+				if g := mt.GetGauge(); g != nil {
+					return g.GetValue()
+				}
 				return mt.GetCounter().GetValue()
 			}
 		}
@@ -97,4 +102,15 @@ func TestPublisherObserverCountsAttemptsAndProbes(t *testing.T) {
 	testkit.Eventually(t, 5*time.Second, "a probe of role publisher", func() bool {
 		return value("servicebus_broker_probe_duration_seconds", map[string]string{"role": metrics.RolePublisher}) > 0
 	})
+	up := map[string]string{"role": metrics.RolePublisher}
+	if got := value("servicebus_broker_up", up); got != 1 {
+		t.Errorf("servicebus_broker_up{role=publisher} = %v, want 1", got)
+	}
+	// Closed, the publisher leaves the scrape.
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := value("servicebus_broker_up", up); got != -1 {
+		t.Errorf("after Close: servicebus_broker_up{role=publisher} = %v, want no such series", got)
+	}
 }

@@ -9,16 +9,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/go-servicebus/servicebus/pkg/broker"
+	"github.com/go-servicebus/servicebus/pkg/failover"
 	"github.com/go-servicebus/servicebus/pkg/router"
 	"github.com/go-servicebus/servicebus/pkg/rpc"
 )
 
 // pullCollector reads, at each scrape, the counters and states that the
-// agents and senders keep anyway.
+// agents, senders and publishers keep anyway.
 type pullCollector struct {
 	mu      sync.Mutex
 	agents  []*router.Agent
-	senders []*rpc.Sender
+	sources []pathSource // senders and publishers
 	// retired sums the counters of the agents closed so far: an agent is let
 	// go at its Close, and its counts stay in the totals, which never go
 	// down.
@@ -98,16 +99,22 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	agents := append([]*router.Agent(nil), c.agents...)
 	sum, hadAgents := c.retired, c.hadAgents
-	// A sender whose every connection is closed is gone: forget it.
-	senders := c.senders[:0]
-	for _, s := range c.senders {
-		if !senderClosed(s) {
-			senders = append(senders, s)
+	// A sender or publisher whose every connection is closed is gone:
+	// forget it.
+	type read struct {
+		role   string
+		states []pathState
+	}
+	var reads []read
+	sources := c.sources[:0]
+	for _, src := range c.sources {
+		if states := src.status(); !allClosed(states) {
+			sources = append(sources, src)
+			reads = append(reads, read{src.role, states})
 		}
 	}
-	clear(c.senders[len(senders):])
-	c.senders = senders
-	senders = append([]*rpc.Sender(nil), senders...)
+	clear(c.sources[len(sources):])
+	c.sources = sources
 	c.mu.Unlock()
 
 	up := map[brokerKey]float64{}
@@ -125,9 +132,9 @@ func (c *pullCollector) Collect(ch chan<- prometheus.Metric) {
 			reconnects[k] += float64(connects - 1)
 		}
 	}
-	for _, s := range senders {
-		for _, st := range s.Status() {
-			add(brokerKey{st.Endpoint, RoleSender}, st.Ready, st.Connects)
+	for _, r := range reads {
+		for _, st := range r.states {
+			add(brokerKey{st.endpoint, r.role}, st.ready, st.connects)
 		}
 	}
 	if hadAgents {
@@ -195,10 +202,24 @@ func (c *pullCollector) retire(a *router.Agent) {
 	addStats(&c.retired, s)
 }
 
-// senderClosed: every connection of s ended with its Close.
-func senderClosed(s *rpc.Sender) bool {
-	for _, st := range s.Status() {
-		if !errors.Is(st.Err, broker.ErrClosed) {
+// A pathSource is the brokers of a sender or a publisher, read at each
+// scrape.
+type pathSource struct {
+	role   string
+	status func() []pathState
+}
+
+type pathState struct {
+	endpoint string
+	ready    bool
+	connects int
+	err      error
+}
+
+// allClosed: every connection ended with its owner's Close.
+func allClosed(states []pathState) bool {
+	for _, st := range states {
+		if !errors.Is(st.err, broker.ErrClosed) {
 			return false
 		}
 	}
@@ -227,7 +248,30 @@ func (m *Metrics) AddAgent(a *router.Agent) {
 // AddSender exports the state of s's brokers until s is closed; its calls
 // are measured when rpc.Config.Observer is SenderObserver().
 func (m *Metrics) AddSender(s *rpc.Sender) {
+	m.addSource(RoleSender, func() []pathState {
+		var out []pathState
+		for _, st := range s.Status() {
+			out = append(out, pathState{st.Endpoint, st.Ready, st.Connects, st.Err})
+		}
+		return out
+	})
+}
+
+// AddPublisher exports the state of p's brokers (servicebus_broker_up and
+// reconnects, role "publisher") until p is closed; its publishes are
+// measured when failover.PublisherConfig.Observer is PublisherObserver().
+func (m *Metrics) AddPublisher(p *failover.Publisher) {
+	m.addSource(RolePublisher, func() []pathState {
+		var out []pathState
+		for _, st := range p.Status() {
+			out = append(out, pathState{st.Endpoint, st.Ready, st.Connects, st.Err})
+		}
+		return out
+	})
+}
+
+func (m *Metrics) addSource(role string, status func() []pathState) {
 	m.pull.mu.Lock()
 	defer m.pull.mu.Unlock()
-	m.pull.senders = append(m.pull.senders, s)
+	m.pull.sources = append(m.pull.sources, pathSource{role, status})
 }
