@@ -62,7 +62,7 @@ var (
 
 var (
 	descBrokerUp = prometheus.NewDesc("servicebus_broker_up",
-		"1 while the broker connection is up and set up (an agent consumes on it, a sender can publish on it), else 0.",
+		"1 while the broker connection is up and set up (an agent consumes on it, a sender or publisher can publish on it), else 0.",
 		[]string{"broker", "role"}, nil)
 	descReconnects = prometheus.NewDesc("servicebus_broker_reconnects_total",
 		"Connections to the broker set up again after the first one.", []string{"broker", "role"}, nil)
