@@ -64,42 +64,8 @@ func getStatus(url string) (int, string, error) {
 	return resp.StatusCode, string(b), err
 }
 
-// value is the value of the metric of family name whose labels include
-// want: a counter's or gauge's value, a histogram's sample count; -1 when
-// there is none.
-func value(families map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
-	f := families[name]
-	if f == nil {
-		return -1
-	}
-	total, found := 0.0, false
-	for _, m := range f.GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.GetLabel() {
-			labels[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for k, v := range want {
-			match = match && labels[k] == v
-		}
-		if !match {
-			continue
-		}
-		found = true
-		switch {
-		case m.Counter != nil:
-			total += m.Counter.GetValue()
-		case m.Gauge != nil:
-			total += m.Gauge.GetValue()
-		case m.Histogram != nil:
-			total += float64(m.Histogram.GetSampleCount())
-		}
-	}
-	if !found {
-		return -1
-	}
-	return total
-}
+// value is testkit.MetricValue: a family's value for the labels in want.
+var value = testkit.MetricValue
 
 // observedNode runs an agent with metrics_addr and a sender on one
 // registry, makes three calls, one call of an unknown service, a send and a
@@ -268,17 +234,7 @@ func TestMetricsCountCallsAndAnErrorOverHTTP(t *testing.T) {
 // down when the next agent on the same registry counts on.
 func TestClosedAgentLeavesTheScrapeButNotTheTotals(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	gather := func() map[string]*dto.MetricFamily {
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		byName := map[string]*dto.MetricFamily{}
-		for _, f := range families {
-			byName[f.GetName()] = f
-		}
-		return byName
-	}
+	gather := func() map[string]*dto.MetricFamily { return testkit.Gathered(t, reg) }
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	unknownCall := func() *servicebus.Agent {

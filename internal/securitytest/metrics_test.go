@@ -45,23 +45,7 @@ func TestRefusedRepliesShowInTheAgentMetrics(t *testing.T) {
 	}
 
 	value := func(name, outcome string) float64 {
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
-			if f.GetName() != name {
-				continue
-			}
-			for _, mt := range f.GetMetric() {
-				for _, l := range mt.GetLabel() {
-					if l.GetName() == "outcome" && l.GetValue() == outcome {
-						return mt.GetCounter().GetValue()
-					}
-				}
-			}
-		}
-		return -1
+		return testkit.MetricValue(testkit.Gathered(t, reg), name, map[string]string{"outcome": outcome})
 	}
 	// The good call's ack follows its reply: wait for every delivery to
 	// be settled before reading the counts.

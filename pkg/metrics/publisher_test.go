@@ -58,35 +58,7 @@ func TestPublisherObserverCountsAttemptsAndProbes(t *testing.T) {
 	}
 
 	value := func(name string, labels map[string]string) float64 {
-		families, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range families {
-			if f.GetName() != name {
-				continue
-			}
-		metric:
-			for _, mt := range f.GetMetric() {
-				have := map[string]string{}
-				for _, l := range mt.GetLabel() {
-					have[l.GetName()] = l.GetValue()
-				}
-				for k, v := range labels {
-					if have[k] != v {
-						continue metric
-					}
-				}
-				if h := mt.GetHistogram(); h != nil {
-					return float64(h.GetSampleCount())
-				}
-				if g := mt.GetGauge(); g != nil {
-					return g.GetValue()
-				}
-				return mt.GetCounter().GetValue()
-			}
-		}
-		return -1
+		return testkit.MetricValue(testkit.Gathered(t, reg), name, labels)
 	}
 	for _, c := range []struct {
 		outcome string
