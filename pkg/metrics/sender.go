@@ -50,7 +50,6 @@ func newSenderMetrics(r *registrar) *senderMetrics {
 // SenderObserver is the rpc.Config.Observer that feeds these metrics.
 func (m *Metrics) SenderObserver() rpc.Observer {
 	o := &senderObserver{
-		m:               m.sender,
 		publishObserver: m.publishObserver(RoleSender),
 		services:        map[serviceKey]*serviceMetrics{},
 	}
@@ -81,11 +80,10 @@ type brokerMetrics struct {
 // senderObserver resolves each label set once, so that a call costs
 // map lookups and atomic adds, no allocation.
 type senderObserver struct {
-	*publishObserver
-	m        *senderMetrics
-	inflight [3]prometheus.Gauge
+	*publishObserver // and its m, the sender's metrics
+	inflight         [3]prometheus.Gauge
 
-	mu       sync.RWMutex
+	mu       sync.RWMutex // guards services and pings; publishObserver.mu guards its brokers
 	services map[serviceKey]*serviceMetrics
 	pings    *serviceMetrics
 }
