@@ -10,11 +10,14 @@
 //	amqp091 (the floor)          plain client, one reply queue   plain server: reply, then ack
 //	servicebus                   rpc.Sender                      router.Agent
 //	amqp091+confirms             the floor client with confirms  the floor server, replies confirmed
+//	amqp091+tracecontext         amqp091+confirms' client and    its server, with a traceparent
+//	                             a traceparent header            header on every reply
 //	mix:amqp091-client+agent     plain client, XML envelope      router.Agent
 //	mix:sender+amqp091-server    rpc.Sender                      plain server, XML envelope
 //
 // Send mode has a caller side only: confirmed publishes to a queue nobody
-// consumes.
+// consumes, by the floor, servicebus and amqp091+tracecontext (the floor's
+// publishes with a traceparent header).
 //
 // # Method
 //

@@ -20,10 +20,7 @@ import (
 type floorClient struct {
 	conn            *amqp.Connection
 	exchange, queue string
-	// confirms makes the client do what a servicebus sender does on the
-	// wire beyond the floor: calls published mandatory with publisher
-	// confirms, an expiration and a deadline header.
-	confirms bool
+	wire            floorWire
 	// request makes a call's body and check checks its reply: the JSON
 	// params [1,2] and "3", or the XML envelope in the mixed experiments.
 	request func(id string) []byte
@@ -47,9 +44,9 @@ func plainCheck(body []byte) error {
 	return nil
 }
 
-func newFloorClient(url string, topo topology.Topology, queue string, confirms bool, request func(string) []byte, check func([]byte) error) (*floorClient, error) {
+func newFloorClient(url string, topo topology.Topology, queue string, wire floorWire, request func(string) []byte, check func([]byte) error) (*floorClient, error) {
 	f := &floorClient{
-		exchange: topo.ExchangeName(), queue: queue, confirms: confirms,
+		exchange: topo.ExchangeName(), queue: queue, wire: wire,
 		request: request, check: check, pending: make(map[string]chan []byte),
 	}
 	var err error
@@ -71,7 +68,7 @@ func (f *floorClient) start() error {
 	if f.pubCh, err = f.conn.Channel(); err != nil {
 		return err
 	}
-	if f.confirms {
+	if f.wire.confirms {
 		if err := f.pubCh.Confirm(false); err != nil {
 			return err
 		}
@@ -117,13 +114,19 @@ func (f *floorClient) call(ctx context.Context) error {
 		CorrelationId: id,
 		Body:          f.request(id),
 	}
+	if f.wire.traceparent != "" {
+		msg.Headers = amqp.Table{headerTraceparent: f.wire.traceparent}
+	}
 	var err error
-	if !f.confirms {
+	if !f.wire.confirms {
 		err = f.pubCh.PublishWithContext(ctx, f.exchange, f.queue, false, false, msg)
 	} else {
 		deadline, _ := ctx.Deadline()
 		msg.Expiration = strconv.FormatInt(time.Until(deadline).Milliseconds(), 10)
-		msg.Headers = amqp.Table{"x-sb-deadline": strconv.FormatInt(deadline.UnixMilli(), 10)}
+		if msg.Headers == nil {
+			msg.Headers = amqp.Table{}
+		}
+		msg.Headers["x-sb-deadline"] = strconv.FormatInt(deadline.UnixMilli(), 10)
 		var dc *amqp.DeferredConfirmation
 		if dc, err = f.pubCh.PublishWithDeferredConfirmWithContext(ctx, f.exchange, f.queue, true, false, msg); err == nil {
 			var ok bool

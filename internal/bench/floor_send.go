@@ -19,11 +19,14 @@ type floorSend struct {
 	exchange string
 	queue    string
 	body     []byte
+	// traceparent, when not empty, goes as a header on every publish
+	// (floorWire).
+	traceparent string
 }
 
 // newFloorSend publishes body to queue, which the bench process declared.
-func newFloorSend(url string, topo topology.Topology, queue string, body []byte) (*floorSend, error) {
-	f := &floorSend{exchange: topo.ExchangeName(), queue: queue, body: body}
+func newFloorSend(url string, topo topology.Topology, queue string, body []byte, traceparent string) (*floorSend, error) {
+	f := &floorSend{exchange: topo.ExchangeName(), queue: queue, body: body, traceparent: traceparent}
 	var err error
 	pprof.Do(context.Background(), pprof.Labels("side", "floor-client"), func(context.Context) {
 		if f.conn, err = amqp.Dial(url); err != nil {
@@ -41,7 +44,12 @@ func newFloorSend(url string, topo topology.Topology, queue string, body []byte)
 }
 
 func (f *floorSend) send(ctx context.Context) error {
+	var headers amqp.Table
+	if f.traceparent != "" {
+		headers = amqp.Table{headerTraceparent: f.traceparent}
+	}
 	dc, err := f.ch.PublishWithDeferredConfirmWithContext(ctx, f.exchange, f.queue, true, false, amqp.Publishing{
+		Headers:      headers,
 		DeliveryMode: amqp.Persistent,
 		Body:         f.body,
 	})

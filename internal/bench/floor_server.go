@@ -17,6 +17,28 @@ import (
 // envelope, token, deadline, failover or error replies. servicebus is measured
 // against it on the same broker in the same run.
 
+// floorWire is what a floor pair does on the wire beyond plain amqp091-go,
+// in the experiments that measure what servicebus's guarantees and trace
+// context cost without servicebus.
+type floorWire struct {
+	// confirms: what a servicebus pair does beyond the floor. Calls go
+	// mandatory with publisher confirms, an expiration and a deadline
+	// header; each reply is confirmed before its request is acked.
+	confirms bool
+	// traceparent, when not empty, goes as a header on every call and
+	// reply (and every publish of send mode): what carrying W3C trace
+	// context costs in amqp091-go's header tables and in the broker, with
+	// no span made.
+	traceparent string
+}
+
+// headerTraceparent is the W3C trace context header, and benchTraceparent a
+// sampled value of it, as long as every real one.
+const (
+	headerTraceparent = "traceparent"
+	benchTraceparent  = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+)
+
 // floorPrefetch matches the servicebus agent's default concurrency, whose
 // prefetch is sized to it.
 const floorPrefetch = 64
@@ -25,9 +47,7 @@ const floorPrefetch = 64
 // answers reply_to with the correlation id.
 type floorServer struct {
 	conn *amqp.Connection
-	// confirms makes the server do what a servicebus agent does on the wire
-	// beyond the floor: each reply confirmed before the request is acked.
-	confirms bool
+	wire floorWire
 	// serve makes the reply body of a request body: floorSum, or the XML
 	// envelope in the mixed experiments.
 	serve func(out, body []byte) []byte
@@ -37,8 +57,8 @@ type floorServer struct {
 // startFloorServer declares the queue the way a servicebus node queue is
 // declared (compat topology, bound to the exchange by its name), so the
 // broker does the same work for both, and starts consuming.
-func startFloorServer(url string, topo topology.Topology, queue string, confirms bool, serve func(out, body []byte) []byte) (*floorServer, error) {
-	s := &floorServer{confirms: confirms, serve: serve}
+func startFloorServer(url string, topo topology.Topology, queue string, wire floorWire, serve func(out, body []byte) []byte) (*floorServer, error) {
+	s := &floorServer{wire: wire, serve: serve}
 	var err error
 	// Labelled like the agent: -tagfocus side=floor-server.
 	pprof.Do(context.Background(), pprof.Labels("side", "floor-server"), func(context.Context) {
@@ -68,7 +88,7 @@ func (s *floorServer) start(topo topology.Topology, queue string) error {
 	if err != nil {
 		return err
 	}
-	if s.confirms {
+	if s.wire.confirms {
 		return s.serveConfirmed(deliveries)
 	}
 	s.done.Add(1)
@@ -80,6 +100,7 @@ func (s *floorServer) start(topo topology.Topology, queue string) error {
 			out = s.serve(out[:0], d.Body)
 			// Reply first, ack after: the same guarantee servicebus gives.
 			if err := ch.PublishWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+				Headers:       s.replyHeaders(),
 				CorrelationId: d.CorrelationId,
 				Body:          out,
 			}); err != nil {
@@ -115,6 +136,7 @@ func (s *floorServer) serveConfirmed(deliveries <-chan amqp.Delivery) error {
 			go func() {
 				defer wg.Done()
 				dc, err := replyCh.PublishWithDeferredConfirmWithContext(ctx, "", d.ReplyTo, false, false, amqp.Publishing{
+					Headers:       s.replyHeaders(),
 					CorrelationId: d.CorrelationId,
 					Body:          s.serve(nil, d.Body),
 				})
@@ -129,6 +151,15 @@ func (s *floorServer) serveConfirmed(deliveries <-chan amqp.Delivery) error {
 		}
 	}()
 	return nil
+}
+
+// replyHeaders are the headers of a reply: a table per reply, as a traced
+// server makes one, or none.
+func (s *floorServer) replyHeaders() amqp.Table {
+	if s.wire.traceparent == "" {
+		return nil
+	}
+	return amqp.Table{headerTraceparent: s.wire.traceparent}
 }
 
 // close closes the connection; the serving goroutines end when their

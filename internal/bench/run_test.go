@@ -70,12 +70,12 @@ func TestRunExperimentsHaveAServerSideEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Five implementations in rpc mode; in send mode the experiments are
-	// left out.
-	if len(rows) != 7 {
-		t.Fatalf("%d rows, want 7: %+v", len(rows), rows)
+	// Six implementations in rpc mode; in send mode the floor, servicebus
+	// and the trace-context experiment.
+	if len(rows) != 9 {
+		t.Fatalf("%d rows, want 9: %+v", len(rows), rows)
 	}
-	for _, r := range rows[:5] {
+	for _, r := range rows[:6] {
 		if r.Server == nil || r.Server.AllocsPerCall <= 0 || r.Caller.AllocsPerCall <= 0 {
 			t.Errorf("%s: caller %+v, server %+v", r.Impl, r.Caller, r.Server)
 		}

@@ -21,6 +21,11 @@ const (
 	// ImplConfirms is the floor pair with servicebus's confirms, mandatory,
 	// expiration and deadline header: what those guarantees cost (rpc only).
 	ImplConfirms = "amqp091+confirms"
+	// ImplTraceContext is the floor with servicebus's guarantees (rpc:
+	// amqp091+confirms; send: the floor, which has them) and a W3C
+	// traceparent header on every message, the reply too: what carrying
+	// trace context costs with no span made.
+	ImplTraceContext = "amqp091+tracecontext"
 	// ImplMixAgent is a plain client calling a servicebus agent, XML
 	// envelope and tokens on both sides (rpc only).
 	ImplMixAgent = "mix:amqp091-client+agent"
@@ -30,12 +35,13 @@ const (
 )
 
 // Impls are the implementations the bench knows, the floor first.
-var Impls = []string{ImplFloor, ImplServicebus, ImplConfirms, ImplMixAgent, ImplMixSender}
+var Impls = []string{ImplFloor, ImplServicebus, ImplConfirms, ImplTraceContext, ImplMixAgent, ImplMixSender}
 
 // Server sides, started in the server process by name.
 const (
 	serverFloor         = "floor"
 	serverFloorConfirms = "floor+confirms"
+	serverFloorTrace    = "floor+tracecontext"
 	serverFloorXML      = "floor-xml"
 	serverAgent         = "agent"
 )
@@ -50,6 +56,8 @@ func serverOf(mode, impl string) string {
 		return serverFloor
 	case ImplConfirms:
 		return serverFloorConfirms
+	case ImplTraceContext:
+		return serverFloorTrace
 	case ImplServicebus, ImplMixAgent:
 		return serverAgent
 	case ImplMixSender:
@@ -58,10 +66,33 @@ func serverOf(mode, impl string) string {
 	return ""
 }
 
-// supports reports whether impl has a form in mode: the experiments are
-// RPC only and are left out of send mode.
+// supports reports whether impl has a form in mode: the experiments other
+// than trace context are RPC only and are left out of send mode.
 func supports(mode, impl string) bool {
-	return mode == ModeRPC || impl == ImplFloor || impl == ImplServicebus
+	return mode == ModeRPC || impl == ImplFloor || impl == ImplServicebus || impl == ImplTraceContext
+}
+
+// wireOf is what the floor pair of impl does beyond plain amqp091-go.
+func wireOf(impl string) floorWire {
+	switch impl {
+	case ImplConfirms:
+		return floorWire{confirms: true}
+	case ImplTraceContext:
+		return floorWire{confirms: true, traceparent: benchTraceparent}
+	}
+	return floorWire{}
+}
+
+// serverWire is what the floor server side kind does beyond plain
+// amqp091-go.
+func serverWire(kind string) floorWire {
+	switch kind {
+	case serverFloorConfirms:
+		return wireOf(ImplConfirms)
+	case serverFloorTrace:
+		return wireOf(ImplTraceContext)
+	}
+	return floorWire{}
 }
 
 // caller is the caller side of one implementation in the bench process.
@@ -82,7 +113,7 @@ type target struct {
 // suffix, so runs sharing a broker do not meet.
 func queueName(mode, impl, suffix string) string {
 	short := map[string]string{
-		ImplFloor: "floor", ImplServicebus: "sb", ImplConfirms: "floorc",
+		ImplFloor: "floor", ImplServicebus: "sb", ImplConfirms: "floorc", ImplTraceContext: "floort",
 		ImplMixAgent: "mixa", ImplMixSender: "mixs",
 	}[impl]
 	return "bench-" + short + "-" + mode + "-" + suffix
@@ -104,24 +135,24 @@ func queueNames(suffix string) []string {
 // newCaller starts the caller side of impl in mode, calling queue.
 func newCaller(mode, impl, url string, topo topology.Topology, queue string, metrics bool) (caller, error) {
 	switch {
-	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplMixAgent):
+	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplTraceContext || impl == ImplMixAgent):
 		request, check := plainRequest, plainCheck
 		if impl == ImplMixAgent {
 			request, check = xmlRequest(benchTokens()), xmlCheck
 		}
-		f, err := newFloorClient(url, topo, queue, impl == ImplConfirms, request, check)
+		f, err := newFloorClient(url, topo, queue, wireOf(impl), request, check)
 		if err != nil {
 			return caller{}, err
 		}
 		return caller{call: f.call, close: f.close}, nil
 	case impl == ImplServicebus || mode == ModeRPC && impl == ImplMixSender:
 		return senderCaller(mode, url, topo, queue, metrics)
-	case mode == ModeSend && impl == ImplFloor:
+	case mode == ModeSend && (impl == ImplFloor || impl == ImplTraceContext):
 		body, err := signedEnvelope()
 		if err != nil {
 			return caller{}, err
 		}
-		f, err := newFloorSend(url, topo, queue, body)
+		f, err := newFloorSend(url, topo, queue, body, wireOf(impl).traceparent)
 		if err != nil {
 			return caller{}, err
 		}
@@ -134,12 +165,12 @@ func newCaller(mode, impl, url string, topo topology.Topology, queue string, met
 // returns its close.
 func startServer(kind, url string, topo topology.Topology, queue string, metrics bool) (func(), error) {
 	switch kind {
-	case serverFloor, serverFloorConfirms, serverFloorXML:
+	case serverFloor, serverFloorConfirms, serverFloorTrace, serverFloorXML:
 		serve := floorSum
 		if kind == serverFloorXML {
 			serve = xmlServe(benchTokens())
 		}
-		s, err := startFloorServer(url, topo, queue, kind == serverFloorConfirms, serve)
+		s, err := startFloorServer(url, topo, queue, serverWire(kind), serve)
 		if err != nil {
 			return nil, err
 		}
