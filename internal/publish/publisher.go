@@ -231,7 +231,8 @@ func (p *Publisher) publish(ctx context.Context, exchange, key string, msg amqp.
 	// nacked, after a backoff (nackedOn).
 	var triedBuf [8]uint64
 	var nackBuf [8]bool
-	tried, nackedOn := triedBuf[:0], nackBuf[:0]
+	var tried []uint64
+	var nackedOn []bool
 	if n <= len(triedBuf) {
 		tried, nackedOn = triedBuf[:n], nackBuf[:n]
 	} else {

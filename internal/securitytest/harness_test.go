@@ -2,7 +2,6 @@ package securitytest
 
 import (
 	"context"
-	"strings"
 	"testing"
 	"time"
 
@@ -261,13 +260,4 @@ func headersOf(h map[string]string) amqp.Table {
 		t[k] = v
 	}
 	return t
-}
-
-func mustContain(t *testing.T, s string, subs ...string) {
-	t.Helper()
-	for _, sub := range subs {
-		if !strings.Contains(s, sub) {
-			t.Fatalf("%q does not contain %q", s, sub)
-		}
-	}
 }

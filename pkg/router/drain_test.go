@@ -77,13 +77,12 @@ func TestCloseDrainsTheCallInFlightAndStopsConsuming(t *testing.T) {
 }
 
 func TestCloseWithoutStartAndStartAfterClose(t *testing.T) {
-	a, err := router.NewAgent(router.Config{
+	if _, err := router.NewAgent(router.Config{
 		Endpoints: nil, NodeName: "n", Tokens: nil,
-	}, nil)
-	if err == nil {
+	}, nil); err == nil {
 		t.Fatal("config without endpoints and tokens accepted")
 	}
-	a, err = router.NewAgent(testConfig("sbtest-never-started"), nil)
+	a, err := router.NewAgent(testConfig("sbtest-never-started"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

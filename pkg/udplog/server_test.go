@@ -1,7 +1,6 @@
 package udplog
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"log/slog"
@@ -300,21 +299,6 @@ h.close()
 	if !strings.Contains(lines[0], " PID:"+strconv.Itoa(cmd.Process.Pid)+"]") {
 		t.Fatalf("pid of python process missing: %q", lines[0])
 	}
-}
-
-// countLines is used by the process test; it returns the number of lines.
-func countLines(t testing.TB, path string) int {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	n := 0
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		n++
-	}
-	return n
 }
 
 func TestServerLogsDropCountsPeriodically(t *testing.T) {
