@@ -86,6 +86,52 @@ func TestDecodeAcceptsOtherWellFormedWriters(t *testing.T) {
 	}
 }
 
+// TestDecodeNormalizesLineEndsExactly holds the decoder to XML's line-end
+// handling, byte for byte (the JSON comparisons elsewhere cannot see a
+// line end): "\r\n" and a lone "\r" become "\n" in text and in CDATA,
+// also first and last; in an attribute value every line end, tab and
+// newline becomes one space.
+func TestDecodeNormalizesLineEndsExactly(t *testing.T) {
+	body := "<event version=\"a\r\nb\rc\td\ne\r\"><id>\r\nx\r\ny\rz\r</id><token>t</token><catgory>c</catgory><service>s</service>" +
+		"<params><![CDATA[\r[1,\r\n2,\r3]\r]]></params></event>"
+	ev, err := DecodeEvent([]byte(body), Options{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Version != "a b c d e " || ev.ID != "\nx\ny\nz\n" || string(ev.Params) != "[1,\n2,\n3]" {
+		t.Errorf("version %q, id %q, params %q; want \"a b c d e \", \"\\nx\\ny\\nz\\n\", \"[1,\\n2,\\n3]\"", ev.Version, ev.ID, ev.Params)
+	}
+	for cdata, want := range map[string]string{
+		"\r\nA\rB\r\n\r": "\nA\nB\n\n",
+		"\r":             "\n",
+		"A\r\r\nB":       "A\n\nB",
+		"\n\r\n":         "\n\n",
+	} {
+		resp := "<response><id>7</id><message><![CDATA[" + cdata + "]]></message></response>"
+		if r, err := DecodeResponse([]byte(resp), Options{}); err != nil || r.Message != want {
+			t.Errorf("message CDATA %q: got %q, %v; want %q", cdata, r.Message, err, want)
+		}
+	}
+}
+
+// TestEveryTruncationIsAnError cuts a call with line ends of every kind in
+// text, attribute values and CDATA at every byte: each cut is malformed
+// (the document is unfinished), never a panic or a success.
+func TestEveryTruncationIsAnError(t *testing.T) {
+	body := "<?xml version=\"1.0\"?>\r\n<event version=\"1\r\"><id>1\r</id><token>t&amp;\r</token><catgory>c</catgory>" +
+		"<service>s</service><params><![CDATA[[1,\r\n2]\r]]></params></event>"
+	if _, err := DecodeEvent([]byte(body), Options{Strict: true}); err != nil {
+		t.Fatalf("the whole call: %v", err)
+	}
+	for n := range len(body) {
+		for _, strict := range []bool{true, false} {
+			if _, err := DecodeEvent([]byte(body[:n]), Options{Strict: strict}); !errors.Is(err, ErrMalformed) {
+				t.Errorf("cut at %d (strict %v, %q): %v, want ErrMalformed", n, strict, body[:n], err)
+			}
+		}
+	}
+}
+
 func TestDecodeEntitiesInText(t *testing.T) {
 	body := "<event version=\"&quot;1&apos;\"><id>&lt;&gt;&amp;&quot;&apos;&#x1F600;</id><token/><catgory>c</catgory><service>s</service><params>null</params></event>"
 	ev, err := DecodeEvent([]byte(body), Options{Strict: true})
