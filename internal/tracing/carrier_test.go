@@ -62,3 +62,31 @@ func TestOversizedTracestateIsDroppedButTraceparentKept(t *testing.T) {
 		t.Errorf("injected tracestate %q, want none", out["tracestate"])
 	}
 }
+
+// TestTraceHeadersAtTheirBoundAreKept holds every carrier to its bounds
+// exactly: a header of MaxTraceContext (or, for any other key,
+// MaxOtherHeader) bytes is read, one byte more reads as absent, whether it
+// came as an AMQP string, as bytes or as Watermill metadata.
+func TestTraceHeadersAtTheirBoundAreKept(t *testing.T) {
+	for key, limit := range map[string]int{"traceparent": MaxTraceContext, "tracestate": MaxTraceContext, "baggage": MaxOtherHeader} {
+		for _, n := range []int{limit, limit + 1} {
+			v := strings.Repeat("x", n)
+			want := v
+			if n > limit {
+				want = ""
+			}
+			lazy := amqp.Table{key: v}
+			got := map[string]string{
+				"string": TableCarrier{key: v}.Get(key),
+				"bytes":  TableCarrier{key: []byte(v)}.Get(key),
+				"text":   TextCarrier{key: v}.Get(key),
+				"lazy":   lazyTable{&lazy}.Get(key),
+			}
+			for carrier, g := range got {
+				if g != want {
+					t.Errorf("%s of %d bytes (bound %d) from a %s carrier: got %d bytes, want %d", key, n, limit, carrier, len(g), len(want))
+				}
+			}
+		}
+	}
+}

@@ -2,11 +2,13 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"testing"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -88,5 +90,25 @@ func TestMessageAttributesStayWithTheirSpan(t *testing.T) {
 		if !maps.Equal(got, want[s.Name()]) {
 			t.Errorf("span %q attributes %v, want %v", s.Name(), got, want[s.Name()])
 		}
+	}
+}
+
+// Fail marks a recording span failed with the error's text, and leaves a
+// span without an error as it was.
+func TestFailSetsTheErrorStatusOnlyForAnError(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tr := New(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)), nil)
+	_, failed := tr.Start(context.Background(), "call", trace.SpanKindClient)
+	Fail(failed, errors.New("rpc: timeout"))
+	failed.End()
+	_, fine := tr.Start(context.Background(), "call", trace.SpanKindClient)
+	Fail(fine, nil)
+	fine.End()
+	ended := rec.Ended()
+	if st := ended[0].Status(); st.Code != codes.Error || st.Description != "rpc: timeout" {
+		t.Errorf("failed span's status %+v, want Error \"rpc: timeout\"", st)
+	}
+	if st := ended[1].Status(); st.Code != codes.Unset {
+		t.Errorf("status %+v after Fail(nil), want Unset", st)
 	}
 }
