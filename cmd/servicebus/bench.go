@@ -62,7 +62,9 @@ func runBench(args []string, stdout, stderr io.Writer) int {
 	impls := fs.String("impl", bench.ImplFloor+","+bench.ImplServicebus, "implementations to run: "+bench.ImplFloor+" (the floor), "+bench.ImplServicebus+
 		"; experiments (rpc only): "+bench.ImplConfirms+
 		" (the floor pair with servicebus's confirms, mandatory, expiration and deadline header), "+bench.ImplTraceContext+
-		" (rpc and send: the floor with those guarantees and a W3C traceparent header on every call, reply and publish, no span made), "+bench.ImplMixAgent+
+		" (rpc and send: the floor with those guarantees and a W3C traceparent header on every call, reply and publish, no span made), "+bench.ImplUnconfirmedReplies+
+		" (the "+bench.ImplConfirms+" pair whose server acks right after publishing its reply, unconfirmed), "+bench.ImplUnconfirmed+
+		" (that pair with no publisher confirm at all), "+bench.ImplMixAgent+
 		" and "+bench.ImplMixSender+" (one plain side, one servicebus side, XML envelope and tokens on both) (--soak: one, default servicebus)")
 	jsonFile := fs.String("json", "", "also write the rows (--soak: the report) as JSON to `FILE`")
 	timeout := fs.Duration("timeout", 10*time.Second, "deadline of one call")

@@ -12,6 +12,10 @@
 //	amqp091+confirms             the floor client with confirms  the floor server, replies confirmed
 //	amqp091+tracecontext         amqp091+confirms' client and    its server, with a traceparent
 //	                             a traceparent header            header on every reply
+//	amqp091+unconfirmed-replies  amqp091+confirms' client        reply unconfirmed, then ack
+//	amqp091+unconfirmed          amqp091+confirms' client        reply unconfirmed, then ack
+//	                             without confirms (mandatory,
+//	                             expiration, deadline header)
 //	mix:amqp091-client+agent     plain client, XML envelope      router.Agent
 //	mix:sender+amqp091-server    rpc.Sender                      plain server, XML envelope
 //

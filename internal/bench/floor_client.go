@@ -117,18 +117,20 @@ func (f *floorClient) call(ctx context.Context) error {
 	if f.wire.traceparent != "" {
 		msg.Headers = amqp.Table{headerTraceparent: f.wire.traceparent}
 	}
-	var err error
-	if !f.wire.confirms {
-		err = f.pubCh.PublishWithContext(ctx, f.exchange, f.queue, false, false, msg)
-	} else {
+	if f.wire.mandatory {
 		deadline, _ := ctx.Deadline()
 		msg.Expiration = strconv.FormatInt(time.Until(deadline).Milliseconds(), 10)
 		if msg.Headers == nil {
 			msg.Headers = amqp.Table{}
 		}
 		msg.Headers["x-sb-deadline"] = strconv.FormatInt(deadline.UnixMilli(), 10)
+	}
+	var err error
+	if !f.wire.confirms {
+		err = f.pubCh.PublishWithContext(ctx, f.exchange, f.queue, f.wire.mandatory, false, msg)
+	} else {
 		var dc *amqp.DeferredConfirmation
-		if dc, err = f.pubCh.PublishWithDeferredConfirmWithContext(ctx, f.exchange, f.queue, true, false, msg); err == nil {
+		if dc, err = f.pubCh.PublishWithDeferredConfirmWithContext(ctx, f.exchange, f.queue, f.wire.mandatory, false, msg); err == nil {
 			var ok bool
 			if ok, err = dc.WaitContext(ctx); err == nil && !ok {
 				err = errors.New("bench: floor call nacked")

@@ -21,10 +21,16 @@ import (
 // in the experiments that measure what servicebus's guarantees and trace
 // context cost without servicebus.
 type floorWire struct {
-	// confirms: what a servicebus pair does beyond the floor. Calls go
-	// mandatory with publisher confirms, an expiration and a deadline
-	// header; each reply is confirmed before its request is acked.
+	// mandatory: calls go mandatory, with an expiration and the deadline
+	// header, as a servicebus sender's do.
+	mandatory bool
+	// confirms: calls are published with publisher confirms, and a call
+	// waits for its confirm, as a servicebus sender's does.
 	confirms bool
+	// replyConfirms: the server publishes each reply with a publisher
+	// confirm and acks the request only once the reply is confirmed, as a
+	// servicebus agent does; without it, it acks right after publishing.
+	replyConfirms bool
 	// traceparent, when not empty, goes as a header on every call and
 	// reply (and every publish of send mode): what carrying W3C trace
 	// context costs in amqp091-go's header tables and in the broker, with
@@ -88,7 +94,7 @@ func (s *floorServer) start(topo topology.Topology, queue string) error {
 	if err != nil {
 		return err
 	}
-	if s.wire.confirms {
+	if s.wire.replyConfirms {
 		return s.serveConfirmed(deliveries)
 	}
 	s.done.Add(1)

@@ -11,10 +11,11 @@ import (
 )
 
 // TestTraceContextFloorCarriesTheHeaderEveryWay checks on the broker what
-// amqp091+tracecontext claims to measure: its client's call carries
-// traceparent next to the deadline header, its server's reply carries
-// traceparent, and its send-mode publish carries it; the plain floor's
-// messages carry no header at all.
+// the floor experiments claim to put on the wire: amqp091+tracecontext's
+// call carries traceparent next to the deadline header, its server's reply
+// carries traceparent, and so does its send-mode publish; the unconfirmed
+// pair's calls still carry the deadline header and an expiration; the plain
+// floor's messages carry no header at all.
 func TestTraceContextFloorCarriesTheHeaderEveryWay(t *testing.T) {
 	url := brokerURL(t)
 	topo := topology.Topology{}
@@ -61,7 +62,7 @@ func TestTraceContextFloorCarriesTheHeaderEveryWay(t *testing.T) {
 	for _, tc := range []struct {
 		impl   string
 		traced bool
-	}{{ImplFloor, false}, {ImplTraceContext, true}} {
+	}{{ImplFloor, false}, {ImplTraceContext, true}, {ImplUnconfirmed, false}} {
 		t.Run(tc.impl, func(t *testing.T) {
 			want := func(what string, h amqp.Table) {
 				t.Helper()
@@ -69,7 +70,9 @@ func TestTraceContextFloorCarriesTheHeaderEveryWay(t *testing.T) {
 				switch {
 				case tc.traced && got != benchTraceparent:
 					t.Errorf("%s: traceparent %q, want %q (headers %v)", what, got, benchTraceparent, h)
-				case !tc.traced && h != nil:
+				case !tc.traced && got != "":
+					t.Errorf("%s: traceparent %q, want none", what, got)
+				case tc.impl == ImplFloor && h != nil:
 					t.Errorf("%s: headers %v, want none", what, h)
 				}
 			}
@@ -86,8 +89,9 @@ func TestTraceContextFloorCarriesTheHeaderEveryWay(t *testing.T) {
 			go func() { _ = c.call(callCtx) }() // nobody answers: it times out
 			call := first("call", calls)
 			want("call", call.Headers)
-			if _, ok := call.Headers["x-sb-deadline"]; tc.traced && !ok {
-				t.Errorf("call headers %v: the deadline header is missing", call.Headers)
+			_, deadline := call.Headers["x-sb-deadline"]
+			if mandatory := wireOf(tc.impl).mandatory; deadline != mandatory || (call.Expiration != "") != mandatory {
+				t.Errorf("call headers %v, expiration %q: want the deadline header and an expiration: %v", call.Headers, call.Expiration, mandatory)
 			}
 
 			// The server's reply, to a call of our own.

@@ -70,12 +70,12 @@ func TestRunExperimentsHaveAServerSideEach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Six implementations in rpc mode; in send mode the floor, servicebus
+	// Eight implementations in rpc mode; in send mode the floor, servicebus
 	// and the trace-context experiment.
-	if len(rows) != 9 {
-		t.Fatalf("%d rows, want 9: %+v", len(rows), rows)
+	if len(rows) != 11 {
+		t.Fatalf("%d rows, want 11: %+v", len(rows), rows)
 	}
-	for _, r := range rows[:6] {
+	for _, r := range rows[:8] {
 		if r.Server == nil || r.Server.AllocsPerCall <= 0 || r.Caller.AllocsPerCall <= 0 {
 			t.Errorf("%s: caller %+v, server %+v", r.Impl, r.Caller, r.Server)
 		}

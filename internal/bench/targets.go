@@ -26,6 +26,14 @@ const (
 	// traceparent header on every message, the reply too: what carrying
 	// trace context costs with no span made.
 	ImplTraceContext = "amqp091+tracecontext"
+	// ImplUnconfirmedReplies is the amqp091+confirms pair whose server acks
+	// a request right after publishing its reply, unconfirmed: what the
+	// confirmed reply costs (rpc only).
+	ImplUnconfirmedReplies = "amqp091+unconfirmed-replies"
+	// ImplUnconfirmed is the amqp091+confirms pair with no publisher
+	// confirm at all, calls still mandatory with expiration and deadline
+	// header: what the confirms of call and reply cost (rpc only).
+	ImplUnconfirmed = "amqp091+unconfirmed"
 	// ImplMixAgent is a plain client calling a servicebus agent, XML
 	// envelope and tokens on both sides (rpc only).
 	ImplMixAgent = "mix:amqp091-client+agent"
@@ -35,15 +43,16 @@ const (
 )
 
 // Impls are the implementations the bench knows, the floor first.
-var Impls = []string{ImplFloor, ImplServicebus, ImplConfirms, ImplTraceContext, ImplMixAgent, ImplMixSender}
+var Impls = []string{ImplFloor, ImplServicebus, ImplConfirms, ImplTraceContext, ImplUnconfirmedReplies, ImplUnconfirmed, ImplMixAgent, ImplMixSender}
 
 // Server sides, started in the server process by name.
 const (
-	serverFloor         = "floor"
-	serverFloorConfirms = "floor+confirms"
-	serverFloorTrace    = "floor+tracecontext"
-	serverFloorXML      = "floor-xml"
-	serverAgent         = "agent"
+	serverFloor            = "floor"
+	serverFloorConfirms    = "floor+confirms"
+	serverFloorTrace       = "floor+tracecontext"
+	serverFloorUnconfirmed = "floor+unconfirmed" // acks after publishing: both unconfirmed experiments
+	serverFloorXML         = "floor-xml"
+	serverAgent            = "agent"
 )
 
 // serverOf is the server side that impl needs in mode, "" for none.
@@ -58,6 +67,8 @@ func serverOf(mode, impl string) string {
 		return serverFloorConfirms
 	case ImplTraceContext:
 		return serverFloorTrace
+	case ImplUnconfirmedReplies, ImplUnconfirmed:
+		return serverFloorUnconfirmed
 	case ImplServicebus, ImplMixAgent:
 		return serverAgent
 	case ImplMixSender:
@@ -76,9 +87,13 @@ func supports(mode, impl string) bool {
 func wireOf(impl string) floorWire {
 	switch impl {
 	case ImplConfirms:
-		return floorWire{confirms: true}
+		return floorWire{mandatory: true, confirms: true, replyConfirms: true}
 	case ImplTraceContext:
-		return floorWire{confirms: true, traceparent: benchTraceparent}
+		return floorWire{mandatory: true, confirms: true, replyConfirms: true, traceparent: benchTraceparent}
+	case ImplUnconfirmedReplies:
+		return floorWire{mandatory: true, confirms: true}
+	case ImplUnconfirmed:
+		return floorWire{mandatory: true}
 	}
 	return floorWire{}
 }
@@ -91,6 +106,8 @@ func serverWire(kind string) floorWire {
 		return wireOf(ImplConfirms)
 	case serverFloorTrace:
 		return wireOf(ImplTraceContext)
+	case serverFloorUnconfirmed:
+		return wireOf(ImplUnconfirmed)
 	}
 	return floorWire{}
 }
@@ -114,6 +131,7 @@ type target struct {
 func queueName(mode, impl, suffix string) string {
 	short := map[string]string{
 		ImplFloor: "floor", ImplServicebus: "sb", ImplConfirms: "floorc", ImplTraceContext: "floort",
+		ImplUnconfirmedReplies: "flooru", ImplUnconfirmed: "floorn",
 		ImplMixAgent: "mixa", ImplMixSender: "mixs",
 	}[impl]
 	return "bench-" + short + "-" + mode + "-" + suffix
@@ -135,7 +153,8 @@ func queueNames(suffix string) []string {
 // newCaller starts the caller side of impl in mode, calling queue.
 func newCaller(mode, impl, url string, topo topology.Topology, queue string, metrics bool) (caller, error) {
 	switch {
-	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplTraceContext || impl == ImplMixAgent):
+	case mode == ModeRPC && (impl == ImplFloor || impl == ImplConfirms || impl == ImplTraceContext ||
+		impl == ImplUnconfirmedReplies || impl == ImplUnconfirmed || impl == ImplMixAgent):
 		request, check := plainRequest, plainCheck
 		if impl == ImplMixAgent {
 			request, check = xmlRequest(benchTokens()), xmlCheck
@@ -165,7 +184,7 @@ func newCaller(mode, impl, url string, topo topology.Topology, queue string, met
 // returns its close.
 func startServer(kind, url string, topo topology.Topology, queue string, metrics bool) (func(), error) {
 	switch kind {
-	case serverFloor, serverFloorConfirms, serverFloorTrace, serverFloorXML:
+	case serverFloor, serverFloorConfirms, serverFloorTrace, serverFloorUnconfirmed, serverFloorXML:
 		serve := floorSum
 		if kind == serverFloorXML {
 			serve = xmlServe(benchTokens())
