@@ -90,3 +90,24 @@ func TestTraceHeadersAtTheirBoundAreKept(t *testing.T) {
 		}
 	}
 }
+
+// InjectLazy makes a header table only when the propagator writes one, and
+// adds to a table that is there.
+func TestInjectLazyMakesTheTableOnlyWhenNeeded(t *testing.T) {
+	var none amqp.Table
+	w3c().InjectLazy(context.Background(), &none) // no span context: nothing to write
+	if none != nil {
+		t.Errorf("headers %v without a span context, want no table", none)
+	}
+	ctx := w3c().ExtractText(context.Background(), map[string]string{"traceparent": validParent})
+	var made amqp.Table
+	w3c().InjectLazy(ctx, &made)
+	if made["traceparent"] != validParent {
+		t.Errorf("headers %v, want traceparent %s", made, validParent)
+	}
+	kept := amqp.Table{"x-sb-error-code": "e"}
+	w3c().InjectLazy(ctx, &kept)
+	if kept["traceparent"] != validParent || kept["x-sb-error-code"] != "e" {
+		t.Errorf("headers %v, want traceparent added to the error code", kept)
+	}
+}
