@@ -170,7 +170,10 @@ func (t *HMACTokens) Validate(_ context.Context, ev *codec.Event, headers map[st
 	if ev.ID == "" {
 		return fmt.Errorf("%w: an event without id cannot be checked for replay", ErrBadToken)
 	}
-	expires := max(nowMs+t.opt.ReplayWindow.Milliseconds(), ts+t.opt.Skew.Milliseconds())
+	// Remembered for the replay window: since it is at least twice the
+	// skew (NewHMACTokens) and ts is at most a skew ahead of now (above),
+	// that lasts at least until ts+skew, as long as the event could pass.
+	expires := nowMs + t.opt.ReplayWindow.Milliseconds()
 	if reason := t.replay.admit(ev.ID, ts, nowMs, expires); reason != "" {
 		return fmt.Errorf("%w: %s", ErrBadToken, reason)
 	}

@@ -333,3 +333,38 @@ func TestHMACReplayCacheKeepsEveryIDAcrossGrowth(t *testing.T) {
 		}
 	}
 }
+
+// The skew error says how far off the timestamp is.
+func TestHMACSkewErrorSaysHowFarOff(t *testing.T) {
+	tokens := NewHMACTokens(testSecret, HMACOptions{Skew: time.Minute})
+	ev, h := signed(t, tokens, "late", t0)
+	err := tokens.Validate(context.Background(), &ev, h, t0.Add(5*time.Minute))
+	if !errors.Is(err, ErrBadToken) || !strings.Contains(err.Error(), "5m0s away") || !strings.Contains(err.Error(), "skew 1m0s") {
+		t.Errorf("5 minutes late: %v, want the offset 5m0s and the skew 1m0s", err)
+	}
+}
+
+// An id is remembered until its expiry and no longer; an expired id leaves
+// the cache without raising its floor, so a full cache refuses only
+// timestamps it could no longer tell from replays.
+func TestReplayCacheForgetsAnExpiredIDWithoutRaisingItsFloor(t *testing.T) {
+	var c replayCache
+	c.init(1)
+	if r := c.admit("a", 5, 5, 10); r != "" {
+		t.Fatal(r)
+	}
+	if r := c.admit("a", 5, 9, 19); !strings.Contains(r, "replay") {
+		t.Errorf("a at 9 (expires 10): %q, want a replay", r)
+	}
+	if r := c.admit("b", 10, 10, 20); r != "" {
+		t.Fatalf("b at 10, a expired: %q", r)
+	}
+	// b fills the cache: c is admitted by evicting b, and only then does
+	// the floor rise to b's timestamp.
+	if r := c.admit("c", 5, 10, 20); r != "" {
+		t.Errorf("c with timestamp 5 after a expired: %q, want admitted (the floor is b's, 10, only after c)", r)
+	}
+	if r := c.admit("d", 10, 11, 21); !strings.Contains(r, "cache full") {
+		t.Errorf("d with timestamp 10 after b was evicted: %q, want refused below the floor", r)
+	}
+}
