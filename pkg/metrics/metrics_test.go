@@ -144,3 +144,89 @@ func TestHandlerServesHealthReadinessAndMetrics(t *testing.T) {
 		t.Errorf("Close: %v", err)
 	}
 }
+
+// Only answered pings are timed, every call is, whatever its outcome; a
+// ping is counted on its own series, never as a service; pings of
+// different nodes share it.
+func TestSenderObserverTimesAnsweredPingsAndEveryCall(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.SenderObserver()
+	add := rpc.Target{Node: "N", Category: "math", Name: "add"}
+	for _, p := range []struct {
+		node    string
+		outcome string
+	}{{"A", rpc.OutcomeTimeout}, {"A", rpc.OutcomeOK}, {"B", rpc.OutcomeOK}} {
+		ping := rpc.Target{Node: p.node}
+		o.Began(rpc.KindPing, ping)
+		o.Ended(rpc.KindPing, ping, p.outcome, nil, time.Millisecond)
+	}
+	o.Began(rpc.KindCall, add)
+	o.Ended(rpc.KindCall, add, rpc.OutcomeTimeout, rpc.ErrTimeout, time.Second)
+	o.Began(rpc.KindCall, add)
+	o.Ended(rpc.KindCall, add, rpc.OutcomeOK, nil, time.Millisecond)
+
+	for name, want := range map[string]float64{
+		"servicebus_sender_ping_duration_seconds": 2, // the two answered
+		"servicebus_sender_call_duration_seconds": 2, // the timeout too
+	} {
+		if got, err := histogramCount(reg, name); err != nil || got != want {
+			t.Errorf("%s: %v observations (%v), want %v", name, got, err, want)
+		}
+	}
+	want := `
+# HELP servicebus_sender_pings_total Pings a sender made, by how they ended.
+# TYPE servicebus_sender_pings_total counter
+servicebus_sender_pings_total{outcome="no_route"} 0
+servicebus_sender_pings_total{outcome="ok"} 2
+servicebus_sender_pings_total{outcome="remote_error"} 0
+servicebus_sender_pings_total{outcome="timeout"} 1
+servicebus_sender_pings_total{outcome="unavailable"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "servicebus_sender_pings_total"); err != nil {
+		t.Error(err)
+	}
+	if n, err := testutil.GatherAndCount(reg, "servicebus_sender_calls_total"); err != nil || n != 5 {
+		t.Errorf("%d call series (%v), want the 5 outcomes of math.add alone (no ping among them)", n, err)
+	}
+}
+
+// The confirm latency is observed for confirmed publishes only: a nack or a
+// return has no confirm time.
+func TestPublisherObserverTimesConfirmsOnly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := m.PublisherObserver()
+	o.Attempted("amqp://b/", "nacked", time.Millisecond)
+	o.Attempted("amqp://b/", "returned", time.Millisecond)
+	o.Attempted("amqp://b/", "confirmed", time.Millisecond)
+	if got, err := histogramCount(reg, "servicebus_publish_confirm_duration_seconds"); err != nil || got != 1 {
+		t.Errorf("confirm latency observed %v times (%v), want once, for the confirmed publish", got, err)
+	}
+}
+
+// histogramCount is the sum of the sample counts of every series of the
+// histogram name in reg.
+func histogramCount(reg *prometheus.Registry, name string) (float64, error) {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return 0, err
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		var n float64
+		for _, m := range mf.GetMetric() {
+			n += float64(m.GetHistogram().GetSampleCount())
+		}
+		return n, nil
+	}
+	return 0, errors.New("no such metric")
+}
