@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -229,4 +230,43 @@ func histogramCount(reg *prometheus.Registry, name string) (float64, error) {
 		return n, nil
 	}
 	return 0, errors.New("no such metric")
+}
+
+// A client that sends part of a request header and stalls is cut off by
+// the metrics server (its header timeout is 5 s), and scrapes meanwhile
+// are served: a peer that opens connections and says nothing cannot pin
+// the server's goroutines and sockets for good.
+func TestMetricsServerCutsOffAStalledRequestHeader(t *testing.T) {
+	s, err := metrics.Serve("127.0.0.1:0", metrics.Handler(prometheus.NewRegistry(), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	conn, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /metrics HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get("http://" + s.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("healthz during the stall: %s", resp.Status)
+	}
+	start := time.Now()
+	_ = conn.SetReadDeadline(start.Add(15 * time.Second))
+	got, err := io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the stalled connection was still open after %v", time.Since(start).Round(time.Second))
+	}
+	// Closed, silently or with a 408, never with an answer to the request.
+	if len(got) > 0 && !strings.HasPrefix(string(got), "HTTP/1.1 408") {
+		t.Errorf("the server answered a request whose header never ended: %q", got)
+	}
 }
