@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
@@ -20,15 +21,7 @@ func TestTraceContextFloorCarriesTheHeaderEveryWay(t *testing.T) {
 	url := brokerURL(t)
 	topo := topology.Topology{}
 	suffix := randomSuffix()
-	conn, err := amqp.Dial(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ch := testkit.Channel(t, url)
 	if err := topo.DeclareExchange(ch); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"testing"
+	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 )
@@ -65,4 +66,20 @@ func TransientExchange(t testing.TB, url, prefix string) string {
 	}
 	DeleteExchanges(t, url, name)
 	return name
+}
+
+// Get takes the next message of queue with basic.get, unacked, polling
+// until one is there; the test fails when none comes within timeout.
+func Get(t testing.TB, ch *amqp.Channel, queue string, timeout time.Duration) amqp.Delivery {
+	t.Helper()
+	var d amqp.Delivery
+	Eventually(t, timeout, "a message in "+queue, func() bool {
+		var ok bool
+		var err error
+		if d, ok, err = ch.Get(queue, false); err != nil {
+			t.Fatalf("testkit: get from %s: %v", queue, err)
+		}
+		return ok
+	})
+	return d
 }

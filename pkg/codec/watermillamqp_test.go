@@ -44,25 +44,6 @@ func brokerChannel(t *testing.T, url string, queues ...string) *amqp.Channel {
 	return ch
 }
 
-// getOne takes the next message of queue with basic.get, waiting for it.
-func getOne(t *testing.T, ch *amqp.Channel, queue string) amqp.Delivery {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d, ok, err := ch.Get(queue, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no message in %s", queue)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // subscribeOne reads one message of queue (declared with queueCfg's
 // arguments) through a watermill-amqp subscriber with codec.Marshaler.
 func subscribeOne(t *testing.T, url, queue string, queueCfg wamqp.QueueConfig) *message.Message {
@@ -142,13 +123,13 @@ func TestWatermillAMQPSubscriberReadsDeadLetteredPyServicebusCall(t *testing.T) 
 		if err := ch.PublishWithContext(ctx, "", src, false, false, sent); err != nil {
 			t.Fatal(err)
 		}
-		if err := getOne(t, ch, src).Nack(false, false); err != nil {
+		if err := testkit.Get(t, ch, src, 10*time.Second).Nack(false, false); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The first dead letter, as it is: the header the test is about is there
 	// and is not a string.
-	raw := getOne(t, ch, dead)
+	raw := testkit.Get(t, ch, dead, 10*time.Second)
 	if _, ok := raw.Headers["x-death"].([]any); !ok {
 		t.Fatalf("x-death is %T %v, want an array of tables", raw.Headers["x-death"], raw.Headers["x-death"])
 	}
@@ -187,7 +168,7 @@ func TestWatermillAMQPSubscriberReadsRedeliveredCallFromAQuorumQueue(t *testing.
 	if err := ch.PublishWithContext(context.Background(), "", q, false, false, sent); err != nil {
 		t.Fatal(err)
 	}
-	if err := getOne(t, ch, q).Nack(false, true); err != nil {
+	if err := testkit.Get(t, ch, q, 10*time.Second).Nack(false, true); err != nil {
 		t.Fatal(err)
 	}
 

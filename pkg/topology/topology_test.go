@@ -1,7 +1,6 @@
 package topology_test
 
 import (
-	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +9,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/go-servicebus/servicebus/internal/brokertest"
+	"github.com/go-servicebus/servicebus/internal/testkit"
 	"github.com/go-servicebus/servicebus/pkg/topology"
 )
 
@@ -40,54 +40,17 @@ func TestDefaultsAndDeadLetterExchange(t *testing.T) {
 	}
 }
 
-// channel is a channel on the test broker and a fresh name for this test's
-// exchange; the exchanges and queues the test names are deleted after it.
-func channel(t *testing.T) (*amqp.Channel, string) {
-	t.Helper()
-	conn, err := amqp.Dial(brokertest.RequireBroker(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	ch, err := conn.Channel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch, "sbtest-topology-" + rand.Text()[:10]
-}
-
-// cleanup deletes exchanges and queues on a channel of its own (the test's
-// may be closed by a refused declare).
-func cleanup(t *testing.T, exchanges, queues []string) {
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(brokertest.RequireBroker(t))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		for _, q := range queues {
-			_, _ = ch.QueueDelete(q, false, false, false)
-		}
-		for _, x := range exchanges {
-			_ = ch.ExchangeDelete(x, false, false)
-		}
-	})
-}
-
 // Compat topology declares what py-servicebus declares, so its declare
 // succeeds on an exchange and a queue that a Python process declared first
 // (a direct, non-durable exchange; a durable, shared queue bound by the
 // node name) and fails, naming the object, on ones declared otherwise.
 func TestCompatDeclaresWhatPyServicebusDeclared(t *testing.T) {
-	ch, exchange := channel(t)
+	url := brokertest.RequireBroker(t)
+	ch := testkit.Channel(t, url)
+	exchange := testkit.UniqueName("sbtest-topology")
 	node := exchange + "-NODE"
-	cleanup(t, []string{exchange}, []string{node})
+	testkit.DeleteExchanges(t, url, exchange)
+	testkit.DeleteQueues(t, url, node)
 	if err := ch.ExchangeDeclare(exchange, amqp.ExchangeDirect, false, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -102,13 +65,14 @@ func TestCompatDeclaresWhatPyServicebusDeclared(t *testing.T) {
 	if err := ch.Publish(exchange, node, true, false, amqp.Publishing{Body: []byte("call")}); err != nil {
 		t.Fatal(err)
 	}
-	if got := waitGet(t, ch, node); string(got.Body) != "call" {
+	if got := testkit.Get(t, ch, node, 10*time.Second); string(got.Body) != "call" {
 		t.Errorf("node queue got %q, want the call", got.Body)
 	}
 
 	// A durable exchange of the same name is not py-servicebus's.
-	other, name := channel(t)
-	cleanup(t, []string{name}, nil)
+	other := testkit.Channel(t, url) // closed by the refusal
+	name := testkit.UniqueName("sbtest-topology")
+	testkit.DeleteExchanges(t, url, name)
 	if err := other.ExchangeDeclare(name, amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -122,10 +86,13 @@ func TestCompatDeclaresWhatPyServicebusDeclared(t *testing.T) {
 // Durable topology declares a quorum node queue that dead-letters a
 // rejected call to NODE.dead through EXCHANGE.dlx.
 func TestDurableDeadLettersARejectedCall(t *testing.T) {
-	ch, exchange := channel(t)
+	url := brokertest.RequireBroker(t)
+	ch := testkit.Channel(t, url)
+	exchange := testkit.UniqueName("sbtest-topology")
 	node := exchange + "-NODE"
 	topo := topology.Topology{Kind: topology.Durable, Exchange: exchange}
-	cleanup(t, []string{exchange, topo.DeadLetterExchange()}, []string{node, node + ".dead"})
+	testkit.DeleteExchanges(t, url, exchange, topo.DeadLetterExchange())
+	testkit.DeleteQueues(t, url, node, node+".dead")
 	if err := topo.DeclareNodeQueue(ch, node); err != nil {
 		t.Fatal(err)
 	}
@@ -136,34 +103,15 @@ func TestDurableDeadLettersARejectedCall(t *testing.T) {
 	if err := ch.Publish(exchange, node, true, false, amqp.Publishing{Body: []byte("poison")}); err != nil {
 		t.Fatal(err)
 	}
-	d := waitGet(t, ch, node)
+	d := testkit.Get(t, ch, node, 10*time.Second)
 	if err := d.Reject(false); err != nil {
 		t.Fatal(err)
 	}
-	dead := waitGet(t, ch, node+".dead")
+	dead := testkit.Get(t, ch, node+".dead", 10*time.Second)
 	if string(dead.Body) != "poison" {
 		t.Errorf("dead-letter queue got %q, want the rejected call", dead.Body)
 	}
 	if x, ok := dead.Headers["x-first-death-exchange"].(string); !ok || x != exchange {
 		t.Errorf("dead-lettered from %v, want the call exchange %q", dead.Headers["x-first-death-exchange"], exchange)
-	}
-}
-
-// waitGet gets one message from queue, waiting up to 10 s for it.
-func waitGet(t *testing.T, ch *amqp.Channel, queue string) amqp.Delivery {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d, ok, err := ch.Get(queue, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ok {
-			return d
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nothing in %s after 10 s", queue)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
